@@ -1,0 +1,41 @@
+"""Synthetic corruptions for ``(B, C, H, W)`` float images in ``[0, 1]``: noise models and hole masks.
+
+Mask convention: 1 = missing pixel. Noise ``sigma`` is on the 0-255 scale (see :mod:`.noise`).
+"""
+
+from restore.corruption.compose import Corruption, CorruptionResult, RandomChoice, corrupt
+from restore.corruption.masks import (
+    LAMA_PRESETS,
+    BrushStrokeMasks,
+    FileMasks,
+    IrregularMasks,
+    MaskGenerator,
+    MixtureMasks,
+    RectangleMasks,
+    apply_mask,
+    load_mask,
+)
+from restore.corruption.noise import (
+    GaussianBlur,
+    GaussianNoise,
+    JPEGCompression,
+    NoiseOp,
+    PoissonGaussianNoise,
+    SaltAndPepperNoise,
+    SpeckleNoise,
+    gaussian_blur,
+    gaussian_noise,
+    jpeg_compression,
+    poisson_gaussian_noise,
+    salt_and_pepper_noise,
+    speckle_noise,
+)
+
+__all__ = [
+    "LAMA_PRESETS", "BrushStrokeMasks", "Corruption", "CorruptionResult", "FileMasks",
+    "GaussianBlur", "GaussianNoise", "IrregularMasks", "JPEGCompression", "MaskGenerator",
+    "MixtureMasks", "NoiseOp", "PoissonGaussianNoise", "RandomChoice", "RectangleMasks",
+    "SaltAndPepperNoise", "SpeckleNoise", "apply_mask", "corrupt", "gaussian_blur",
+    "gaussian_noise", "jpeg_compression", "load_mask", "poisson_gaussian_noise",
+    "salt_and_pepper_noise", "speckle_noise",
+]

@@ -1,0 +1,103 @@
+"""Composed corruption: noise ops in order, then holes. Returns what training and evaluation need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from restore.corruption import _random
+from restore.corruption.masks import MaskGenerator, apply_mask
+from restore.corruption.noise import NoiseOp, check_images
+
+
+@dataclass
+class CorruptionResult:
+    """Output of :func:`corrupt`.
+
+    Attributes:
+        degraded: ``(B, C, H, W)`` corrupted images, same dtype and device as the input.
+        mask: ``(B, 1, H, W)`` hole mask, 1 = missing pixel (all zeros when no holes were made).
+        noise_level: ``(B,)`` float32 RMS difference between degraded and clean pixels outside the
+            holes, on the 0-255 scale (equals the Gaussian sigma, up to clipping, for Gaussian noise).
+    """
+
+    degraded: Tensor
+    mask: Tensor
+    noise_level: Tensor
+
+
+def corrupt(
+    images: Tensor,
+    noise: Sequence[NoiseOp] = (),
+    masks: MaskGenerator | None = None,
+    mask_p: float = 1.0,
+    fill: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> CorruptionResult:
+    """Apply ``noise`` ops in order, then holes from ``masks`` (each image with probability ``mask_p``).
+
+    Holes are filled with ``fill`` (0-1). ``images`` is ``(B, C, H, W)`` float in ``[0, 1]``.
+    """
+    check_images(images)
+    degraded = images
+    for op in noise:
+        degraded = op(degraded, generator=generator)
+    b, _, h, w = images.shape
+    mask = images.new_zeros((b, 1, h, w))
+    if masks is not None:
+        drawn = masks(images, generator=generator)
+        mask = _random.apply_with_probability(mask_p, drawn, mask, generator)
+        degraded = apply_mask(degraded, mask, fill)
+    known = 1.0 - mask.float()
+    sq_err = ((degraded.float() - images.float()) ** 2 * known).sum(dim=(1, 2, 3))
+    count = (known.sum(dim=(1, 2, 3)) * images.shape[1]).clamp_min(1.0)
+    noise_level = 255.0 * (sq_err / count).sqrt()
+    return CorruptionResult(degraded, mask, noise_level)
+
+
+class Corruption(nn.Module):
+    """``nn.Module`` form of :func:`corrupt`: ``Corruption(noise, masks)(images, generator)``."""
+
+    def __init__(
+        self,
+        noise: Sequence[NoiseOp] = (),
+        masks: MaskGenerator | None = None,
+        mask_p: float = 1.0,
+        fill: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= mask_p <= 1.0:
+            raise ValueError(f"mask_p must be in [0, 1], got {mask_p}")
+        self.noise = nn.ModuleList(noise)
+        self.masks = masks
+        self.mask_p = mask_p
+        self.fill = fill
+
+    def forward(self, images: Tensor, generator: torch.Generator | None = None) -> CorruptionResult:
+        return corrupt(images, list(self.noise), self.masks, self.mask_p, self.fill, generator)
+
+
+class RandomChoice(NoiseOp):
+    """Apply one of ``ops`` per image, chosen with probabilities ``weights`` (default: equal)."""
+
+    def __init__(self, ops: Sequence[NoiseOp], weights: Sequence[float] | None = None, p: float = 1.0):
+        super().__init__(p)
+        if not ops:
+            raise ValueError("RandomChoice needs at least one op")
+        self.ops = nn.ModuleList(ops)
+        w = torch.ones(len(ops)) if weights is None else torch.tensor(weights, dtype=torch.float32)
+        if w.shape != (len(ops),) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"weights must be {len(ops)} non-negative numbers, got {weights}")
+        self.register_buffer("weights", w / w.sum(), persistent=False)
+
+    def corrupt(self, images, generator):
+        cumulative = self.weights.to(images.device).cumsum(0)
+        u = _random.rand((images.shape[0],), images, generator)
+        choice = torch.searchsorted(cumulative, u, right=True).clamp_max(len(self.ops) - 1)
+        out = images
+        for i, op in enumerate(self.ops):
+            out = torch.where((choice == i).view(-1, 1, 1, 1), op(images, generator=generator), out)
+        return out
