@@ -1,0 +1,19 @@
+"""Clean training images: file reading, procedural images, patch datasets and data modules.
+
+Images are float32 in ``[0, 1]``: ``(H, W, C)`` NumPy arrays from readers and generators,
+``(C, H, W)`` tensors from datasets, ``(B, C, P, P)`` batches from data modules.
+"""
+
+from restore.data.datamodule import (
+    ImageFolderDataModule,
+    PatchDataset,
+    RestorationDataModule,
+    SyntheticDataModule,
+)
+from restore.data.io import IMAGE_SUFFIXES, list_images, read_image
+from restore.data.synthetic import SyntheticImages, synthetic_image
+
+__all__ = [
+    "IMAGE_SUFFIXES", "ImageFolderDataModule", "PatchDataset", "RestorationDataModule",
+    "SyntheticDataModule", "SyntheticImages", "list_images", "read_image", "synthetic_image",
+]
