@@ -1,0 +1,82 @@
+"""Save and load trained networks without the training code's config tree.
+
+The export is a ``torch.save`` dict of plain types and tensors, so it loads with
+``torch.load(weights_only=True)``: ``{"format": "restore-vae", "version": 1, "config": {...},
+"state_dict": {...}}``. The recognition network ``q(z | x, y)`` is only needed for training and is
+left out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from restore.models.vae import RestorationVAE
+
+FORMAT = "restore-vae"
+VERSION = 1
+EXPORT_NAME = "model.pt"
+TRAINING_ONLY = ("posterior_net.", "posterior.")
+
+
+def _inference_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in state.items() if not k.startswith(TRAINING_ONLY)}
+
+
+def export_weights(net: RestorationVAE, path: str | Path) -> Path:
+    """Write ``net``'s inference weights and config to ``path`` (float32; a few MB)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().float().contiguous().cpu() for k, v in net.state_dict().items()}
+    payload = {"format": FORMAT, "version": VERSION, "config": dict(net.config),
+               "state_dict": _inference_state(state)}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def _build(config: dict, state: dict[str, torch.Tensor], source: Path) -> RestorationVAE:
+    net = RestorationVAE(**config)
+    missing, unexpected = net.load_state_dict(_inference_state(state), strict=False)
+    missing = [k for k in missing if not k.startswith(TRAINING_ONLY)]
+    if missing or unexpected:
+        raise ValueError(f"{source}: weights do not match the model config "
+                         f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return net.eval()
+
+
+def _find_in_run_folder(folder: Path) -> Path:
+    for candidate in (folder / "export" / EXPORT_NAME, folder / EXPORT_NAME):
+        if candidate.is_file():
+            return candidate
+    ckpts = sorted((folder / "checkpoints").glob("best*.ckpt")) or sorted(
+        (folder / "checkpoints").glob("*.ckpt"))
+    if ckpts:
+        return ckpts[-1]
+    raise FileNotFoundError(f"{folder}: no export/{EXPORT_NAME} or checkpoints/*.ckpt in this run folder")
+
+
+def load_net(path: str | Path, map_location: str | torch.device = "cpu") -> RestorationVAE:
+    """Load a network from an export file, a Lightning checkpoint or a ``restore-train`` run folder.
+
+    Returns the network in eval mode. Raises ``FileNotFoundError`` or ``ValueError`` naming the file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = _find_in_run_folder(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such weights file or run folder")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - report any unpickling problem as a bad file
+        raise ValueError(f"{path}: not a restore weights file or checkpoint ({err})") from err
+    if isinstance(payload, dict) and payload.get("format") == FORMAT:
+        if payload.get("version") != VERSION:
+            raise ValueError(f"{path}: unsupported export version {payload.get('version')}")
+        return _build(payload["config"], payload["state_dict"], path)
+    if isinstance(payload, dict) and "restore_net_config" in payload and "state_dict" in payload:
+        state = {k[len("net."):]: v for k, v in payload["state_dict"].items() if k.startswith("net.")}
+        return _build(payload["restore_net_config"], state, path)
+    raise ValueError(f"{path}: not a restore weights file or checkpoint")

@@ -1,0 +1,259 @@
+"""Conditional VAE over a U-Net for restoration (denoising and inpainting).
+
+Structure (in the spirit of the Probabilistic U-Net, with a spatial latent as in Pluralistic Image
+Completion):
+
+* a conditioning U-Net encoder reads the degraded image and its hole mask and gives skip features
+  plus the *conditional prior* ``p(z | y) = N(mu, diag(exp(logvar)))`` over a latent map at 1/``stride``
+  resolution (``y`` = degraded image and mask);
+* a recognition network ``q(z | x, y)`` also sees the clean image ``x`` (training only);
+* the U-Net decoder maps a latent sample plus the skips to the restored image (a residual on top of
+  the degraded input).
+
+Training maximises the ELBO ``E_q[log p(x | z, y)] - beta * KL(q(z | x, y) || p(z | y))``. At inference
+``restore`` decodes the prior mean (deterministic) and ``sample`` decodes draws from ``p(z | y)``, which
+gives several plausible completions and, from their spread, per-pixel uncertainty.
+
+Images are ``(B, C, H, W)`` floats in ``[0, 1]``; masks ``(B, 1, H, W)`` with 1 = missing pixel.
+Any ``H, W`` work: inputs are reflect-padded to a multiple of ``stride`` and outputs cropped back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+LOGVAR_LIMIT = 8.0
+
+
+def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
+    """Elementwise ``KL(N(mu_q, exp(logvar_q)) || N(mu_p, exp(logvar_p)))`` in nats (closed form)."""
+    return 0.5 * (
+        logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1.0
+    )
+
+
+def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None,
+                   temperature: float = 1.0) -> Tensor:
+    """``z = mu + temperature * exp(logvar / 2) * eps`` with ``eps ~ N(0, I)``; differentiable."""
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device if generator is None
+                      else generator.device, dtype=mu.dtype).to(mu.device)
+    return mu + temperature * (0.5 * logvar).exp() * eps
+
+
+class ResBlock(nn.Module):
+    """Two 3x3 convolutions with a SiLU between them and an identity skip."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.conv2(F.silu(self.conv1(x)))
+
+
+def _stage(channels: int, blocks: int) -> nn.Sequential:
+    return nn.Sequential(*[ResBlock(channels) for _ in range(blocks)])
+
+
+class _GaussianHead(nn.Module):
+    """3x3 conv to ``2 * latent`` channels, split into mean and (bounded) log-variance."""
+
+    def __init__(self, channels: int, latent: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, 2 * latent, 3, padding=1)
+
+    def forward(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        mu, logvar = self.conv(h).float().chunk(2, dim=1)
+        return mu, LOGVAR_LIMIT * torch.tanh(logvar / LOGVAR_LIMIT)
+
+
+@dataclass
+class Encoding:
+    """Result of :meth:`RestorationVAE.encode`: the conditional prior and what the decoder needs.
+
+    ``mu``/``logvar`` are ``(B, latent_channels, H / stride, W / stride)`` float32.
+    """
+
+    mu: Tensor
+    logvar: Tensor
+    skips: list[Tensor]
+    degraded: Tensor  # padded to a multiple of the stride, holes filled with 0
+    mask: Tensor  # padded like ``degraded``
+    size: tuple[int, int]  # (H, W) before padding
+
+
+@dataclass
+class VAEOutput:
+    """Training pass: raw reconstruction (unclamped) and the per-element KL map (nats)."""
+
+    reconstruction: Tensor
+    kl: Tensor
+    posterior_mu: Tensor
+    prior_mu: Tensor
+
+
+class RestorationVAE(nn.Module):
+    """Conditional U-Net VAE; see the module docstring.
+
+    Args:
+        image_channels: 3 for colour (gray images are replicated), 1 for a gray-only model.
+        widths: channels of each U-Net level after the input pixel-unshuffle; each further level
+            halves the resolution.
+        blocks: residual blocks per level (encoder and decoder each).
+        latent_channels: channels of the latent map at the lowest level.
+        unshuffle: pixel-unshuffle factor at the input (FFDNet-style); cuts full-resolution cost.
+        posterior_width: channel multiplier of the recognition network relative to ``widths``.
+    """
+
+    def __init__(
+        self,
+        image_channels: int = 3,
+        widths: Sequence[int] = (64, 96, 128),
+        blocks: Sequence[int] = (1, 1, 2),
+        latent_channels: int = 16,
+        unshuffle: int = 2,
+        posterior_width: float = 0.5,
+    ) -> None:
+        super().__init__()
+        widths, blocks = [int(w) for w in widths], [int(b) for b in blocks]
+        if image_channels not in (1, 3):
+            raise ValueError(f"image_channels must be 1 or 3, got {image_channels}")
+        if not widths or len(widths) != len(blocks) or min(widths) < 1 or min(blocks) < 0:
+            raise ValueError(f"widths and blocks need the same non-zero length, got {widths}, {blocks}")
+        if latent_channels < 1 or unshuffle < 1 or not 0 < posterior_width <= 4:
+            raise ValueError("latent_channels and unshuffle must be >= 1, posterior_width in (0, 4]")
+        self.config = dict(
+            image_channels=image_channels, widths=widths, blocks=blocks,
+            latent_channels=latent_channels, unshuffle=unshuffle, posterior_width=posterior_width,
+        )
+        self.image_channels = image_channels
+        self.latent_channels = latent_channels
+        self.unshuffle = unshuffle
+        self.stride = unshuffle * 2 ** (len(widths) - 1)
+        c_in = (image_channels + 1) * unshuffle**2
+
+        # Conditioning encoder and conditional prior p(z | y).
+        self.stem = nn.Conv2d(c_in, widths[0], 3, padding=1)
+        self.enc = nn.ModuleList(_stage(w, b) for w, b in zip(widths, blocks))
+        self.down = nn.ModuleList(
+            nn.Conv2d(a, b, 3, stride=2, padding=1) for a, b in zip(widths, widths[1:])
+        )
+        self.prior = _GaussianHead(widths[-1], latent_channels)
+
+        # Recognition network q(z | x, y): sees the clean image too.
+        pw = [max(8, int(w * posterior_width)) for w in widths]
+        post = [nn.Conv2d(c_in + image_channels * unshuffle**2, pw[0], 3, padding=1), nn.SiLU()]
+        for a, b in zip(pw, pw[1:]):
+            post += [ResBlock(a), nn.Conv2d(a, b, 3, stride=2, padding=1), nn.SiLU()]
+        post += [ResBlock(pw[-1])]
+        self.posterior_net = nn.Sequential(*post)
+        self.posterior = _GaussianHead(pw[-1], latent_channels)
+
+        # Decoder.
+        self.fuse = nn.Conv2d(widths[-1] + latent_channels, widths[-1], 1)
+        self.dec = nn.ModuleList(_stage(w, b) for w, b in zip(widths, blocks))
+        self.up = nn.ModuleList(
+            nn.ConvTranspose2d(b, a, 2, stride=2) for a, b in zip(widths, widths[1:])
+        )
+        self.merge = nn.ModuleList(nn.Conv2d(2 * w, w, 1) for w in widths[:-1])
+        self.head = nn.Conv2d(widths[0], image_channels * unshuffle**2, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    # ----------------------------------------------------------------------------------------------
+    def _prepare(self, degraded: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, tuple[int, int]]:
+        if degraded.dim() != 4 or degraded.shape[1] != self.image_channels:
+            raise ValueError(
+                f"expected (B, {self.image_channels}, H, W) images, got {tuple(degraded.shape)}"
+            )
+        b, _, h, w = degraded.shape
+        if mask is None:
+            mask = degraded.new_zeros((b, 1, h, w))
+        mask = mask.to(degraded.dtype)
+        degraded = degraded * (1 - mask)
+        ph, pw = (-h) % self.stride, (-w) % self.stride
+        if ph or pw:
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            degraded = F.pad(degraded, (0, pw, 0, ph), mode=mode)
+            mask = F.pad(mask, (0, pw, 0, ph), mode=mode)
+        return degraded, mask, (h, w)
+
+    def encode(self, degraded: Tensor, mask: Tensor | None = None) -> Encoding:
+        """Encode the degraded input (and hole mask) to the conditional prior ``p(z | y)``."""
+        degraded, mask, size = self._prepare(degraded, mask)
+        h = self.stem(F.pixel_unshuffle(torch.cat([degraded, mask], 1), self.unshuffle))
+        skips = []
+        for i, stage in enumerate(self.enc):
+            h = stage(h)
+            skips.append(h)
+            if i < len(self.down):
+                h = self.down[i](h)
+        mu, logvar = self.prior(skips[-1])
+        return Encoding(mu, logvar, skips, degraded, mask, size)
+
+    def encode_posterior(self, encoding: Encoding, clean: Tensor) -> tuple[Tensor, Tensor]:
+        """Recognition network ``q(z | x, y)``: mean and log-variance given the clean image ``x``."""
+        h, w = encoding.size
+        ph, pw = encoding.degraded.shape[-2] - h, encoding.degraded.shape[-1] - w
+        clean = F.pad(clean, (0, pw, 0, ph), mode="replicate") if ph or pw else clean
+        inputs = torch.cat([clean.to(encoding.degraded.dtype), encoding.degraded, encoding.mask], 1)
+        return self.posterior(self.posterior_net(F.pixel_unshuffle(inputs, self.unshuffle)))
+
+    def decode(self, z: Tensor, encoding: Encoding) -> Tensor:
+        """Decode a latent map ``z`` (shape of ``encoding.mu``) to an unclamped ``(B, C, H, W)`` image."""
+        h = self.fuse(torch.cat([encoding.skips[-1], z.to(encoding.skips[-1].dtype)], 1))
+        for i in reversed(range(len(self.dec))):
+            if i < len(self.up):
+                h = self.merge[i](torch.cat([self.up[i](h), encoding.skips[i]], 1))
+            h = self.dec[i](h)
+        out = encoding.degraded + F.pixel_shuffle(self.head(h), self.unshuffle)
+        height, width = encoding.size
+        return out[..., :height, :width]
+
+    def forward(self, degraded: Tensor, mask: Tensor | None, clean: Tensor,
+                generator: torch.Generator | None = None) -> VAEOutput:
+        """Training pass: decode a reparameterised sample of ``q(z | x, y)``; KL against ``p(z | y)``."""
+        enc = self.encode(degraded, mask)
+        mu_q, logvar_q = self.encode_posterior(enc, clean)
+        z = reparameterize(mu_q, logvar_q, generator)
+        kl = gaussian_kl(mu_q, logvar_q, enc.mu, enc.logvar)
+        return VAEOutput(self.decode(z, enc), kl, mu_q, enc.mu)
+
+    # ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _finish(out: Tensor, degraded: Tensor, mask: Tensor | None, keep_known: bool) -> Tensor:
+        out = out.clamp(0.0, 1.0)
+        if keep_known and mask is not None:
+            m = mask.to(out.dtype)
+            out = m * out + (1 - m) * degraded.to(out.dtype)
+        return out
+
+    @torch.no_grad()
+    def restore(self, degraded: Tensor, mask: Tensor | None = None, keep_known: bool = False) -> Tensor:
+        """Deterministic restoration: decode the conditional prior mean. Output in ``[0, 1]``.
+
+        ``keep_known=True`` copies the known pixels (``mask == 0``) from the input, which is right
+        for clean images with holes; leave it off when the known pixels are noisy too.
+        """
+        enc = self.encode(degraded, mask)
+        return self._finish(self.decode(enc.mu, enc), degraded, mask, keep_known)
+
+    @torch.no_grad()
+    def sample(self, degraded: Tensor, mask: Tensor | None = None, n: int = 8,
+               keep_known: bool = False, temperature: float = 1.0,
+               generator: torch.Generator | None = None) -> Tensor:
+        """``n`` restorations decoded from ``z ~ p(z | y)``: ``(n, B, C, H, W)`` in ``[0, 1]``."""
+        enc = self.encode(degraded, mask)
+        outs = [
+            self._finish(self.decode(reparameterize(enc.mu, enc.logvar, generator, temperature), enc),
+                         degraded, mask, keep_known)
+            for _ in range(n)
+        ]
+        return torch.stack(outs)

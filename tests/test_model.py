@@ -1,0 +1,117 @@
+"""The VAE: closed-form KL, reparameterised gradients, shapes, determinism and weight files."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from restore.models import RestorationVAE, export_weights, gaussian_kl, load_net, reparameterize
+
+SMALL = dict(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
+
+
+def test_kl_matches_closed_form_of_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    mu_q, mu_p = torch.randn(2, 5, 7, generator=g), torch.randn(2, 5, 7, generator=g)
+    lv_q, lv_p = torch.randn(2, 5, 7, generator=g), torch.randn(2, 5, 7, generator=g)
+    ours = gaussian_kl(mu_q, lv_q, mu_p, lv_p)
+    ref = kl_divergence(Normal(mu_q, (0.5 * lv_q).exp()), Normal(mu_p, (0.5 * lv_p).exp()))
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-6)
+    assert gaussian_kl(mu_q, lv_q, mu_q, lv_q).abs().max() < 1e-6
+    # Against N(0, 1): 0.5 * (mu^2 + sigma^2 - 1 - log sigma^2).
+    zeros = torch.zeros_like(mu_q)
+    expected = 0.5 * (mu_q**2 + lv_q.exp() - 1 - lv_q)
+    torch.testing.assert_close(gaussian_kl(mu_q, lv_q, zeros, zeros), expected)
+
+
+def test_reparameterized_sample_has_right_moments_and_gradients():
+    mu = torch.full((200_000,), 1.5, requires_grad=True)
+    logvar = torch.full((200_000,), 2 * torch.log(torch.tensor(0.5)).item(), requires_grad=True)
+    z = reparameterize(mu, logvar, torch.Generator().manual_seed(1))
+    assert abs(z.mean().item() - 1.5) < 0.01 and abs(z.std().item() - 0.5) < 0.01
+    (z**2).sum().backward()
+    assert mu.grad.abs().sum() > 0 and logvar.grad.abs().sum() > 0
+
+
+def test_training_pass_shapes_and_gradients_reach_every_part():
+    torch.manual_seed(0)
+    net = RestorationVAE(**SMALL)
+    torch.nn.init.normal_(net.head.weight, std=0.05)  # zero at init; gradients pass once it moves
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(2, 3, 40, 56, generator=g)
+    degraded, mask = clean + 0.1 * torch.randn(2, 3, 40, 56, generator=g), torch.zeros(2, 1, 40, 56)
+    out = net(degraded, mask, clean, generator=g)
+    assert out.reconstruction.shape == clean.shape
+    assert out.kl.shape == (2, 4, 40 // net.stride, 56 // net.stride)
+    assert (out.kl >= 0).all()
+    loss = (out.reconstruction - clean).abs().mean() + out.kl.mean()
+    loss.backward()
+    for name in ("stem.weight", "prior.conv.weight", "posterior.conv.weight", "fuse.weight", "head.weight"):
+        assert net.get_parameter(name).grad.abs().sum() > 0, name
+
+
+def test_latent_changes_the_output():
+    """Decoder must use z: different latents decode to different images."""
+    torch.manual_seed(0)
+    net = RestorationVAE(**SMALL)
+    torch.nn.init.normal_(net.head.weight, std=0.05)  # the head starts at zero (identity output)
+    x = torch.rand(1, 3, 32, 32)
+    enc = net.encode(x)
+    a = net.decode(torch.zeros_like(enc.mu), enc)
+    b = net.decode(torch.ones_like(enc.mu) * 3, enc)
+    assert (a - b).abs().mean() > 1e-4
+
+
+@pytest.mark.parametrize("size", [(32, 32), (37, 51), (9, 200)])
+def test_restore_any_size_keeps_shape_and_range(size):
+    net = RestorationVAE(**SMALL).eval()
+    x = torch.rand(2, 3, *size)
+    out = net.restore(x)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    samples = net.sample(x, n=3, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (3, 2, 3, *size)
+
+
+def test_untrained_net_is_identity_and_keep_known_copies_known_pixels():
+    net = RestorationVAE(**SMALL).eval()  # zero-initialised head: output = degraded input
+    x = torch.rand(1, 3, 24, 24)
+    mask = torch.zeros(1, 1, 24, 24)
+    mask[..., 5:15, 5:15] = 1
+    torch.testing.assert_close(net.restore(x), x)
+    out = net.restore(x, mask, keep_known=True)
+    torch.testing.assert_close(out * (1 - mask), x * (1 - mask))
+
+
+def test_export_and_reload_give_identical_outputs(tmp_path):
+    torch.manual_seed(0)
+    net = RestorationVAE(**SMALL).eval()
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    path = export_weights(net, tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)
+    assert payload["config"] == net.config
+    assert not any(k.startswith("posterior") for k in payload["state_dict"])
+    loaded = load_net(path)
+    x = torch.rand(2, 3, 40, 40)
+    assert torch.equal(loaded.restore(x), net.restore(x))
+
+
+def test_load_net_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothere.pt"):
+        load_net(tmp_path / "nothere.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="bad.pt"):
+        load_net(bad)
+    with pytest.raises(FileNotFoundError, match="no export"):
+        load_net(tmp_path)
+
+
+def test_bad_config_is_a_clear_error():
+    with pytest.raises(ValueError, match="image_channels"):
+        RestorationVAE(image_channels=2)
+    with pytest.raises(ValueError, match="same non-zero length"):
+        RestorationVAE(widths=[8, 16], blocks=[1])
+    with pytest.raises(ValueError, match=r"expected \(B, 3, H, W\)"):
+        RestorationVAE(**SMALL).restore(torch.rand(1, 1, 16, 16))
