@@ -1,0 +1,83 @@
+"""``restore-train``: the Hydra entry point that trains a restoration VAE.
+
+Every knob lives in ``conf/`` (see ``conf/train.yaml``); override any of them on the command line,
+e.g. ``restore-train data.root=/path/to/photos`` or ``restore-train experiment=smoke``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from lightning.pytorch.utilities import rank_zero_info
+from omegaconf import DictConfig, OmegaConf
+
+
+def config_dir() -> str:
+    """The Hydra config folder: ``conf/`` of a source checkout, else the copy inside the package."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "conf", here / "conf"):
+        if (candidate / "train.yaml").is_file():
+            return str(candidate)
+    raise FileNotFoundError("restore-train: cannot find the conf/ folder with train.yaml")
+
+
+def resolve_precision(precision: Any, accelerator: str) -> Any:
+    """``auto`` precision: 16-bit mixed on CUDA, bf16 mixed on CPU (2-4x faster than fp32 there)."""
+    if precision != "auto":
+        return precision
+    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    if on_gpu:
+        return "16-mixed"
+    if accelerator == "mps" or (accelerator == "auto" and torch.backends.mps.is_available()):
+        return "32-true"
+    return "bf16-mixed"
+
+
+def train(cfg: DictConfig) -> tuple[L.Trainer, L.LightningModule]:
+    """Train from a composed config; returns the trainer and the trained module."""
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data)
+    module = instantiate(
+        cfg.model,
+        corruption=instantiate(cfg.corruption.train),
+        val_tasks=instantiate(cfg.corruption.val, _convert_="all"),
+    )
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                          precision=precision)
+    if trainer.is_global_zero:
+        out = Path(cfg.paths.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, out / "config.yaml", resolve=True)
+        rank_zero_info(f"Run folder: {out}")
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    return trainer, module
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
+def _hydra_main(cfg: DictConfig) -> float | None:
+    try:
+        trainer, _ = train(cfg)
+    except (ValueError, FileNotFoundError, InstantiationException) as err:
+        print(f"restore-train: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    metric = trainer.callback_metrics.get(cfg.get("optimized_metric") or "")
+    return None if metric is None else float(metric)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

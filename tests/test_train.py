@@ -1,0 +1,122 @@
+"""End-to-end training: the smoke experiment learns, writes its run folder, reloads exactly; DDP runs."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from conftest import CONF, ROOT
+from restore.corruption import GaussianNoise, corrupt
+from restore.data import synthetic_image
+from restore.models import load_net
+from restore.train import train
+
+pytestmark = pytest.mark.slow
+
+
+def _read_metrics(run: Path) -> list[dict[str, str]]:
+    with open(run / "csv" / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def _column(rows, key):
+    return [float(r[key]) for r in rows if r.get(key)]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("smoke")
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=[
+            "experiment=smoke", f"paths.output_dir={run}", "+trainer.enable_progress_bar=false",
+        ])
+    trainer, module = train(cfg)
+    return run, trainer, module
+
+
+def test_smoke_run_folder_has_config_checkpoints_export_and_grids(smoke_run):
+    run, _, _ = smoke_run
+    assert (run / "config.yaml").is_file()
+    assert "${" not in (run / "config.yaml").read_text()  # resolved
+    assert list((run / "checkpoints").glob("best-*.ckpt")) and (run / "checkpoints" / "last.ckpt").is_file()
+    export = run / "export" / "model.pt"
+    assert export.is_file() and export.stat().st_size < 10e6
+    grids = sorted((run / "grids").glob("*.png"))
+    assert {g.stem.split("_", 1)[1] for g in grids} == {"gauss15", "gauss25", "gauss50"}
+
+
+def test_smoke_lowers_loss_and_beats_the_noisy_input(smoke_run):
+    run, _, _ = smoke_run
+    rows = _read_metrics(run)
+    recon = _column(rows, "train/recon_nll")
+    assert len(recon) >= 20  # logged every 5 steps; per-batch values vary with the drawn sigma
+    first, last = sum(recon[:8]) / 8, sum(recon[-8:]) / 8
+    assert last < 0.85 * first, (first, last)
+    for task in ("gauss15", "gauss25", "gauss50"):
+        restored, noisy = _column(rows, f"val/{task}/psnr"), _column(rows, f"val/{task}/psnr_input")
+        assert restored[-1] > noisy[-1] + 1.0, (task, restored, noisy)
+
+
+def test_kl_per_latent_dimension_is_logged(smoke_run):
+    run, _, module = smoke_run
+    rows = _read_metrics(run)
+    dims = [k for k in rows[0] if k.startswith("train_kl_dim/")]
+    assert len(dims) == module.net.latent_channels
+    assert all(v >= 0 for k in dims for v in _column(rows, k))
+
+
+def test_reloaded_checkpoint_and_export_match_the_model_that_wrote_them(smoke_run):
+    run, trainer, module = smoke_run
+    clean = torch.from_numpy(synthetic_image(999, 64, seed=7)).permute(2, 0, 1)[None]
+    noisy = corrupt(clean, [GaussianNoise(25)], generator=torch.Generator().manual_seed(0)).degraded
+    # Same memory format as the loaded copy (training ran channels-last): kernels then match bit for bit.
+    net = module.net.float().eval().to(memory_format=torch.contiguous_format)
+    last = load_net(run / "checkpoints" / "last.ckpt")
+    assert torch.equal(last.restore(noisy), net.restore(noisy))
+
+    best_ckpt = Path(trainer.checkpoint_callback.best_model_path)
+    best = load_net(best_ckpt)
+    exported = load_net(run / "export" / "model.pt")
+    assert torch.equal(exported.restore(noisy), best.restore(noisy))
+    assert torch.equal(load_net(run).restore(noisy), exported.restore(noisy))  # run folder
+
+
+def _cli(*overrides, cwd: Path, timeout=300):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "restore.train", *overrides], cwd=cwd, env=env,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_ddp_with_two_cpu_processes(tmp_path):
+    out = tmp_path / "run"
+    proc = _cli(
+        "experiment=smoke", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu",
+        "trainer.max_steps=4", "trainer.val_check_interval=2", f"hydra.run.dir={out}",
+        "data.num_train=64", cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "world_size: 2" in proc.stderr + proc.stdout or "distributed_backend=gloo" in proc.stderr + proc.stdout
+    assert (out / "export" / "model.pt").is_file()
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("data.rot=/x", "rot"),
+    ("data.root=/no/such/folder", "/no/such/folder"),
+    ("model.net.widths=[8]", "widths"),
+    ("data.batch_size=0", "batch_size"),
+])
+def test_bad_config_gives_a_short_clear_error(override, expected, tmp_path):
+    proc = _cli(override, f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=120)
+    assert proc.returncode != 0
+    assert expected in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) < 25, proc.stderr
