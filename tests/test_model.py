@@ -115,3 +115,17 @@ def test_bad_config_is_a_clear_error():
         RestorationVAE(widths=[8, 16], blocks=[1])
     with pytest.raises(ValueError, match=r"expected \(B, 3, H, W\)"):
         RestorationVAE(**SMALL).restore(torch.rand(1, 1, 16, 16))
+
+
+def test_noise_level_input_is_used_and_nan_means_unknown():
+    torch.manual_seed(0)
+    net = RestorationVAE(**SMALL).eval()
+    torch.nn.init.normal_(net.head.weight, std=0.05)
+    x = torch.rand(2, 3, 32, 32)
+    blind = net.restore(x)
+    torch.testing.assert_close(net.restore(x, noise_level=torch.tensor([float("nan")] * 2)), blind)
+    told = net.restore(x, noise_level=torch.tensor([25.0, 25.0]))
+    assert (told - blind).abs().mean() > 1e-5
+    mixed = net.restore(x, noise_level=torch.tensor([25.0, float("nan")]))
+    torch.testing.assert_close(mixed[1], blind[1])
+    torch.testing.assert_close(mixed[0], told[0])

@@ -40,6 +40,8 @@ class RestorationModule(L.LightningModule):
         likelihood_scale: scale of that likelihood on the [0, 1] intensity scale (Laplace ``b`` or
             Gaussian ``sigma``); the reconstruction term is its negative log-likelihood per pixel.
         beta: KL weight once warmed up; ``kl_warmup_steps`` ramps it linearly from 0.
+        noise_level_p: share of training images whose measured noise level is given to the network
+            (the rest train blind). Validation is blind.
         channels_last: run the network in channels-last memory format (faster on CPU and GPU).
         val_seed: base seed of the validation corruptions.
     """
@@ -55,6 +57,7 @@ class RestorationModule(L.LightningModule):
         likelihood_scale: float = 0.02,
         beta: float = 1.0,
         kl_warmup_steps: int = 1000,
+        noise_level_p: float = 0.5,
         channels_last: bool = True,
         val_seed: int = 1234,
     ) -> None:
@@ -63,6 +66,8 @@ class RestorationModule(L.LightningModule):
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         if likelihood_scale <= 0 or beta < 0 or kl_warmup_steps < 0:
             raise ValueError("likelihood_scale must be > 0, beta and kl_warmup_steps >= 0")
+        if not 0.0 <= noise_level_p <= 1.0:
+            raise ValueError(f"noise_level_p must be in [0, 1], got {noise_level_p}")
         if not val_tasks:
             raise ValueError("val_tasks needs at least one named corruption")
         self.save_hyperparameters(
@@ -100,7 +105,9 @@ class RestorationModule(L.LightningModule):
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         clean = batch
         result = self._corrupt(self.corruption, clean)
-        out = self.net(self._format(result.degraded), result.mask, clean)
+        told = torch.rand(clean.shape[0], device=clean.device) < self.hparams.noise_level_p
+        level = torch.where(told, result.noise_level, float("nan"))
+        out = self.net(self._format(result.degraded), result.mask, clean, level)
         recon = self.reconstruction_nll(out.reconstruction, clean)
         # KL in nats per image pixel, so it is on the same footing as the per-pixel reconstruction.
         kl_map = out.kl.float()

@@ -15,6 +15,9 @@ Training maximises the ELBO ``E_q[log p(x | z, y)] - beta * KL(q(z | x, y) || p(
 gives several plausible completions and, from their spread, per-pixel uncertainty.
 
 Images are ``(B, C, H, W)`` floats in ``[0, 1]``; masks ``(B, 1, H, W)`` with 1 = missing pixel.
+An optional per-image ``noise_level`` ``(B,)`` (noise standard deviation on the 0-255 scale, NaN =
+unknown) is given to the network as two constant input maps (level/255 and a known flag), so one
+model serves blind and non-blind denoising.
 Any ``H, W`` work: inputs are reflect-padded to a multiple of ``stride`` and outputs cropped back.
 """
 
@@ -85,7 +88,7 @@ class Encoding:
     logvar: Tensor
     skips: list[Tensor]
     degraded: Tensor  # padded to a multiple of the stride, holes filled with 0
-    mask: Tensor  # padded like ``degraded``
+    condition: Tensor  # (B, 3, H', W'): hole mask, noise level / 255, noise-level-known flag
     size: tuple[int, int]  # (H, W) before padding
 
 
@@ -137,7 +140,7 @@ class RestorationVAE(nn.Module):
         self.latent_channels = latent_channels
         self.unshuffle = unshuffle
         self.stride = unshuffle * 2 ** (len(widths) - 1)
-        c_in = (image_channels + 1) * unshuffle**2
+        c_in = (image_channels + 3) * unshuffle**2
 
         # Conditioning encoder and conditional prior p(z | y).
         self.stem = nn.Conv2d(c_in, widths[0], 3, padding=1)
@@ -168,7 +171,8 @@ class RestorationVAE(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     # ----------------------------------------------------------------------------------------------
-    def _prepare(self, degraded: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, tuple[int, int]]:
+    def _prepare(self, degraded: Tensor, mask: Tensor | None, noise_level: Tensor | None
+                 ) -> tuple[Tensor, Tensor, tuple[int, int]]:
         if degraded.dim() != 4 or degraded.shape[1] != self.image_channels:
             raise ValueError(
                 f"expected (B, {self.image_channels}, H, W) images, got {tuple(degraded.shape)}"
@@ -177,18 +181,24 @@ class RestorationVAE(nn.Module):
         if mask is None:
             mask = degraded.new_zeros((b, 1, h, w))
         mask = mask.to(degraded.dtype)
+        level = torch.full((b,), float("nan"), device=degraded.device) if noise_level is None \
+            else torch.as_tensor(noise_level, dtype=torch.float32, device=degraded.device).expand(b)
+        known = ~torch.isnan(level)
+        maps = torch.stack([torch.where(known, level / 255.0, 0.0), known.float()], 1)
+        condition = torch.cat([mask, maps.to(degraded.dtype)[:, :, None, None].expand(b, 2, h, w)], 1)
         degraded = degraded * (1 - mask)
         ph, pw = (-h) % self.stride, (-w) % self.stride
         if ph or pw:
             mode = "reflect" if ph < h and pw < w else "replicate"
             degraded = F.pad(degraded, (0, pw, 0, ph), mode=mode)
-            mask = F.pad(mask, (0, pw, 0, ph), mode=mode)
-        return degraded, mask, (h, w)
+            condition = F.pad(condition, (0, pw, 0, ph), mode=mode)
+        return degraded, condition, (h, w)
 
-    def encode(self, degraded: Tensor, mask: Tensor | None = None) -> Encoding:
-        """Encode the degraded input (and hole mask) to the conditional prior ``p(z | y)``."""
-        degraded, mask, size = self._prepare(degraded, mask)
-        h = self.stem(F.pixel_unshuffle(torch.cat([degraded, mask], 1), self.unshuffle))
+    def encode(self, degraded: Tensor, mask: Tensor | None = None,
+               noise_level: Tensor | float | None = None) -> Encoding:
+        """Encode the degraded input (hole mask, noise level) to the conditional prior ``p(z | y)``."""
+        degraded, condition, size = self._prepare(degraded, mask, noise_level)
+        h = self.stem(F.pixel_unshuffle(torch.cat([degraded, condition], 1), self.unshuffle))
         skips = []
         for i, stage in enumerate(self.enc):
             h = stage(h)
@@ -196,14 +206,14 @@ class RestorationVAE(nn.Module):
             if i < len(self.down):
                 h = self.down[i](h)
         mu, logvar = self.prior(skips[-1])
-        return Encoding(mu, logvar, skips, degraded, mask, size)
+        return Encoding(mu, logvar, skips, degraded, condition, size)
 
     def encode_posterior(self, encoding: Encoding, clean: Tensor) -> tuple[Tensor, Tensor]:
         """Recognition network ``q(z | x, y)``: mean and log-variance given the clean image ``x``."""
         h, w = encoding.size
         ph, pw = encoding.degraded.shape[-2] - h, encoding.degraded.shape[-1] - w
         clean = F.pad(clean, (0, pw, 0, ph), mode="replicate") if ph or pw else clean
-        inputs = torch.cat([clean.to(encoding.degraded.dtype), encoding.degraded, encoding.mask], 1)
+        inputs = torch.cat([clean.to(encoding.degraded.dtype), encoding.degraded, encoding.condition], 1)
         return self.posterior(self.posterior_net(F.pixel_unshuffle(inputs, self.unshuffle)))
 
     def decode(self, z: Tensor, encoding: Encoding) -> Tensor:
@@ -218,9 +228,10 @@ class RestorationVAE(nn.Module):
         return out[..., :height, :width]
 
     def forward(self, degraded: Tensor, mask: Tensor | None, clean: Tensor,
+                noise_level: Tensor | None = None,
                 generator: torch.Generator | None = None) -> VAEOutput:
         """Training pass: decode a reparameterised sample of ``q(z | x, y)``; KL against ``p(z | y)``."""
-        enc = self.encode(degraded, mask)
+        enc = self.encode(degraded, mask, noise_level)
         mu_q, logvar_q = self.encode_posterior(enc, clean)
         z = reparameterize(mu_q, logvar_q, generator)
         kl = gaussian_kl(mu_q, logvar_q, enc.mu, enc.logvar)
@@ -236,21 +247,23 @@ class RestorationVAE(nn.Module):
         return out
 
     @torch.no_grad()
-    def restore(self, degraded: Tensor, mask: Tensor | None = None, keep_known: bool = False) -> Tensor:
+    def restore(self, degraded: Tensor, mask: Tensor | None = None, keep_known: bool = False,
+                noise_level: Tensor | float | None = None) -> Tensor:
         """Deterministic restoration: decode the conditional prior mean. Output in ``[0, 1]``.
 
         ``keep_known=True`` copies the known pixels (``mask == 0``) from the input, which is right
         for clean images with holes; leave it off when the known pixels are noisy too.
         """
-        enc = self.encode(degraded, mask)
+        enc = self.encode(degraded, mask, noise_level)
         return self._finish(self.decode(enc.mu, enc), degraded, mask, keep_known)
 
     @torch.no_grad()
     def sample(self, degraded: Tensor, mask: Tensor | None = None, n: int = 8,
                keep_known: bool = False, temperature: float = 1.0,
+               noise_level: Tensor | float | None = None,
                generator: torch.Generator | None = None) -> Tensor:
         """``n`` restorations decoded from ``z ~ p(z | y)``: ``(n, B, C, H, W)`` in ``[0, 1]``."""
-        enc = self.encode(degraded, mask)
+        enc = self.encode(degraded, mask, noise_level)
         outs = [
             self._finish(self.decode(reparameterize(enc.mu, enc.logvar, generator, temperature), enc),
                          degraded, mask, keep_known)
