@@ -1,7 +1,17 @@
 """restore: denoise photos and fill missing regions with variational autoencoders.
 
-Subpackages: :mod:`restore.corruption` (synthetic noise and hole masks), :mod:`restore.data`
-(training images), :mod:`restore.models` (the VAE and its weight files).
+``from restore import Restorer`` gives the Python API (:mod:`restore.restorer`). Subpackages:
+:mod:`restore.corruption` (synthetic noise and hole masks), :mod:`restore.data` (training images),
+:mod:`restore.models` (the VAE and its weight files). Heavy modules load on first use.
 """
 
 __version__ = "0.1.0"
+__all__ = ["Restorer"]
+
+
+def __getattr__(name: str):
+    if name == "Restorer":
+        from restore.restorer import Restorer
+
+        return Restorer
+    raise AttributeError(f"module 'restore' has no attribute {name!r}")

@@ -23,10 +23,10 @@ from torch import Tensor, nn
 
 from restore.corruption import _random
 from restore.corruption.noise import check_images
+from restore.formats import IMAGE_SUFFIXES
 
 IntRange = int | Sequence[int]
 
-MASK_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 #: LaMa's evaluation mask settings at 512 px (random_{thin,medium,thick}_512).
 LAMA_PRESETS: dict[str, dict] = {
@@ -275,10 +275,10 @@ class FileMasks(MaskGenerator):
         super().__init__(max_coverage=1.0, reference_size=None)
         root = Path(root)
         self.files = sorted(
-            p for p in root.rglob("*") if p.suffix.lower() in MASK_SUFFIXES and p.is_file()
+            p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
         ) if root.is_dir() else []
         if not self.files:
-            raise ValueError(f"{root}: no mask images found (looked for {', '.join(MASK_SUFFIXES)})")
+            raise ValueError(f"{root}: no mask images found (looked for {', '.join(IMAGE_SUFFIXES)})")
 
     def draw(self, height, width, rng):
         path = self.files[int(rng.integers(len(self.files)))]

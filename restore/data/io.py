@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+from restore.formats import IMAGE_SUFFIXES
 
 
 def list_images(root: Path | str) -> list[Path]:

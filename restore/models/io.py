@@ -38,8 +38,11 @@ def export_weights(net: RestorationVAE, path: str | Path) -> Path:
 
 
 def _build(config: dict, state: dict[str, torch.Tensor], source: Path) -> RestorationVAE:
-    net = RestorationVAE(**config)
-    missing, unexpected = net.load_state_dict(_inference_state(state), strict=False)
+    try:
+        net = RestorationVAE(**config)
+        missing, unexpected = net.load_state_dict(_inference_state(state), strict=False)
+    except (TypeError, RuntimeError) as err:
+        raise ValueError(f"{source}: weights do not match the model config ({err})") from err
     missing = [k for k in missing if not k.startswith(TRAINING_ONLY)]
     if missing or unexpected:
         raise ValueError(f"{source}: weights do not match the model config "

@@ -1,0 +1,315 @@
+"""``restore-image``: denoise or inpaint photo files and folders into an output folder.
+
+Only the standard library is imported at start-up, so ``--help`` answers at once; torch and the
+model are loaded when there is work to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from restore.formats import IMAGE_SUFFIXES as READ_SUFFIXES
+
+OUT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+@dataclass
+class Job:
+    """One input file and where its result goes."""
+
+    source: Path
+    output: Path
+    mask: Path | None = None
+
+
+@dataclass
+class Row:
+    """One line of the ``--report``."""
+
+    input: str
+    output: str
+    size: str = ""
+    seconds: float = 0.0
+    status: str = ""
+    error: str = ""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="restore-image",
+        description="Denoise or inpaint images with a VAE. Originals are never modified.",
+        epilog="Masks: white (or nonzero) = missing pixel. Example: "
+               "restore-image photos/ -o restored/ --recursive",
+    )
+    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files and folders")
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR", help="output folder")
+    p.add_argument("-r", "--recursive", action="store_true",
+                   help="descend into subfolders, keeping the tree under OUTDIR")
+    p.add_argument("--task", choices=["auto", "denoise", "inpaint"], default="auto",
+                   help="auto: inpaint where a mask exists, denoise otherwise (default)")
+    p.add_argument("--masks", type=Path, metavar="DIR",
+                   help="mask folder: same file stem as the image, any image extension, white = hole")
+    p.add_argument("--mask-from-alpha", action="store_true", help="transparent pixels are holes")
+    p.add_argument("--mask-color", metavar="R,G,B", help="pixels of exactly this colour are holes")
+    p.add_argument("--noise-level", default="auto", metavar="auto|SIGMA",
+                   help="noise standard deviation on the 0-255 scale, or auto (blind; default)")
+    p.add_argument("--weights", type=Path, metavar="PATH",
+                   help="weights file, Lightning checkpoint or restore-train run folder "
+                        "(default: the model shipped with restore)")
+    p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    p.add_argument("--tile", type=int, default=1024, metavar="N",
+                   help="tile size in pixels; smaller uses less memory (default 1024)")
+    p.add_argument("--format", choices=["keep", "png", "jpg", "webp", "tiff"], default="keep",
+                   help="output format (keep: same as the input)")
+    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality (95)")
+    p.add_argument("--suffix", default="", help="added to output file stems, e.g. _restored")
+    p.add_argument("--skip-existing", action="store_true", help="skip files whose output exists")
+    p.add_argument("--dry-run", action="store_true", help="list what would be done, write nothing")
+    p.add_argument("--report", type=Path, metavar="FILE.csv|FILE.json",
+                   help="write one row per file: input, output, size, seconds, status, error")
+    p.add_argument("--max-pixels", type=float, default=200e6, metavar="N",
+                   help="refuse images above this many pixels (decompression bombs; default 2e8)")
+    return p
+
+
+def _parse_color(text: str | None) -> tuple[int, int, int] | None:
+    if text is None:
+        return None
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and 0 <= int(p) <= 255 for p in parts):
+        raise ValueError(f"--mask-color must be R,G,B with values 0-255, got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
+    """Output path (and mask) for every input file; rows for inputs that cannot be used."""
+    outdir = args.output.resolve()
+    jobs: list[Job] = []
+    problems: list[Row] = []
+    for item in args.inputs:
+        if item.is_dir():
+            pattern = "**/*" if args.recursive else "*"
+            files = sorted(p for p in item.glob(pattern)
+                           if p.is_file() and p.suffix.lower() in READ_SUFFIXES
+                           and not _is_within(p.resolve(), outdir))
+            pairs = [(f, f.relative_to(item)) for f in files]
+        elif item.is_file():
+            pairs = [(item, Path(item.name))]
+        else:
+            problems.append(Row(str(item), "", status="failed", error="no such file or folder"))
+            continue
+        for source, rel in pairs:
+            ext = source.suffix.lower() if args.format == "keep" else OUT_SUFFIX[args.format]
+            output = outdir / rel.parent / f"{rel.stem}{args.suffix}{ext}"
+            jobs.append(Job(source, output, _find_mask(args.masks, source) if args.masks else None))
+    sources = {j.source.resolve() for j in jobs}
+    clash = [j for j in jobs if j.output in sources]
+    if clash:
+        raise ValueError(f"output folder {args.output} would overwrite the input {clash[0].source}; "
+                         "choose another folder or a --suffix")
+    seen: dict[Path, Path] = {}
+    for j in jobs:
+        if j.output in seen:
+            raise ValueError(f"{j.source} and {seen[j.output]} would both be written to {j.output}")
+        seen[j.output] = j.source
+    return jobs, problems
+
+
+def _find_mask(folder: Path, source: Path) -> Path | None:
+    for suffix in READ_SUFFIXES:
+        for candidate in (folder / f"{source.stem}{suffix}", folder / f"{source.stem}{suffix.upper()}"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+class Progress:
+    """Files done, megapixels per second and ETA on one stderr line; silent when not a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.megapixels = total, 0, 0.0
+        self.start = time.monotonic()
+        self.enabled = sys.stderr.isatty()
+
+    def update(self, megapixels: float) -> None:
+        self.done += 1
+        self.megapixels += megapixels
+        if not self.enabled:
+            return
+        elapsed = max(time.monotonic() - self.start, 1e-6)
+        eta = elapsed / self.done * (self.total - self.done)
+        print(f"\r{self.done}/{self.total} files  {self.megapixels / elapsed:.2f} MP/s  "
+              f"ETA {eta:4.0f} s ", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.done:
+            print(file=sys.stderr)
+
+
+def _hole_mask(args, job: Job, image, np):
+    """Hole mask (bool H x W) from --masks / --mask-from-alpha / --mask-color, or None."""
+    from restore.imagefile import ImageFileError, read_image_file
+
+    pixels = image.pixels
+    h, w = pixels.shape[:2]
+    holes = None
+    if job.mask is not None:
+        mask = read_image_file(job.mask).pixels
+        if mask.shape[:2] != (h, w):
+            raise ImageFileError(f"{job.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but the image "
+                                 f"{job.source} is {w}x{h}")
+        mask = mask if mask.ndim == 2 else mask[:, :, :3].max(axis=2)
+        holes = mask > np.iinfo(mask.dtype).max // 2
+    if args.mask_from_alpha and pixels.ndim == 3 and pixels.shape[2] in (2, 4):
+        alpha = pixels[:, :, -1]
+        transparent = alpha < np.iinfo(alpha.dtype).max // 2
+        holes = transparent if holes is None else holes | transparent
+    if args.mask_color is not None and pixels.ndim == 3:
+        scale = 257 if pixels.dtype == np.uint16 else 1
+        color = np.array(args.mask_color) * scale
+        painted = (pixels[:, :, :3] == color).all(axis=2)
+        holes = painted if holes is None else holes | painted
+    return holes
+
+
+def _process(args, restorer, job: Job, np) -> str:
+    from restore.imagefile import ImageFile, ImageFileError, read_image_file, write_image_file
+
+    image = read_image_file(job.source, int(args.max_pixels))
+    holes = None if args.task == "denoise" else _hole_mask(args, job, image, np)
+    if holes is not None and not holes.any():
+        holes = None
+    if args.task == "inpaint" and holes is None:
+        raise ImageFileError(f"{job.source}: --task inpaint but no hole mask was found for it")
+    pixels = image.pixels
+    if holes is not None:
+        out = restorer.inpaint(pixels, holes)
+        if args.mask_from_alpha and pixels.ndim == 3 and pixels.shape[2] in (2, 4):
+            out[:, :, -1][holes] = np.iinfo(out.dtype).max  # filled holes become opaque
+    else:
+        out = restorer.denoise(pixels, args.sigma)
+    write_image_file(job.output, ImageFile(out, image.exif, image.icc), args.quality)
+    return f"{pixels.shape[1]}x{pixels.shape[0]}"
+
+
+def _write_report(path: Path, rows: list[Row]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".json":
+        path.write_text(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(Row.__dataclass_fields__))
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.mask_color = _parse_color(args.mask_color)
+        args.sigma = None if args.noise_level == "auto" else float(args.noise_level)
+        if args.sigma is not None and not 0 <= args.sigma <= 255:
+            raise ValueError("--noise-level must be auto or a number in [0, 255]")
+        if args.tile < 320:
+            raise ValueError("--tile must be at least 320 (tiles overlap by 128 pixels)")
+        if args.report is not None and args.report.suffix.lower() not in (".csv", ".json"):
+            raise ValueError("--report must end in .csv or .json")
+        jobs, rows = plan_jobs(args)
+    except ValueError as err:
+        parser.error(str(err).replace("could not convert string to float", "bad --noise-level"))
+    if args.masks is not None and not args.masks.is_dir():
+        parser.error(f"--masks {args.masks}: no such folder")
+
+    todo = []
+    for job in jobs:
+        if args.skip_existing and job.output.exists():
+            rows.append(Row(str(job.source), str(job.output), status="skipped", error="output exists"))
+        elif args.dry_run:
+            rows.append(Row(str(job.source), str(job.output), status="dry-run"))
+            print(f"{job.source} -> {job.output}" + (f" (mask {job.mask})" if job.mask else ""))
+        else:
+            todo.append(job)
+
+    status = EXIT_OK
+    if todo:
+        status = _run(args, todo, rows)
+    failed = [r for r in rows if r.status == "failed"]
+    if args.report is not None:
+        _write_report(args.report, rows)
+    done = sum(r.status == "ok" for r in rows)
+    skipped = sum(r.status == "skipped" for r in rows)
+    print(f"restore-image: {done} restored, {skipped} skipped, {len(failed)} failed"
+          + (" (dry run)" if args.dry_run else ""), file=sys.stderr)
+    for r in failed:
+        print(f"  failed: {r.error}", file=sys.stderr)
+    if status == EXIT_INTERRUPTED:
+        return status
+    return EXIT_FAILURES if failed else EXIT_OK
+
+
+def _run(args, todo: list[Job], rows: list[Row]) -> int:
+    import numpy as np
+
+    from restore.imagefile import ImageFileError
+    from restore.restorer import Restorer
+
+    try:
+        kwargs = dict(device=args.device, tile=args.tile)
+        restorer = (Restorer.from_checkpoint(args.weights, **kwargs) if args.weights
+                    else Restorer.from_pretrained(**kwargs))
+    except (OSError, ValueError, RuntimeError) as err:
+        print(f"restore-image: error: cannot load the model: {err}", file=sys.stderr)
+        rows.extend(Row(str(j.source), str(j.output), status="failed", error="model not loaded")
+                    for j in todo)
+        return EXIT_FAILURES
+    progress = Progress(len(todo))
+    try:
+        for job in todo:
+            start = time.monotonic()
+            row = Row(str(job.source), str(job.output))
+            try:
+                row.size = _process(args, restorer, job, np)
+                row.status = "ok"
+            except (ImageFileError, ValueError, OSError, MemoryError) as err:
+                row.status, row.error = "failed", str(err)
+                if str(job.source) not in row.error:
+                    row.error = f"{job.source}: {err}"
+                print(f"restore-image: {row.error}", file=sys.stderr)
+            row.seconds = round(time.monotonic() - start, 3)
+            rows.append(row)
+            w, _, h = row.size.partition("x")
+            progress.update(int(w) * int(h) / 1e6 if h else 0.0)
+    except KeyboardInterrupt:
+        progress.close()
+        print("restore-image: interrupted; finished files are complete, rerun with "
+              "--skip-existing to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    progress.close()
+    return EXIT_OK
+
+
+
+def main_exit() -> None:
+    """Console script: exit with :func:`main`'s status."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    main_exit()

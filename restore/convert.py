@@ -1,0 +1,103 @@
+"""Convert user images (NumPy, PIL, torch) to float batches and back, keeping type and layout.
+
+NumPy: ``(H, W)`` gray, ``(H, W, C)`` with C = 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA);
+uint8, uint16 or float32/float64 in ``[0, 1]``. PIL: modes L, LA, RGB, RGBA, I;16 and P (palette,
+returned as RGB or RGBA). torch: ``(C, H, W)`` or ``(B, C, H, W)`` floats in ``[0, 1]`` with C = 1, 3
+or 4. Alpha is set aside and reattached unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+_INT_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+@dataclass
+class Layout:
+    """What :func:`from_batch` needs to give an output the input's type, dtype and shape."""
+
+    kind: str  # "numpy", "pil" or "torch"
+    dtype: Any
+    shape: tuple[int, ...]
+    alpha: Any = None  # the input's alpha channel, in its own type, or None
+    pil_mode: str | None = None
+    device: torch.device | None = None
+
+
+def _from_numpy(array: np.ndarray, kind: str = "numpy", pil_mode: str | None = None) -> tuple[Tensor, Layout]:
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4)):
+        raise ValueError(f"expected an (H, W) or (H, W, C) image with C in 1-4, got shape {array.shape}")
+    if array.dtype in _INT_MAX:
+        scale = _INT_MAX[array.dtype]
+    elif array.dtype in (np.float32, np.float64):
+        scale = 1.0
+        if array.size and (np.nanmin(array) < 0 or np.nanmax(array) > 1):
+            raise ValueError("float images must be in [0, 1]")
+    else:
+        raise ValueError(f"unsupported image dtype {array.dtype} (use uint8, uint16 or float32)")
+    hwc = array[:, :, None] if array.ndim == 2 else array
+    alpha = None
+    if hwc.shape[2] in (2, 4):
+        alpha, hwc = hwc[:, :, -1].copy(), hwc[:, :, :-1]
+    batch = torch.from_numpy(np.ascontiguousarray(hwc, dtype=np.float32) / scale).permute(2, 0, 1)[None]
+    return batch, Layout(kind, array.dtype, array.shape, alpha, pil_mode)
+
+
+def to_batch(image: Any) -> tuple[Tensor, Layout]:
+    """``image`` as a float32 ``(B, C, H, W)`` batch in ``[0, 1]`` (C = 1 or 3) and its layout."""
+    if isinstance(image, np.ndarray):
+        return _from_numpy(image)
+    if isinstance(image, Tensor):
+        if image.dim() not in (3, 4) or image.shape[-3] not in (1, 3, 4) or not image.is_floating_point():
+            raise ValueError(
+                f"expected a float (C, H, W) or (B, C, H, W) tensor with C in 1, 3, 4; got "
+                f"{tuple(image.shape)} {image.dtype}")
+        batch = image if image.dim() == 4 else image[None]
+        alpha = None
+        if batch.shape[1] == 4:
+            alpha, batch = batch[:, 3:], batch[:, :3]
+        layout = Layout("torch", image.dtype, tuple(image.shape), alpha, device=image.device)
+        return batch.float().clamp(0, 1), layout
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow is a dependency
+        Image = None
+    if Image is not None and isinstance(image, Image.Image):
+        mode = image.mode
+        if mode == "P":
+            image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        elif mode not in ("L", "LA", "RGB", "RGBA", "I;16"):
+            raise ValueError(f"unsupported PIL image mode {mode}")
+        return _from_numpy(np.asarray(image), "pil", image.mode)
+    raise TypeError(f"unsupported image type {type(image).__name__}: use a NumPy array, a PIL image "
+                    "or a torch tensor")
+
+
+def from_batch(batch: Tensor, layout: Layout) -> Any:
+    """Turn a float ``(B, C, H, W)`` batch in ``[0, 1]`` back into the type and layout of the input."""
+    if layout.kind == "torch":
+        out = batch
+        if layout.alpha is not None:
+            out = torch.cat([out, layout.alpha.float().to(out.device)], 1)
+        out = out.to(device=layout.device, dtype=layout.dtype)
+        return out if len(layout.shape) == 4 else out[0]
+    hwc = batch[0].permute(1, 2, 0).float().cpu().numpy()
+    if np.dtype(layout.dtype) in _INT_MAX:
+        scale = _INT_MAX[np.dtype(layout.dtype)]
+        out = np.clip(np.round(hwc * scale), 0, scale).astype(layout.dtype)
+    else:
+        out = np.clip(hwc, 0, 1).astype(layout.dtype)
+    if layout.alpha is not None:
+        out = np.concatenate([out, layout.alpha[:, :, None].astype(out.dtype)], axis=2)
+    out = out.reshape(layout.shape) if len(layout.shape) == 2 or layout.shape[-1] == 1 else out
+    if layout.kind == "pil":
+        from PIL import Image
+
+        return Image.fromarray(out)
+    return out

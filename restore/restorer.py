@@ -1,0 +1,143 @@
+"""``Restorer``: denoise and inpaint NumPy arrays, PIL images, torch tensors and image files.
+
+>>> from restore import Restorer
+>>> r = Restorer.from_pretrained()            # weights shipped in the package, no network
+>>> clean = r.denoise(noisy_uint8_array)      # blind; or r.denoise(x, sigma=25) (0-255 scale)
+>>> filled = r.inpaint(photo, mask)           # mask: nonzero / True = missing
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from restore.convert import from_batch, to_batch
+from restore.models import RestorationVAE, load_net
+from restore.tiling import tiled
+
+DEFAULT_WEIGHTS = "default.pt"
+
+
+def pick_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``auto``/None: CUDA, then MPS, then CPU; otherwise the named device."""
+    if device in (None, "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    if precision == "fp32":
+        return None
+    if precision == "auto":
+        return {"cuda": torch.float16, "cpu": torch.bfloat16}.get(device.type)
+    return {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
+class Restorer:
+    """Restore images with a trained :class:`RestorationVAE`.
+
+    Args:
+        net: the network.
+        device: ``auto`` (CUDA, then MPS, then CPU) or a torch device.
+        tile: tile side in pixels for large images (memory stays bounded); inputs are padded to the
+            network's stride internally.
+        tile_overlap: overlap of neighbouring tiles in pixels: the outer half is context only, the
+            inner half is blended smoothly.
+        precision: ``auto`` (fp16 on CUDA, bf16 on CPU, fp32 on MPS), ``fp32``, ``fp16`` or ``bf16``.
+            Any output with NaNs from reduced precision is recomputed in fp32.
+    """
+
+    def __init__(self, net: RestorationVAE, device: str | torch.device | None = "auto",
+                 tile: int = 1024, tile_overlap: int = 128, precision: str = "auto") -> None:
+        if precision not in ("auto", "fp32", "fp16", "bf16"):
+            raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
+        self.device = pick_device(device)
+        self.net = net.eval().to(self.device).to(memory_format=torch.channels_last)
+        self.tile, self.tile_overlap = tile, tile_overlap
+        self.autocast_dtype = _autocast_dtype(self.device, precision)
+
+    @classmethod
+    def from_pretrained(cls, **kwargs: Any) -> "Restorer":
+        """The default model shipped inside the package (no network access)."""
+        path = resources.files("restore") / "weights" / DEFAULT_WEIGHTS
+        with resources.as_file(path) as file:
+            return cls(load_net(file), **kwargs)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, **kwargs: Any) -> "Restorer":
+        """A ``restore-train`` run folder, Lightning checkpoint or exported weights file."""
+        return cls(load_net(path), **kwargs)
+
+    # ----------------------------------------------------------------------------------------------
+    def denoise(self, image: Any, sigma: float | None = None) -> Any:
+        """Remove noise; ``sigma`` is the noise standard deviation on the 0-255 scale (None: blind)."""
+        return self._run(image, None, sigma, keep_known=False)
+
+    def inpaint(self, image: Any, mask: Any) -> Any:
+        """Fill the pixels where ``mask`` is nonzero / True; known pixels are kept exactly."""
+        return self._run(image, mask, 0.0, keep_known=True)
+
+    def restore(self, image: Any, mask: Any = None, sigma: float | None = None) -> Any:
+        """Denoise everywhere and fill the holes in ``mask`` (if given) at once."""
+        return self._run(image, mask, sigma, keep_known=False)
+
+    def sample(self, image: Any, mask: Any = None, n: int = 8, sigma: float | None = None,
+               seed: int | None = None) -> list[Any]:
+        """``n`` plausible restorations drawn from the model (different fills of the holes)."""
+        g = torch.Generator(device=self.device) if seed is not None else None
+        if g is not None:
+            g.manual_seed(seed)
+        return [self._run(image, mask, sigma, keep_known=mask is not None, generator=g)
+                for _ in range(n)]
+
+    # ----------------------------------------------------------------------------------------------
+    def _mask_batch(self, mask: Any, shape: tuple[int, ...]) -> Tensor | None:
+        if mask is None:
+            return None
+        m = mask if isinstance(mask, Tensor) else torch.from_numpy(np.asarray(mask))
+        m = m.detach().to("cpu")
+        if m.dim() == 3 and m.shape[-1] in (1, 3, 4) and not isinstance(mask, Tensor):
+            m = m.amax(-1)  # (H, W, C) array or image: any channel set = hole
+        m = m.reshape(-1, 1, *m.shape[-2:]) if m.dim() >= 2 else m
+        b, _, h, w = shape
+        if m.shape[-2:] != (h, w):
+            raise ValueError(f"mask size {tuple(m.shape[-2:])} does not match image size {(h, w)}")
+        return (m != 0).float().expand(b, 1, h, w)
+
+    def _net_tile(self, degraded: Tensor, mask: Tensor, sigma: float | None, keep_known: bool,
+                  generator: torch.Generator | None, dtype: torch.dtype | None) -> Tensor:
+        ctx = torch.autocast(self.device.type, dtype=dtype) if dtype else nullcontext()
+        x = degraded.contiguous(memory_format=torch.channels_last)
+        with torch.no_grad(), ctx:
+            if generator is None:
+                return self.net.restore(x, mask, keep_known, noise_level=sigma)
+            return self.net.sample(x, mask, 1, keep_known, noise_level=sigma, generator=generator)[0]
+
+    def _run(self, image: Any, mask: Any, sigma: float | None, keep_known: bool,
+             generator: torch.Generator | None = None) -> Any:
+        batch, layout = to_batch(image)
+        holes = self._mask_batch(mask, tuple(batch.shape))
+        gray = batch.shape[1] == 1 and self.net.image_channels == 3
+        x = batch.expand(-1, 3, -1, -1) if gray else batch
+        x = x.to(self.device)
+        m = holes.to(self.device) if holes is not None else x.new_zeros((x.shape[0], 1, *x.shape[-2:]))
+
+        def run(dtype):
+            return tiled(lambda t, tm: self._net_tile(t, tm, sigma, keep_known, generator, dtype),
+                         x, m, self.tile, self.tile_overlap, self.net.stride)
+
+        out = run(self.autocast_dtype)
+        if self.autocast_dtype is not None and torch.isnan(out).any():
+            out = run(None)
+        out = out.mean(1, keepdim=True) if gray else out
+        return from_batch(out.clamp(0, 1), layout)

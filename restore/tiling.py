@@ -1,0 +1,98 @@
+"""Tiled inference: run a network over overlapping tiles and blend them without seams.
+
+Memory stays bounded by the tile size (plus one float32 accumulator of the whole image), so photos
+of any size run on CPU. Tiles are blended with separable weights that ramp smoothly (raised cosine)
+across the overlap, so neighbouring tiles hand over gradually and no seams show. The outer half of
+the overlap is used as context only, where convolution border effects are largest.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def _starts(length: int, tile: int, overlap: int, multiple: int) -> list[int]:
+    """Tile starts covering ``length``: multiples of ``multiple``, overlapping by about ``overlap``."""
+    if length <= tile:
+        return [0]
+    count = math.ceil((length - overlap) / (tile - overlap))
+    step = (length - tile) / (count - 1)
+    return [round(i * step / multiple) * multiple for i in range(count)]
+
+
+def _ramp(length: int, overlap: int, first: bool, last: bool, device) -> Tensor:
+    """1-D blending weight of one tile along one axis.
+
+    At an inner tile edge the first half of the overlap is context only (weight ~0: the network's
+    border effects live there) and the second half ramps up as a raised cosine; image edges keep
+    weight 1.
+    """
+    w = torch.ones(length, device=device)
+    if overlap > 0:
+        context, blend = overlap // 2, overlap - overlap // 2
+        t = (torch.arange(blend, device=device, dtype=torch.float32) + 0.5) / blend
+        ramp = torch.cat([torch.full((context,), 1e-6, device=device),
+                          0.5 - 0.5 * torch.cos(math.pi * t)])
+        if not first:
+            w[:overlap] = ramp
+        if not last:
+            w[-overlap:] = ramp.flip(0)
+    return w
+
+
+def tiled(
+    fn: Callable[[Tensor, Tensor], Tensor],
+    images: Tensor,
+    extra: Tensor,
+    tile: int = 1024,
+    overlap: int = 128,
+    multiple: int = 1,
+) -> Tensor:
+    """Apply ``fn(image_tile, extra_tile) -> output_tile`` over overlapping tiles and blend.
+
+    Args:
+        fn: maps ``(B, C, h, w)`` and ``(B, E, h, w)`` tiles to a ``(B, C', h, w)`` tile.
+        images: ``(B, C, H, W)`` input.
+        extra: ``(B, E, H, W)`` per-pixel side input tiled alongside (e.g. the hole mask).
+        tile: tile side in pixels (images smaller than a tile run whole).
+        overlap: overlap between neighbouring tiles in pixels (< tile / 2).
+        multiple: the network's stride. The image is padded to a multiple of it and tiles start on
+            multiples of it, so a tiled run sees the same grid as a whole-image run.
+
+    Returns:
+        ``(B, C', H, W)`` float32 on the input's device.
+    """
+    tile = tile // multiple * multiple
+    if tile <= 0 or not 0 <= overlap < tile / 2:
+        raise ValueError(f"need tile >= {multiple} and 0 <= overlap < tile / 2, got tile={tile}, "
+                         f"overlap={overlap}")
+    height, width = images.shape[-2:]
+    ph, pw = (-height) % multiple, (-width) % multiple
+    if ph or pw:
+        mode = "reflect" if ph < height and pw < width else "replicate"
+        images = F.pad(images, (0, pw, 0, ph), mode=mode)
+        extra = F.pad(extra, (0, pw, 0, ph), mode=mode)
+    b, _, h, w = images.shape
+    if h <= tile and w <= tile:
+        return fn(images, extra).float()[..., :height, :width]
+    ys, xs = _starts(h, tile, overlap, multiple), _starts(w, tile, overlap, multiple)
+    out = None
+    weight = torch.zeros((1, 1, h, w), device=images.device)
+    for iy, y in enumerate(ys):
+        th = min(tile, h - y)
+        wy = _ramp(th, overlap, iy == 0, iy == len(ys) - 1, images.device)
+        for ix, x in enumerate(xs):
+            tw = min(tile, w - x)
+            wx = _ramp(tw, overlap, ix == 0, ix == len(xs) - 1, images.device)
+            result = fn(images[..., y : y + th, x : x + tw], extra[..., y : y + th, x : x + tw]).float()
+            if out is None:
+                out = torch.zeros((b, result.shape[1], h, w), device=images.device)
+            wt = (wy[:, None] * wx[None, :])[None, None]
+            out[..., y : y + th, x : x + tw] += result * wt
+            weight[..., y : y + th, x : x + tw] += wt
+    return (out / weight)[..., :height, :width]
