@@ -3,14 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test smoke clean
+.PHONY: install test demo smoke clean
 
-$(BIN)/restore-train:
+$(BIN)/restore-image:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install -e '.[dev,demo]'
 
-install: $(BIN)/restore-train
+install: $(BIN)/restore-image
+
+demo: install
+	$(BIN)/python scripts/demo.py --out demo
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -19,4 +22,4 @@ smoke: install
 	$(BIN)/restore-train experiment=smoke
 
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs demo .pytest_cache

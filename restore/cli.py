@@ -104,14 +104,18 @@ def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
     for item in args.inputs:
         if item.is_dir():
             pattern = "**/*" if args.recursive else "*"
+            # Leave out earlier outputs only when OUTDIR is a subfolder of the input folder: when it
+            # is the folder itself (clash check below) or a parent (e.g. -o .), every file is in it.
+            nested_out = outdir != item.resolve() and _is_within(outdir, item.resolve())
             files = sorted(p for p in item.glob(pattern)
                            if p.is_file() and p.suffix.lower() in READ_SUFFIXES
-                           and not _is_within(p.resolve(), outdir))
+                           and not (nested_out and _is_within(p.resolve(), outdir)))
             pairs = [(f, f.relative_to(item)) for f in files]
         elif item.is_file():
             pairs = [(item, Path(item.name))]
         else:
-            problems.append(Row(str(item), "", status="failed", error="no such file or folder"))
+            problems.append(Row(str(item), "", status="failed",
+                                error=f"{item}: no such file or folder"))
             continue
         for source, rel in pairs:
             ext = source.suffix.lower() if args.format == "keep" else OUT_SUFFIX[args.format]

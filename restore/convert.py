@@ -82,10 +82,9 @@ def to_batch(image: Any) -> tuple[Tensor, Layout]:
 def from_batch(batch: Tensor, layout: Layout) -> Any:
     """Turn a float ``(B, C, H, W)`` batch in ``[0, 1]`` back into the type and layout of the input."""
     if layout.kind == "torch":
-        out = batch
-        if layout.alpha is not None:
-            out = torch.cat([out, layout.alpha.float().to(out.device)], 1)
-        out = out.to(device=layout.device, dtype=layout.dtype)
+        out = batch.to(device=layout.device, dtype=layout.dtype)
+        if layout.alpha is not None:  # reattached unchanged (no float32 round trip for float64)
+            out = torch.cat([out, layout.alpha.to(device=out.device, dtype=out.dtype)], 1)
         return out if len(layout.shape) == 4 else out[0]
     hwc = batch[0].permute(1, 2, 0).float().cpu().numpy()
     if np.dtype(layout.dtype) in _INT_MAX:

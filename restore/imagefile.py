@@ -71,6 +71,7 @@ def read_image_file(path: str | Path, max_pixels: int | None = None) -> ImageFil
     try:
         with Image.open(path) as header:
             width, height = header.size
+            fmt = header.format
             exif = header.getexif()
             icc = header.info.get("icc_profile")
     except (OSError, ValueError, SyntaxError) as err:
@@ -90,6 +91,14 @@ def read_image_file(path: str | Path, max_pixels: int | None = None) -> ImageFil
     elif pixels.ndim == 3:
         code = cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB
         pixels = cv2.cvtColor(pixels, code)
+    if fmt == "TIFF" and pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 4:
+        # OpenCV decodes 8-bit TIFFs with alpha through libtiff's RGBA reader, which premultiplies
+        # the colour by alpha; Pillow keeps the stored (unassociated) colour.
+        try:
+            with Image.open(path) as im:
+                pixels = np.asarray(im.convert("RGBA"))
+        except (OSError, ValueError, SyntaxError) as err:
+            raise ImageFileError(f"{path}: cannot decode image data ({err})") from err
     orientation = exif.get(_ORIENTATION, 1)
     pixels = _orient(pixels, orientation)
     exif_bytes = None
@@ -119,6 +128,7 @@ def write_image_file(path: str | Path, image: ImageFile, quality: int = 95) -> N
         raise ImageFileError(f"{path}: cannot write ({err.strerror or err})") from err
     os.close(fd)
     try:
+        os.chmod(tmp, _new_file_mode())  # mkstemp creates 0600; give the usual umask permissions
         if pixels.dtype == np.uint16:
             bgr = pixels if pixels.ndim == 2 else cv2.cvtColor(
                 pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
@@ -133,6 +143,12 @@ def write_image_file(path: str | Path, image: ImageFile, quality: int = 95) -> N
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _save_pil(tmp: str, pixels: np.ndarray, fmt: str, image: ImageFile, quality: int) -> None:

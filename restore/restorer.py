@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import nullcontext
 from importlib import resources
 from pathlib import Path
@@ -94,9 +95,10 @@ class Restorer:
     def sample(self, image: Any, mask: Any = None, n: int = 8, sigma: float | None = None,
                seed: int | None = None) -> list[Any]:
         """``n`` plausible restorations drawn from the model (different fills of the holes)."""
-        g = torch.Generator(device=self.device) if seed is not None else None
-        if g is not None:
-            g.manual_seed(seed)
+        # Always sample (a None generator would decode the prior mean: n identical outputs); without
+        # a seed, draw one from torch's global generator so torch.manual_seed still reproduces.
+        g = torch.Generator(device=self.device)
+        g.manual_seed(seed if seed is not None else int(torch.randint(2**62, ()).item()))
         return [self._run(image, mask, sigma, keep_known=mask is not None, generator=g)
                 for _ in range(n)]
 
@@ -104,7 +106,11 @@ class Restorer:
     def _mask_batch(self, mask: Any, shape: tuple[int, ...]) -> Tensor | None:
         if mask is None:
             return None
-        m = mask if isinstance(mask, Tensor) else torch.from_numpy(np.asarray(mask))
+        if isinstance(mask, (str, os.PathLike)):
+            mask = _read_path(mask)
+        # a copy: torch.from_numpy refuses negative strides (flipped / rotated arrays) and warns
+        # about read-only arrays (PIL images)
+        m = mask if isinstance(mask, Tensor) else torch.from_numpy(np.array(mask))
         m = m.detach().to("cpu")
         if m.dim() == 3 and m.shape[-1] in (1, 3, 4) and not isinstance(mask, Tensor):
             m = m.amax(-1)  # (H, W, C) array or image: any channel set = hole
@@ -125,6 +131,8 @@ class Restorer:
 
     def _run(self, image: Any, mask: Any, sigma: float | None, keep_known: bool,
              generator: torch.Generator | None = None) -> Any:
+        if isinstance(image, (str, os.PathLike)):
+            image = _read_path(image)  # a file path gives a NumPy array back
         batch, layout = to_batch(image)
         holes = self._mask_batch(mask, tuple(batch.shape))
         gray = batch.shape[1] == 1 and self.net.image_channels == 3
@@ -140,4 +148,27 @@ class Restorer:
         if self.autocast_dtype is not None and torch.isnan(out).any():
             out = run(None)
         out = out.mean(1, keepdim=True) if gray else out
-        return from_batch(out.clamp(0, 1), layout)
+        result = from_batch(out.clamp(0, 1), layout)
+        return _copy_known(result, image, holes) if keep_known and holes is not None else result
+
+
+def _read_path(path: str | os.PathLike) -> np.ndarray:
+    """Pixels of an image file (EXIF orientation applied); raises ``ImageFileError`` naming it."""
+    from restore.imagefile import read_image_file
+
+    return read_image_file(path).pixels
+
+
+def _copy_known(result: Any, image: Any, holes: Tensor) -> Any:
+    """Copy the known pixels of a float ``image`` into ``result`` bit for bit.
+
+    Blending overlapping tiles can move them by an ulp, and float64 inputs pass through float32;
+    integer outputs are already exact after rounding.
+    """
+    if isinstance(result, np.ndarray) and result.dtype.kind == "f":
+        keep = holes[0, 0].cpu().numpy() == 0
+        result[keep] = image[keep]
+    elif isinstance(result, Tensor) and result.is_floating_point():
+        m = holes.to(result.device) != 0
+        result = torch.where(m if result.dim() == 4 else m[0], result, image.to(result))
+    return result

@@ -24,11 +24,15 @@ def _inference_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state.items() if not k.startswith(TRAINING_ONLY)}
 
 
-def export_weights(net: RestorationVAE, path: str | Path) -> Path:
-    """Write ``net``'s inference weights and config to ``path`` (float32; a few MB)."""
+def export_weights(net: RestorationVAE, path: str | Path, dtype: torch.dtype = torch.float32) -> Path:
+    """Write ``net``'s inference weights and config to ``path``.
+
+    ``dtype=torch.float16`` halves the file (the shipped default model); weights load back as
+    float32 either way.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().float().contiguous().cpu() for k, v in net.state_dict().items()}
+    state = {k: v.detach().to(dtype).contiguous().cpu() for k, v in net.state_dict().items()}
     payload = {"format": FORMAT, "version": VERSION, "config": dict(net.config),
                "state_dict": _inference_state(state)}
     tmp = path.with_suffix(path.suffix + ".tmp")

@@ -40,6 +40,9 @@ class RestorationModule(L.LightningModule):
         likelihood_scale: scale of that likelihood on the [0, 1] intensity scale (Laplace ``b`` or
             Gaussian ``sigma``); the reconstruction term is its negative log-likelihood per pixel.
         beta: KL weight once warmed up; ``kl_warmup_steps`` ramps it linearly from 0.
+        prior_weight: weight of the reconstruction loss of the prior-mean decode (the deterministic
+            restoration used at inference), added to the negative ELBO as in Sohn et al.'s hybrid
+            CVAE objective; 0 trains the pure ELBO.
         noise_level_p: share of training images whose measured noise level is given to the network
             (the rest train blind). Validation is blind.
         channels_last: run the network in channels-last memory format (faster on CPU and GPU).
@@ -57,6 +60,7 @@ class RestorationModule(L.LightningModule):
         likelihood_scale: float = 0.02,
         beta: float = 1.0,
         kl_warmup_steps: int = 1000,
+        prior_weight: float = 1.0,
         noise_level_p: float = 0.5,
         channels_last: bool = True,
         val_seed: int = 1234,
@@ -64,8 +68,8 @@ class RestorationModule(L.LightningModule):
         super().__init__()
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-        if likelihood_scale <= 0 or beta < 0 or kl_warmup_steps < 0:
-            raise ValueError("likelihood_scale must be > 0, beta and kl_warmup_steps >= 0")
+        if likelihood_scale <= 0 or beta < 0 or kl_warmup_steps < 0 or prior_weight < 0:
+            raise ValueError("likelihood_scale must be > 0; beta, kl_warmup_steps, prior_weight >= 0")
         if not 0.0 <= noise_level_p <= 1.0:
             raise ValueError(f"noise_level_p must be in [0, 1], got {noise_level_p}")
         if not val_tasks:
@@ -107,17 +111,21 @@ class RestorationModule(L.LightningModule):
         result = self._corrupt(self.corruption, clean)
         told = torch.rand(clean.shape[0], device=clean.device) < self.hparams.noise_level_p
         level = torch.where(told, result.noise_level, float("nan"))
-        out = self.net(self._format(result.degraded), result.mask, clean, level)
+        weight = self.hparams.prior_weight
+        out = self.net(self._format(result.degraded), result.mask, clean, level, decode_prior=weight > 0)
         recon = self.reconstruction_nll(out.reconstruction, clean)
         # KL in nats per image pixel, so it is on the same footing as the per-pixel reconstruction.
         kl_map = out.kl.float()
         kl = kl_map.sum(dim=(1, 2, 3)).mean() / (clean.shape[-1] * clean.shape[-2])
         beta = self.beta_now()
-        loss = recon + beta * kl
-        self.log_dict(
-            {"train/loss": loss, "train/recon_nll": recon, "train/kl": kl, "train/beta": beta},
-            prog_bar=True, batch_size=clean.shape[0],
-        )
+        elbo_loss = recon + beta * kl
+        logs = {"train/recon_nll": recon, "train/kl": kl, "train/beta": beta, "train/neg_elbo": elbo_loss}
+        loss = elbo_loss
+        if weight > 0:
+            prior_recon = self.reconstruction_nll(out.prior_reconstruction, clean)
+            loss = loss + weight * prior_recon
+            logs["train/prior_recon_nll"] = prior_recon
+        self.log_dict({"train/loss": loss, **logs}, prog_bar=True, batch_size=clean.shape[0])
         kl_per_dim = kl_map.mean(dim=(0, 2, 3))  # nats per latent position, per latent channel
         self.log_dict(
             {f"train_kl_dim/{i:02d}": v for i, v in enumerate(kl_per_dim)}, batch_size=clean.shape[0]

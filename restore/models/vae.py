@@ -10,9 +10,13 @@ Completion):
 * the U-Net decoder maps a latent sample plus the skips to the restored image (a residual on top of
   the degraded input).
 
-Training maximises the ELBO ``E_q[log p(x | z, y)] - beta * KL(q(z | x, y) || p(z | y))``. At inference
-``restore`` decodes the prior mean (deterministic) and ``sample`` decodes draws from ``p(z | y)``, which
-gives several plausible completions and, from their spread, per-pixel uncertainty.
+Training maximises the ELBO ``E_q[log p(x | z, y)] - beta * KL(q(z | x, y) || p(z | y))``. Because the
+recognition network sees the clean image, a decoder trained on posterior samples alone learns to
+rely on ``z`` for detail that the prior cannot supply at test time (decoding the prior mean then
+gives flat, grey hole fills). As in the hybrid CVAE objective of Sohn et al. (2015), the training
+module therefore also decodes the prior mean and adds its reconstruction loss. At inference
+``restore`` decodes the prior mean (deterministic) and ``sample`` decodes draws from ``p(z | y)``,
+which gives several plausible completions and, from their spread, per-pixel uncertainty.
 
 Images are ``(B, C, H, W)`` floats in ``[0, 1]``; masks ``(B, 1, H, W)`` with 1 = missing pixel.
 An optional per-image ``noise_level`` ``(B,)`` (noise standard deviation on the 0-255 scale, NaN =
@@ -94,12 +98,13 @@ class Encoding:
 
 @dataclass
 class VAEOutput:
-    """Training pass: raw reconstruction (unclamped) and the per-element KL map (nats)."""
+    """Training pass: raw (unclamped) reconstructions and the per-element KL map (nats)."""
 
-    reconstruction: Tensor
+    reconstruction: Tensor  # decoded from a posterior sample
     kl: Tensor
     posterior_mu: Tensor
     prior_mu: Tensor
+    prior_reconstruction: Tensor | None = None  # decoded from the prior mean, when asked for
 
 
 class RestorationVAE(nn.Module):
@@ -229,13 +234,17 @@ class RestorationVAE(nn.Module):
 
     def forward(self, degraded: Tensor, mask: Tensor | None, clean: Tensor,
                 noise_level: Tensor | None = None,
-                generator: torch.Generator | None = None) -> VAEOutput:
-        """Training pass: decode a reparameterised sample of ``q(z | x, y)``; KL against ``p(z | y)``."""
+                generator: torch.Generator | None = None, decode_prior: bool = False) -> VAEOutput:
+        """Training pass: decode a reparameterised sample of ``q(z | x, y)``; KL against ``p(z | y)``.
+
+        ``decode_prior=True`` also decodes the prior mean (the deterministic restoration).
+        """
         enc = self.encode(degraded, mask, noise_level)
         mu_q, logvar_q = self.encode_posterior(enc, clean)
         z = reparameterize(mu_q, logvar_q, generator)
         kl = gaussian_kl(mu_q, logvar_q, enc.mu, enc.logvar)
-        return VAEOutput(self.decode(z, enc), kl, mu_q, enc.mu)
+        prior = self.decode(enc.mu, enc) if decode_prior else None
+        return VAEOutput(self.decode(z, enc), kl, mu_q, enc.mu, prior)
 
     # ----------------------------------------------------------------------------------------------
     @staticmethod

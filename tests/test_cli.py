@@ -1,0 +1,549 @@
+"""``restore-image``: folders in, restored files out; originals untouched, failures reported."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import restore.imagefile as imagefile
+from restore.cli import main
+from restore.imagefile import read_image_file
+from restore.models import RestorationVAE, export_weights
+
+H, W = 64, 96
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+REPORT_COLUMNS = ["input", "output", "size", "seconds", "status", "error"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny convolutions run far faster on one thread, especially next to other busy processes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory) -> Path:
+    """A small random model whose head is not zero (an untrained net would be the identity)."""
+    torch.manual_seed(0)
+    net = RestorationVAE(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
+    torch.nn.init.normal_(net.head.weight, std=0.02)
+    return export_weights(net, tmp_path_factory.mktemp("cli") / "model.pt")
+
+
+def photo(seed: int = 0, h: int = H, w: int = W) -> np.ndarray:
+    """Smooth colour uint8 image with mild noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    planes = [0.5 + 0.3 * np.sin(x / (6 + 2 * c) + c + seed) * np.cos(y / (8 + c)) for c in range(3)]
+    img = np.stack(planes, -1) + rng.normal(0, 0.04, (h, w, 3))
+    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
+HOLE = (slice(16, 40), slice(30, 70))
+
+
+def hole() -> np.ndarray:
+    mask = np.zeros((H, W), bool)
+    mask[HOLE] = True
+    return mask
+
+
+def exif_bytes(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "ACME Cameras"
+    return exif.tobytes()
+
+
+def make_inputs(root: Path) -> Path:
+    """in/: gray, RGB, RGBA (transparent hole), 16-bit PNG and TIFF, EXIF-rotated JPEG, subfolders."""
+    src = root / "in"
+    (src / "sub" / "deeper").mkdir(parents=True)
+    Image.fromarray(photo(0)).save(src / "rgb.png")
+    Image.fromarray(photo(1)[:, :, 1]).save(src / "gray.png")
+    rgba = np.dstack([photo(2), np.full((H, W), 255, np.uint8)])
+    rgba[HOLE] = (255, 0, 255, 0)  # transparent hole with junk colour
+    Image.fromarray(rgba).save(src / "rgba.png")
+    low_bits = np.random.default_rng(3).integers(0, 257, (H, W, 3)).astype(np.uint16)
+    deep = photo(3).astype(np.uint16) * 257 + low_bits  # really 16-bit: not multiples of 257
+    cv2.imwrite(str(src / "deep.png"), deep[:, :, ::-1])
+    cv2.imwrite(str(src / "deep.tif"), deep[:, :, 0])
+    Image.fromarray(photo(4)).save(src / "rot.jpg", exif=exif_bytes(6), quality=95)
+    Image.fromarray(photo(5)).save(src / "sub" / "nested.png")
+    Image.fromarray(photo(6)).save(src / "sub" / "deeper" / "leaf.jpg", quality=95)
+    return src
+
+
+TOP = ["deep.png", "deep.tif", "gray.png", "rgb.png", "rgba.png", "rot.jpg"]
+NESTED = ["sub/deeper/leaf.jpg", "sub/nested.png"]
+
+
+@pytest.fixture
+def inputs(tmp_path) -> Path:
+    return make_inputs(tmp_path)
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def cli(capsys, weights: Path, *args) -> tuple[int, str, str]:
+    argv = [str(a) for a in args] + ["--weights", str(weights), "--device", "cpu"]
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse usage errors
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(path.read_text().splitlines()))
+
+
+def pixels(path: Path) -> np.ndarray:
+    return read_image_file(path).pixels
+
+
+def change(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean())
+
+
+# ------------------------------------------------------------------------------------------------
+# Whole folders
+
+
+def test_folder_top_level(capsys, weights, inputs, tmp_path):
+    before = digest(inputs)
+    out = tmp_path / "out"
+    code, _, err = cli(capsys, weights, inputs, "-o", out)
+    assert code == 0, err
+    assert files(out) == TOP  # no --recursive: subfolders left alone
+    assert "6 restored, 0 skipped, 0 failed" in err
+    assert digest(inputs) == before  # originals never modified
+
+    rgb = pixels(out / "rgb.png")
+    assert rgb.shape == (H, W, 3) and rgb.dtype == np.uint8
+    assert 0.3 < change(rgb, pixels(inputs / "rgb.png")) < 40  # the model was applied
+
+    gray = pixels(out / "gray.png")
+    assert gray.shape == (H, W) and gray.dtype == np.uint8
+    assert change(gray, pixels(inputs / "gray.png")) > 0.3
+
+    rgba_in, rgba = pixels(inputs / "rgba.png"), pixels(out / "rgba.png")
+    assert rgba.shape == (H, W, 4)
+    np.testing.assert_array_equal(rgba[:, :, 3], rgba_in[:, :, 3])  # alpha kept (no mask option)
+
+    for name in ("deep.png", "deep.tif"):
+        raw = cv2.imread(str(out / name), cv2.IMREAD_UNCHANGED)
+        assert raw.dtype == np.uint16, name  # 16 bits kept
+        assert (raw % 257 != 0).any()
+        assert change(raw, cv2.imread(str(inputs / name), cv2.IMREAD_UNCHANGED)) > 50
+    assert cv2.imread(str(out / "deep.tif"), cv2.IMREAD_UNCHANGED).shape == (H, W)
+
+    rot = pixels(out / "rot.jpg")
+    assert rot.shape == (W, H, 3)  # EXIF rotation applied to the pixels
+    with Image.open(out / "rot.jpg") as im:
+        assert im.size == (H, W)
+        assert im.getexif().get(0x0112) == 1 and im.getexif().get(0x010F) == "ACME Cameras"
+    assert change(rot, pixels(inputs / "rot.jpg")) < 40  # same orientation as the rotated input
+
+
+def test_folder_recursive_keeps_tree(capsys, weights, inputs, tmp_path):
+    out = tmp_path / "out"
+    code, _, err = cli(capsys, weights, inputs, "-o", out, "--recursive")
+    assert code == 0, err
+    assert files(out) == sorted(TOP + NESTED)
+    assert pixels(out / "sub" / "deeper" / "leaf.jpg").shape == (H, W, 3)
+
+
+def test_single_files_and_missing_input(capsys, weights, inputs, tmp_path):
+    out = tmp_path / "out"
+    code, _, err = cli(capsys, weights, inputs / "rgb.png", inputs / "sub" / "nested.png",
+                       tmp_path / "ghost.png", "-o", out)
+    assert code == 1
+    assert files(out) == ["nested.png", "rgb.png"]
+    assert "ghost.png" in err and "no such file" in err
+
+
+def test_corrupt_file_among_good_ones(capsys, weights, inputs, tmp_path):
+    (inputs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"junk" * 50)
+    data = (inputs / "rot.jpg").read_bytes()
+    (inputs / "cut.jpg").write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    code, _, err = cli(capsys, weights, inputs, "-o", out, "--report", tmp_path / "r.csv")
+    assert code == 1
+    assert files(out) == TOP  # the good ones are all written
+    summary = err[err.index("restore-image: 6 restored"):]
+    assert "6 restored, 0 skipped, 2 failed" in summary
+    assert str(inputs / "broken.png") in summary and str(inputs / "cut.jpg") in summary
+    assert "truncated" in summary
+    rows = {Path(r["input"]).name: r for r in read_csv(tmp_path / "r.csv")}
+    assert rows["broken.png"]["status"] == "failed" and rows["cut.jpg"]["status"] == "failed"
+    assert rows["rgb.png"]["status"] == "ok"
+
+
+def test_exit_codes_in_subprocess(weights, inputs, tmp_path):
+    """The installed console script: 0 when everything worked, 1 with a failed file, 2 on usage."""
+    script = Path(sys.executable).with_name("restore-image")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "restore.cli"]
+    common = ["--weights", str(weights), "--device", "cpu"]
+    good = subprocess.run([*cmd, str(inputs / "rgb.png"), str(inputs / "gray.png"), "-o",
+                           str(tmp_path / "a"), *common], env=ENV, capture_output=True, text=True,
+                          timeout=120)
+    assert good.returncode == 0, good.stderr
+    assert files(tmp_path / "a") == ["gray.png", "rgb.png"]
+    (inputs / "broken.jpg").write_bytes(b"nope")
+    bad = subprocess.run([*cmd, str(inputs / "rgb.png"), str(inputs / "broken.jpg"), "-o",
+                          str(tmp_path / "b"), *common], env=ENV, capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 1
+    assert "broken.jpg" in bad.stderr and files(tmp_path / "b") == ["rgb.png"]
+    usage = subprocess.run([*cmd, str(inputs), "-o", str(inputs), *common], env=ENV,
+                           capture_output=True, text=True, timeout=120)
+    assert usage.returncode == 2 and "would overwrite" in usage.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# Masks
+
+
+def test_masks_folder_by_stem_and_size_mismatch(capsys, weights, inputs, tmp_path):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    Image.fromarray(hole().astype(np.uint8) * 255).save(masks / "rgb.bmp")  # other extension
+    Image.fromarray(np.zeros((32, 48), np.uint8)).save(masks / "gray.png")  # wrong size
+    out = tmp_path / "out"
+    code, _, err = cli(capsys, weights, inputs, "-o", out, "--masks", masks)
+    assert code == 1
+    assert "gray.png" not in files(out) and "rgb.png" in files(out)
+    assert str(masks / "gray.png") in err and "48x32" in err and f"{W}x{H}" in err
+    src, res = pixels(inputs / "rgb.png"), pixels(out / "rgb.png")
+    np.testing.assert_array_equal(res[~hole()], src[~hole()])  # known pixels exactly kept
+    assert change(res[hole()], src[hole()]) > 1  # holes filled
+    assert change(pixels(out / "rgba.png")[:, :, :3], pixels(inputs / "rgba.png")[:, :, :3]) > 0.3
+
+
+def test_mask_from_alpha(capsys, weights, inputs, tmp_path):
+    out = tmp_path / "out"
+    code, _, err = cli(capsys, weights, inputs / "rgba.png", "-o", out, "--mask-from-alpha")
+    assert code == 0, err
+    src, res = pixels(inputs / "rgba.png"), pixels(out / "rgba.png")
+    holes = src[:, :, 3] == 0
+    assert holes.sum() == hole().sum()
+    np.testing.assert_array_equal(res[~holes], src[~holes])  # colour and alpha of known pixels
+    assert (res[holes][:, 3] == 255).all()  # filled holes are opaque
+    assert (np.abs(res[holes][:, :3].astype(int) - (255, 0, 255)).sum(1) > 60).mean() > 0.9
+
+
+def test_mask_color(capsys, weights, inputs, tmp_path):
+    img = photo(7)
+    img[HOLE] = (255, 0, 255)
+    Image.fromarray(img).save(inputs / "painted.png")
+    out = tmp_path / "out"
+    code, _, err = cli(capsys, weights, inputs / "painted.png", "-o", out, "--mask-color", "255,0,255")
+    assert code == 0, err
+    res = pixels(out / "painted.png")
+    np.testing.assert_array_equal(res[~hole()], img[~hole()])
+    assert (res[hole()] != (255, 0, 255)).any(1).mean() > 0.9
+
+
+def test_task_denoise_ignores_masks(capsys, weights, inputs, tmp_path):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    Image.fromarray(hole().astype(np.uint8) * 255).save(masks / "rgb.png")
+    code, _, err = cli(capsys, weights, inputs / "rgb.png", "-o", tmp_path / "a", "--masks", masks,
+                       "--task", "denoise")
+    assert code == 0, err
+    code, _, err = cli(capsys, weights, inputs / "rgb.png", "-o", tmp_path / "b")
+    assert code == 0, err
+    with_masks, plain = pixels(tmp_path / "a" / "rgb.png"), pixels(tmp_path / "b" / "rgb.png")
+    np.testing.assert_array_equal(with_masks, plain)
+    src = pixels(inputs / "rgb.png")
+    assert (with_masks[~hole()] != src[~hole()]).any()  # not inpainted: known pixels changed too
+
+
+def test_task_inpaint_without_mask_fails_that_file(capsys, weights, inputs, tmp_path):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    Image.fromarray(hole().astype(np.uint8) * 255).save(masks / "rgb.png")
+    out = tmp_path / "out"
+    code, _, err = cli(capsys, weights, inputs / "rgb.png", inputs / "gray.png", "-o", out,
+                       "--masks", masks, "--task", "inpaint")
+    assert code == 1
+    assert files(out) == ["rgb.png"]
+    assert str(inputs / "gray.png") in err and "no hole mask" in err
+
+
+# ------------------------------------------------------------------------------------------------
+# Skipping, dry runs, reports, formats
+
+
+def test_skip_existing(capsys, weights, inputs, tmp_path):
+    out = tmp_path / "out"
+    assert cli(capsys, weights, inputs, "-o", out)[0] == 0
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    contents = digest(out)
+    time.sleep(0.02)
+    code, _, err = cli(capsys, weights, inputs, "-o", out, "--skip-existing", "--report",
+                       tmp_path / "r.json")
+    assert code == 0
+    assert "0 restored, 6 skipped, 0 failed" in err
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == stamps
+    assert digest(out) == contents
+    rows = json.loads((tmp_path / "r.json").read_text())
+    assert {r["status"] for r in rows} == {"skipped"} and len(rows) == 6
+
+
+def test_dry_run_writes_nothing(capsys, weights, inputs, tmp_path):
+    out = tmp_path / "out"
+    before = files(tmp_path)
+    code, stdout, err = cli(capsys, weights, inputs, "-o", out, "-r", "--dry-run")
+    assert code == 0
+    assert not out.exists() and files(tmp_path) == before
+    assert stdout.count(" -> ") == len(TOP + NESTED)
+    assert f"{inputs / 'sub' / 'nested.png'} -> {out.resolve() / 'sub' / 'nested.png'}" in stdout
+    assert "(dry run)" in err
+
+
+@pytest.mark.parametrize("kind", ["csv", "json"])
+def test_report(capsys, weights, inputs, tmp_path, kind):
+    (inputs / "broken.webp").write_bytes(b"RIFF0000WEBPjunk")
+    out = tmp_path / "out"
+    out.mkdir()
+    Image.fromarray(photo()).save(out / "gray.png")  # already there: skipped
+    report = tmp_path / "reports" / f"run.{kind}"
+    code, _, _ = cli(capsys, weights, inputs, "-o", out, "--skip-existing", "--report", report)
+    assert code == 1
+    if kind == "csv":
+        with open(report, newline="") as f:
+            reader = csv.DictReader(f)
+            assert reader.fieldnames == REPORT_COLUMNS
+            rows = list(reader)
+    else:
+        rows = json.loads(report.read_text())
+        assert all(list(r) == REPORT_COLUMNS for r in rows)
+    by_name = {Path(r["input"]).name: r for r in rows}
+    assert sorted(by_name) == sorted(TOP + ["broken.webp"])
+    assert by_name["gray.png"]["status"] == "skipped"
+    assert by_name["broken.webp"]["status"] == "failed" and "broken.webp" in by_name["broken.webp"]["error"]
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert len(ok) == 5 and all(r["error"] == "" for r in ok)
+    assert by_name["rgb.png"]["size"] == f"{W}x{H}" and by_name["rot.jpg"]["size"] == f"{H}x{W}"
+    assert by_name["rgb.png"]["output"] == str(out.resolve() / "rgb.png")
+    assert float(by_name["rgb.png"]["seconds"]) > 0
+
+
+@pytest.mark.parametrize("fmt, ext", [("png", ".png"), ("jpg", ".jpg"), ("webp", ".webp"),
+                                      ("tiff", ".tif")])
+def test_format_and_suffix(capsys, weights, inputs, tmp_path, fmt, ext):
+    names = [n for n in TOP if n != "deep.tif"]  # deep.png and deep.tif would collide
+    (inputs / "deep.tif").unlink()
+    out = tmp_path / "out"
+    code, _, err = cli(capsys, weights, inputs, "-o", out, "--format", fmt, "--suffix", "_restored")
+    assert code == 0, err
+    expected = sorted(f"{Path(n).stem}_restored{ext}" for n in names)
+    assert files(out) == expected
+    for name in expected:
+        assert pixels(out / name).shape[:2] in ((H, W), (W, H))
+    deep = pixels(out / f"deep_restored{ext}")
+    assert deep.dtype == (np.uint16 if fmt in ("png", "tiff") else np.uint8)
+    gray = pixels(out / f"gray_restored{ext}")
+    assert gray.shape == ((H, W, 3) if fmt == "webp" else (H, W))  # WebP has no gray mode
+    rgba = pixels(out / f"rgba_restored{ext}")
+    assert rgba.shape == (H, W, 3 if fmt == "jpg" else 4)
+    assert change(pixels(out / f"rgb_restored{ext}"), pixels(inputs / "rgb.png")) > 0.3
+
+
+def test_colliding_outputs_refused(capsys, weights, inputs, tmp_path):
+    code, _, err = cli(capsys, weights, inputs, "-o", tmp_path / "out", "--format", "png")
+    assert code == 2 and "would both be written" in err  # deep.png and deep.tif
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# Never overwrite inputs; where outputs may go
+
+
+def test_refuses_to_overwrite_inputs(capsys, weights, inputs, tmp_path):
+    before = digest(inputs)
+    for args in ([inputs, "-o", inputs], [inputs, "-o", inputs, "-r"],
+                 [inputs / "rgb.png", "-o", inputs]):
+        code, _, err = cli(capsys, weights, *args)
+        assert code == 2, args
+        assert "would overwrite the input" in err
+        assert digest(inputs) == before  # byte for byte, and no new files
+
+
+def test_same_folder_with_suffix_is_fine(capsys, weights, inputs, tmp_path):
+    before = digest(inputs)
+    code, _, err = cli(capsys, weights, inputs / "rgb.png", inputs / "gray.png", "-o", inputs,
+                       "--suffix", "_r")
+    assert code == 0, err
+    after = digest(inputs)
+    assert {k: v for k, v in after.items() if k in before} == before
+    assert sorted(set(after) - set(before)) == ["gray_r.png", "rgb_r.png"]
+
+
+def test_output_folder_above_inputs(capsys, weights, inputs, tmp_path):
+    """``-o`` a parent of the input folder (e.g. ``-o .``) must still find the inputs."""
+    code, _, err = cli(capsys, weights, inputs / "sub", "-o", tmp_path, "-r")
+    assert code == 0, err
+    assert "2 restored" in err
+    assert (tmp_path / "nested.png").is_file() and (tmp_path / "deeper" / "leaf.jpg").is_file()
+
+
+def test_output_folder_inside_inputs_is_not_read_back(capsys, weights, inputs, tmp_path):
+    out = inputs / "restored"
+    assert cli(capsys, weights, inputs, "-o", out, "-r")[0] == 0
+    code, _, err = cli(capsys, weights, inputs, "-o", out, "-r", "--skip-existing")
+    assert code == 0, err
+    assert f"0 restored, {len(TOP + NESTED)} skipped" in err  # earlier outputs are not inputs
+    assert files(out) == sorted(TOP + NESTED)
+
+
+def test_unwritable_output_folder(capsys, weights, inputs, tmp_path):
+    out = tmp_path / "locked"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        if os.access(out, os.W_OK):
+            pytest.skip("this user can write into read-only folders (root)")
+        code, _, err = cli(capsys, weights, inputs / "rgb.png", "-o", out)
+        assert code == 1 and "cannot write" in err and str(out / "rgb.png") in err
+    finally:
+        out.chmod(0o755)
+
+
+# ------------------------------------------------------------------------------------------------
+# Interruptions
+
+
+def test_interrupted_run_leaves_no_partial_files(capsys, weights, inputs, tmp_path, monkeypatch):
+    src = tmp_path / "photos"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(photo(10 + i)).save(src / f"p{i}.png")
+    before = digest(src)
+    real_save = imagefile._save_pil
+    calls = []
+
+    def save(tmp, *args, **kwargs):
+        calls.append(tmp)
+        if len(calls) == 2:
+            Path(tmp).write_bytes(b"\x89PNG half written")  # a partial temporary file exists
+            raise KeyboardInterrupt
+        real_save(tmp, *args, **kwargs)
+
+    monkeypatch.setattr(imagefile, "_save_pil", save)
+    out = tmp_path / "out"
+    code, _, err = cli(capsys, weights, src, "-o", out)
+    assert code == 130
+    assert "interrupted" in err and "--skip-existing" in err
+    assert ".part" in calls[1]  # it was writing to a temporary file ...
+    assert not [p for p in tmp_path.rglob("*") if ".part" in p.name]  # ... which is gone
+    assert files(out) == ["p0.png"]
+    assert pixels(out / "p0.png").shape == (H, W, 3)  # complete and loadable
+    assert digest(src) == before
+
+    monkeypatch.setattr(imagefile, "_save_pil", real_save)
+    first = (out / "p0.png").stat().st_mtime_ns
+    code, _, err = cli(capsys, weights, src, "-o", out, "--skip-existing")
+    assert code == 0, err
+    assert "2 restored, 1 skipped, 0 failed" in err
+    assert files(out) == ["p0.png", "p1.png", "p2.png"]
+    assert (out / "p0.png").stat().st_mtime_ns == first
+
+
+def test_interrupt_during_restoration(capsys, weights, inputs, tmp_path, monkeypatch):
+    from restore.restorer import Restorer
+
+    real = Restorer.denoise
+    calls = []
+
+    def denoise(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Restorer, "denoise", denoise)
+    report = tmp_path / "r.csv"
+    code, _, _ = cli(capsys, weights, inputs, "-o", tmp_path / "out", "--report", report)
+    assert code == 130
+    assert files(tmp_path / "out") == ["deep.png"]
+    assert not [p for p in tmp_path.rglob("*") if ".part" in p.name]
+    rows = read_csv(report)
+    assert [r["status"] for r in rows] == ["ok"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Usage errors and start-up
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--mask-color", "300,0,0"], "--mask-color"),
+    (["--mask-color", "red"], "--mask-color"),
+    (["--tile", "100"], "--tile"),
+    (["--report", "r.txt"], "--report"),
+    (["--noise-level", "abc"], "noise-level"),
+    (["--noise-level", "300"], "noise-level"),
+    (["--masks", "/nonexistent/masks"], "no such folder"),
+    (["--format", "gif"], "invalid choice"),
+])
+def test_usage_errors(capsys, weights, inputs, tmp_path, args, words):
+    code, _, err = cli(capsys, weights, inputs, "-o", tmp_path / "out", *args)
+    assert code == 2 and words in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_weights(capsys, inputs, tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    code, _, err = cli(capsys, tmp_path / "junk.pt", inputs / "rgb.png", "-o", tmp_path / "out")
+    assert code == 1 and "cannot load the model" in err and "junk.pt" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_noise_level(capsys, weights, inputs, tmp_path):
+    assert cli(capsys, weights, inputs / "rgb.png", "-o", tmp_path / "a")[0] == 0
+    assert cli(capsys, weights, inputs / "rgb.png", "-o", tmp_path / "b", "--noise-level", "25")[0] == 0
+    assert not np.array_equal(pixels(tmp_path / "a" / "rgb.png"), pixels(tmp_path / "b" / "rgb.png"))
+
+
+def test_help_is_fast_and_does_not_import_torch():
+    script = Path(sys.executable).with_name("restore-image")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "restore.cli"]
+    start = time.monotonic()
+    result = subprocess.run([*cmd, "--help"], env=ENV, capture_output=True, text=True, timeout=60)
+    elapsed = time.monotonic() - start
+    assert result.returncode == 0
+    assert "usage: restore-image" in result.stdout and "--mask-from-alpha" in result.stdout
+    assert elapsed < 2.0, f"--help took {elapsed:.2f} s"
+    probe = subprocess.run(
+        [sys.executable, "-c", "import restore.cli, sys; "
+         "restore.cli.build_parser().parse_args(['x', '-o', 'y']); "
+         "print(sorted(m for m in ('torch', 'numpy', 'cv2', 'PIL') if m in sys.modules))"],
+        env=ENV, capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == "[]"

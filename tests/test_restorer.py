@@ -1,0 +1,466 @@
+"""The ``Restorer`` API: every input type round-trips, inpainting keeps known pixels, tiling is seamless."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from restore.imagefile import ImageFileError
+from restore.models import RestorationVAE, export_weights
+from restore.restorer import Restorer
+
+H, W = 64, 96
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny convolutions run far faster on one thread, especially next to other busy processes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory) -> Path:
+    """A small random model whose head is not zero (an untrained net would be the identity)."""
+    torch.manual_seed(0)
+    net = RestorationVAE(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
+    torch.nn.init.normal_(net.head.weight, std=0.02)
+    return export_weights(net, tmp_path_factory.mktemp("restorer") / "model.pt")
+
+
+@pytest.fixture(scope="module")
+def restorer(weights) -> Restorer:
+    return Restorer.from_checkpoint(weights, device="cpu", precision="fp32")
+
+
+def photo(h: int = H, w: int = W, seed: int = 0) -> np.ndarray:
+    """Smooth colour float32 image in [0, 1] with mild noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    planes = [0.5 + 0.3 * np.sin(x / (6 + 2 * c) + c) * np.cos(y / (8 + c)) for c in range(3)]
+    img = np.stack(planes, -1) + rng.normal(0, 0.04, (h, w, 3))
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def u8(img: np.ndarray) -> np.ndarray:
+    return np.round(img * 255).astype(np.uint8)
+
+
+def u16(img: np.ndarray) -> np.ndarray:
+    return np.round(img * 65535).astype(np.uint16)
+
+
+def hole_mask(h: int = H, w: int = W) -> np.ndarray:
+    mask = np.zeros((h, w), bool)
+    mask[h // 4 : h // 2, w // 3 : 2 * w // 3] = True
+    return mask
+
+
+def mean_change(out, img, scale: float) -> float:
+    return float(np.abs(np.asarray(out, np.float64) - np.asarray(img, np.float64)).mean() / scale)
+
+
+# ------------------------------------------------------------------------------------------------
+# NumPy inputs
+
+ALPHA = np.tile(np.arange(W, dtype=np.uint8) * 2, (H, 1))  # distinct alpha values, including 0
+
+
+@pytest.mark.parametrize("name, image, scale", [
+    ("HxW uint8", u8(photo()[:, :, 0]), 255),
+    ("HxWx1 uint8", u8(photo()[:, :, :1]), 255),
+    ("HxWx3 uint8", u8(photo()), 255),
+    ("HxWx3 uint16", u16(photo()), 65535),
+    ("HxWx4 uint8", np.dstack([u8(photo()), ALPHA]), 255),
+    ("HxWx2 uint8", np.dstack([u8(photo()[:, :, 1]), ALPHA]), 255),
+    ("HxWx3 float32", photo(), 1),
+    ("HxW float32", photo()[:, :, 2].copy(), 1),
+    ("HxWx3 float64", photo().astype(np.float64), 1),
+])
+def test_numpy_round_trip(restorer, name, image, scale):
+    before = image.copy()
+    out = restorer.denoise(image)
+    assert isinstance(out, np.ndarray)
+    assert out.dtype == image.dtype and out.shape == image.shape, name
+    np.testing.assert_array_equal(image, before)  # the input is not modified
+    if image.dtype.kind == "f":
+        assert 0 <= out.min() and out.max() <= 1
+    colour = slice(None) if image.ndim == 2 else slice(0, 3 if image.shape[2] >= 3 else 1)
+    change = mean_change(out[..., colour], image[..., colour], scale)
+    assert 1 / 1000 < change < 0.2, f"{name}: the model changed pixels by {change:.4f} on average"
+    if image.ndim == 3 and image.shape[2] in (2, 4):  # alpha reattached bit for bit
+        np.testing.assert_array_equal(out[:, :, -1], image[:, :, -1])
+
+
+def test_integer_and_float_inputs_agree(restorer):
+    img = u8(photo())
+    ref = restorer.denoise(img).astype(np.int32)
+    as_float = restorer.denoise(img.astype(np.float32) / 255)
+    as_u16 = restorer.denoise(img.astype(np.uint16) * 257)
+    assert np.abs(np.round(as_float * 255) - ref).max() <= 1
+    assert np.abs(np.round(as_u16 / 257.0) - ref).max() <= 1
+    assert (as_u16 % 257 != 0).any()  # 16-bit output is not quantised to 8 bits
+
+
+def test_gray_layouts_agree(restorer):
+    gray = u8(photo()[:, :, 1])
+    flat = restorer.denoise(gray)
+    assert flat.shape == (H, W)
+    np.testing.assert_array_equal(restorer.denoise(gray[:, :, None])[:, :, 0], flat)
+    np.testing.assert_array_equal(np.asarray(restorer.denoise(Image.fromarray(gray))), flat)
+    with_alpha = restorer.denoise(np.dstack([gray, ALPHA]))
+    np.testing.assert_array_equal(with_alpha[:, :, 0], flat)
+
+
+def test_rgba_colour_does_not_depend_on_alpha(restorer):
+    rgb = u8(photo())
+    plain = restorer.denoise(rgb)
+    rgba = restorer.denoise(np.dstack([rgb, ALPHA]))
+    np.testing.assert_array_equal(rgba[:, :, :3], plain)
+
+
+# ------------------------------------------------------------------------------------------------
+# PIL inputs
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "LA"])
+def test_pil_round_trip(restorer, mode):
+    rgba = np.dstack([u8(photo()), ALPHA])
+    image = Image.fromarray(rgba).convert(mode)
+    out = restorer.denoise(image)
+    assert isinstance(out, Image.Image)
+    assert out.mode == mode and out.size == (W, H)
+    assert mean_change(out, image, 255) > 1 / 1000
+    if mode in ("RGBA", "LA"):
+        np.testing.assert_array_equal(np.asarray(out)[:, :, -1], np.asarray(image)[:, :, -1])
+
+
+def test_pil_16bit(restorer):
+    image = Image.fromarray(u16(photo()[:, :, 0]))
+    assert image.mode == "I;16"
+    out = restorer.denoise(image)
+    assert isinstance(out, Image.Image) and out.mode == "I;16" and out.size == (W, H)
+    array = np.asarray(out)
+    assert array.dtype == np.uint16 and (array % 257 != 0).any()
+    np.testing.assert_array_equal(array, restorer.denoise(np.asarray(image)))
+
+
+def test_pil_palette(restorer):
+    rgb = Image.fromarray(u8(photo()))
+    palette = rgb.quantize(64)
+    assert palette.mode == "P"
+    out = restorer.denoise(palette)
+    assert isinstance(out, Image.Image) and out.mode == "RGB" and out.size == (W, H)
+    np.testing.assert_array_equal(np.asarray(out), restorer.denoise(np.asarray(palette.convert("RGB"))))
+    palette.info["transparency"] = 0
+    out = restorer.denoise(palette)
+    assert out.mode == "RGBA"
+    np.testing.assert_array_equal(np.asarray(out)[:, :, 3], np.asarray(palette.convert("RGBA"))[:, :, 3])
+
+
+# ------------------------------------------------------------------------------------------------
+# torch inputs
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(3, H, W), (2, 3, H, W), (1, H, W), (4, H, W), (2, 4, H, W)])
+def test_torch_round_trip(restorer, dtype, shape):
+    base = torch.from_numpy(photo()).permute(2, 0, 1).to(dtype)  # (3, H, W)
+    channels = shape[-3]
+    alpha = torch.rand(1, H, W, dtype=torch.float64).to(dtype)  # float64: not float32 values
+    image = base[:channels] if channels < 4 else torch.cat([base, alpha], 0)
+    if len(shape) == 4:
+        image = torch.stack([image, image.flip(-1)])
+    image = image.to(dtype)
+    before = image.clone()
+    out = restorer.denoise(image)
+    assert isinstance(out, torch.Tensor)
+    assert out.dtype == dtype and tuple(out.shape) == shape and out.device == image.device
+    assert torch.equal(image, before)
+    assert (out[..., :3, :, :] - image[..., :3, :, :]).abs().mean() > 1e-3
+    if channels == 4:  # alpha reattached bit for bit, also for float64
+        assert torch.equal(out[..., 3, :, :], image[..., 3, :, :])
+    if len(shape) == 4:  # each batch element is restored on its own
+        single = restorer.denoise(image[1])
+        assert (out[1] - single).abs().max() < 1e-5
+
+
+def test_torch_matches_numpy(restorer):
+    img = photo()
+    out_np = restorer.denoise(img)
+    out_t = restorer.denoise(torch.from_numpy(img).permute(2, 0, 1))
+    np.testing.assert_allclose(out_t.permute(1, 2, 0).numpy(), out_np, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------
+# File paths
+
+
+def test_path_input_returns_numpy(restorer, tmp_path):
+    img = u8(photo())
+    Image.fromarray(img).save(tmp_path / "photo.png")
+    expected = restorer.denoise(img)
+    for path in (tmp_path / "photo.png", str(tmp_path / "photo.png")):
+        out = restorer.denoise(path)
+        assert isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == (H, W, 3)
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_path_mask_and_image(restorer, tmp_path):
+    img, mask = u8(photo()), hole_mask()
+    Image.fromarray(img).save(tmp_path / "photo.png")
+    Image.fromarray(u8(mask.astype(np.float32))).save(tmp_path / "mask.png")
+    out = restorer.inpaint(tmp_path / "photo.png", tmp_path / "mask.png")
+    np.testing.assert_array_equal(out, restorer.inpaint(img, mask))
+
+
+def test_missing_path_names_the_file(restorer, tmp_path):
+    with pytest.raises(ImageFileError, match="nothere.png"):
+        restorer.denoise(tmp_path / "nothere.png")
+
+
+# ------------------------------------------------------------------------------------------------
+# Inpainting
+
+
+def test_inpaint_keeps_known_pixels_uint8(restorer):
+    img, mask = u8(photo()), hole_mask()
+    img[mask] = 255  # garbage in the hole
+    out = restorer.inpaint(img, mask)
+    np.testing.assert_array_equal(out[~mask], img[~mask])
+    assert np.abs(out[mask].astype(int) - 255).mean() > 50  # the hole was filled, not copied
+    assert (out[mask] != 255).mean() > 0.9
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inpaint_keeps_known_pixels_float(restorer, dtype):
+    img, mask = photo().astype(dtype), hole_mask()
+    img *= dtype(1 - 1e-9)  # float64 values that float32 cannot hold (no-op for float32)
+    img[mask] = 1.0
+    out = restorer.inpaint(img, mask)
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out[~mask], img[~mask])
+    assert np.abs(out[mask] - 1.0).mean() > 0.2
+
+
+def test_inpaint_keeps_known_pixels_torch_float64(restorer):
+    img = torch.from_numpy(photo()).permute(2, 0, 1).double() * (1 - 1e-9)  # not float32 values
+    mask = torch.from_numpy(hole_mask())
+    out = restorer.inpaint(img, mask)
+    assert out.dtype == torch.float64
+    assert torch.equal(out[:, ~mask], img[:, ~mask])
+    assert not torch.equal(out[:, mask], img[:, mask])
+
+
+def test_inpaint_rgba_keeps_alpha(restorer):
+    img, mask = np.dstack([u8(photo()), ALPHA]), hole_mask()
+    out = restorer.inpaint(img, mask)
+    np.testing.assert_array_equal(out[:, :, 3], ALPHA)
+    np.testing.assert_array_equal(out[~mask], img[~mask])
+
+
+def test_mask_formats_agree(restorer):
+    img, mask = u8(photo()), hole_mask()
+    ref = restorer.inpaint(img, mask)
+    variants = {
+        "uint8 0/255": mask.astype(np.uint8) * 255,
+        "(H, W, 1)": mask[:, :, None],
+        "(H, W, 3) uint8": np.repeat(mask[:, :, None], 3, 2).astype(np.uint8) * 255,
+        "torch bool": torch.from_numpy(mask),
+        "torch float (1, H, W)": torch.from_numpy(mask).float()[None],
+        "PIL L": Image.fromarray(mask.astype(np.uint8) * 255),
+        "negative strides": np.ascontiguousarray(mask[::-1, ::-1])[::-1, ::-1],
+        "list": mask.tolist(),
+    }
+    for name, variant in variants.items():
+        np.testing.assert_array_equal(restorer.inpaint(img, variant), ref, err_msg=name)
+
+
+def test_mask_size_mismatch(restorer):
+    with pytest.raises(ValueError) as info:
+        restorer.inpaint(u8(photo()), np.zeros((32, 48), bool))
+    assert "(32, 48)" in str(info.value) and f"({H}, {W})" in str(info.value)
+
+
+def test_empty_mask_is_like_restore(restorer):
+    img = u8(photo())
+    out = restorer.inpaint(img, np.zeros((H, W), bool))
+    np.testing.assert_array_equal(out, img)  # nothing missing: every pixel is known
+
+
+def test_restore_with_mask_fills_holes_and_denoises(restorer):
+    img, mask = u8(photo()), hole_mask()
+    img[mask] = 255
+    out = restorer.restore(img, mask)
+    assert np.abs(out[mask].astype(int) - 255).mean() > 50
+    assert (out[~mask] != img[~mask]).mean() > 0.2  # known pixels are denoised too
+
+
+def test_noise_level_changes_result(restorer):
+    img = u8(photo())
+    blind, given = restorer.denoise(img), restorer.denoise(img, sigma=25)
+    assert given.shape == blind.shape and not np.array_equal(given, blind)
+
+
+# ------------------------------------------------------------------------------------------------
+# Tiling
+
+
+@pytest.fixture(scope="module")
+def tiled_pair(weights):
+    whole = Restorer.from_checkpoint(weights, device="cpu", precision="fp32", tile=4096)
+    tiles = Restorer.from_checkpoint(weights, device="cpu", precision="fp32", tile=320)
+    calls = {"n": 0}
+    original = tiles._net_tile
+
+    def counting(*args, **kwargs):
+        calls["n"] += 1
+        return original(*args, **kwargs)
+
+    tiles._net_tile = counting
+    return whole, tiles, calls
+
+
+@pytest.mark.parametrize("size", [(600, 700), (517, 771)])
+def test_tiled_matches_whole_image(tiled_pair, size):
+    whole, tiles, calls = tiled_pair
+    img = photo(*size, seed=3)
+    calls["n"] = 0
+    a, b = whole.denoise(img), tiles.denoise(img)
+    assert calls["n"] >= 6  # really tiled
+    assert a.shape == b.shape == img.shape
+    assert np.abs(a - b).max() < 1e-4
+    assert np.abs(a - img).mean() > 1e-3  # and the model does something
+
+
+@pytest.mark.parametrize("size", [(600, 700), (517, 771)])
+def test_tiled_inpaint_matches_whole_image(tiled_pair, size):
+    whole, tiles, _ = tiled_pair
+    img, mask = photo(*size, seed=4), np.zeros(size, bool)
+    mask[100:300, 250:550] = True  # a hole crossing tile borders
+    mask[450:, :40] = True
+    a, b = whole.inpaint(img, mask), tiles.inpaint(img, mask)
+    assert np.abs(a - b).max() < 1e-4
+    np.testing.assert_array_equal(b[~mask], img[~mask])  # exact despite tile blending
+    np.testing.assert_array_equal(a[~mask], img[~mask])
+    a8, b8 = whole.inpaint(u8(img), mask), tiles.inpaint(u8(img), mask)
+    assert np.abs(a8.astype(int) - b8).max() <= 1
+
+
+def test_bad_tile_settings(weights):
+    r = Restorer.from_checkpoint(weights, device="cpu", precision="fp32", tile=64, tile_overlap=64)
+    with pytest.raises(ValueError, match="overlap"):
+        r.denoise(photo(200, 200))
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad inputs
+
+
+@pytest.mark.parametrize("image, error, words", [
+    (np.zeros((H, W, 3), np.int32), ValueError, "unsupported image dtype int32"),
+    (np.full((H, W, 3), 1.5, np.float32), ValueError, "[0, 1]"),
+    (np.full((H, W, 3), -0.1, np.float64), ValueError, "[0, 1]"),
+    (np.zeros((2, H, W, 3), np.uint8), ValueError, "shape"),
+    (np.zeros((H, W, 5), np.uint8), ValueError, "shape"),
+    (np.zeros(W, np.uint8), ValueError, "shape"),
+    ([[0, 1], [1, 0]], TypeError, "unsupported image type list"),
+    (torch.zeros(3, H, W, dtype=torch.uint8), ValueError, "float"),
+    (torch.zeros(5, H, W), ValueError, "tensor"),
+    (torch.zeros(H, W), ValueError, "tensor"),
+    (Image.new("CMYK", (W, H)), ValueError, "unsupported PIL image mode CMYK"),
+    (Image.new("F", (W, H)), ValueError, "unsupported PIL image mode F"),
+])
+def test_bad_inputs(restorer, image, error, words):
+    with pytest.raises(error) as info:
+        restorer.denoise(image)
+    assert words in str(info.value)
+
+
+def test_bad_precision(weights):
+    with pytest.raises(ValueError, match="precision"):
+        Restorer.from_checkpoint(weights, precision="int8")
+
+
+def test_bad_weights_file(tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"not torch")
+    with pytest.raises(ValueError, match="junk.pt"):
+        Restorer.from_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(FileNotFoundError):
+        Restorer.from_checkpoint(tmp_path / "missing.pt")
+
+
+# ------------------------------------------------------------------------------------------------
+# Sampling and precision
+
+
+def test_sample_seeded(restorer):
+    img, mask = u8(photo()), hole_mask()
+    first = restorer.sample(img, mask, n=3, seed=0)
+    again = restorer.sample(img, mask, n=3, seed=0)
+    other = restorer.sample(img, mask, n=3, seed=1)
+    assert len(first) == 3
+    for a, b in zip(first, again):
+        assert a.dtype == np.uint8 and a.shape == img.shape
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a[~mask], img[~mask])  # known pixels kept
+    assert not np.array_equal(first[0][mask], first[1][mask])  # different fills
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_sample_without_seed_varies(restorer):
+    img = photo()
+    outs = restorer.sample(img, n=3)
+    assert len(outs) == 3
+    assert not np.array_equal(outs[0], outs[1]) and not np.array_equal(outs[1], outs[2])
+    torch.manual_seed(7)
+    a = restorer.sample(img, n=2)
+    torch.manual_seed(7)
+    b = restorer.sample(img, n=2)
+    np.testing.assert_array_equal(a[1], b[1])  # reproducible through torch.manual_seed
+
+
+def test_sample_torch_batch(restorer):
+    img = torch.from_numpy(photo()).permute(2, 0, 1)[None].repeat(2, 1, 1, 1)
+    outs = restorer.sample(img, n=2, seed=0)
+    assert all(o.shape == img.shape and o.dtype == torch.float32 for o in outs)
+
+
+def test_bf16_on_cpu_close_to_fp32(weights, restorer):
+    bf16 = Restorer.from_checkpoint(weights, device="cpu", precision="bf16")
+    assert bf16.autocast_dtype == torch.bfloat16
+    img = photo()
+    a, b = restorer.denoise(img), bf16.denoise(img)
+    assert b.dtype == np.float32 and b.shape == img.shape
+    assert np.abs(a - b).mean() < 2 / 255
+    mask = hole_mask()
+    out = bf16.inpaint(img, mask)
+    np.testing.assert_array_equal(out[~mask], img[~mask])
+
+
+def test_auto_precision_on_cpu_is_bf16(weights):
+    assert Restorer.from_checkpoint(weights, device="cpu").autocast_dtype == torch.bfloat16
+
+
+# ------------------------------------------------------------------------------------------------
+# Shipped weights
+
+
+def test_from_pretrained():
+    weights = resources.files("restore") / "weights" / "default.pt"
+    if not weights.is_file():
+        pytest.skip("restore/weights/default.pt is not shipped yet")
+    r = Restorer.from_pretrained(device="cpu", precision="fp32")
+    img = u8(photo())
+    out = r.denoise(img)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    mask = hole_mask()
+    filled = r.inpaint(img, mask)
+    np.testing.assert_array_equal(filled[~mask], img[~mask])
