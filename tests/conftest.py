@@ -3,6 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
+
+from restore.models import RestorationVAE, export_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -15,3 +18,22 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "train").is_dir():
         pytest.skip("../shared/data is not available")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny convolutions run far faster on one thread, especially next to other busy processes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory) -> Path:
+    """Exported weights of a small random model whose head is not zero (an untrained net would be
+    the identity)."""
+    torch.manual_seed(0)
+    net = RestorationVAE(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
+    torch.nn.init.normal_(net.head.weight, std=0.02)
+    return export_weights(net, tmp_path_factory.mktemp("weights") / "model.pt")

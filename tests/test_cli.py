@@ -14,36 +14,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import restore.imagefile as imagefile
 from restore.cli import main
 from restore.imagefile import read_image_file
-from restore.models import RestorationVAE, export_weights
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 H, W = 64, 96
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 REPORT_COLUMNS = ["input", "output", "size", "seconds", "status", "error"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny convolutions run far faster on one thread, especially next to other busy processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="session")
-def weights(tmp_path_factory) -> Path:
-    """A small random model whose head is not zero (an untrained net would be the identity)."""
-    torch.manual_seed(0)
-    net = RestorationVAE(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
-    torch.nn.init.normal_(net.head.weight, std=0.02)
-    return export_weights(net, tmp_path_factory.mktemp("cli") / "model.pt")
 
 
 def photo(seed: int = 0, h: int = H, w: int = W) -> np.ndarray:

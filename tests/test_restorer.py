@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,28 +10,11 @@ import torch
 from PIL import Image
 
 from restore.imagefile import ImageFileError
-from restore.models import RestorationVAE, export_weights
 from restore.restorer import Restorer
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 H, W = 64, 96
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny convolutions run far faster on one thread, especially next to other busy processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="session")
-def weights(tmp_path_factory) -> Path:
-    """A small random model whose head is not zero (an untrained net would be the identity)."""
-    torch.manual_seed(0)
-    net = RestorationVAE(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
-    torch.nn.init.normal_(net.head.weight, std=0.02)
-    return export_weights(net, tmp_path_factory.mktemp("restorer") / "model.pt")
 
 
 @pytest.fixture(scope="module")

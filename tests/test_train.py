@@ -12,7 +12,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from conftest import CONF, ROOT
+from conftest import CONF
 from restore.corruption import GaussianNoise, corrupt
 from restore.data import synthetic_image
 from restore.models import load_net

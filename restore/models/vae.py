@@ -27,7 +27,6 @@ Any ``H, W`` work: inputs are reflect-padded to a multiple of ``stride`` and out
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
