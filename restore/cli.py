@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-from-alpha", action="store_true", help="transparent pixels are holes")
     p.add_argument("--mask-color", metavar="R,G,B", help="pixels of exactly this colour are holes")
     p.add_argument("--noise-level", default="auto", metavar="auto|SIGMA",
-                   help="noise standard deviation on the 0-255 scale, or auto (blind; default)")
+                   help="noise standard deviation on the 0-255 scale, or auto (blind; default). "
+                        "With a mask and SIGMA > 0, the known pixels are denoised too")
     p.add_argument("--weights", type=Path, metavar="PATH",
                    help="weights file, Lightning checkpoint or restore-train run folder "
                         "(default: the model shipped with restore)")
@@ -201,7 +202,9 @@ def _process(args, restorer, job: Job, np) -> str:
     if args.task == "inpaint" and holes is None:
         raise ImageFileError(f"{job.source}: --task inpaint but no hole mask was found for it")
     pixels = image.pixels
-    if holes is not None:
+    if holes is not None and args.sigma:
+        out = restorer.restore(pixels, holes, args.sigma)  # noisy photo with holes: both at once
+    elif holes is not None:
         out = restorer.inpaint(pixels, holes)
         if args.mask_from_alpha and pixels.ndim == 3 and pixels.shape[2] in (2, 4):
             out[:, :, -1][holes] = np.iinfo(out.dtype).max  # filled holes become opaque

@@ -418,6 +418,36 @@ def test_unwritable_output_folder(capsys, weights, inputs, tmp_path):
         out.chmod(0o755)
 
 
+def test_output_folder_that_cannot_be_created_fails_each_file(capsys, weights, inputs, tmp_path):
+    """Works as root too: OUTDIR lies under a regular file, so no folder can be made there."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    out = blocker / "out"
+    code, _, err = cli(capsys, weights, inputs / "rgb.png", inputs / "gray.png", "-o", out)
+    assert code == 1
+    assert "cannot write" in err and str(out / "rgb.png") in err and str(out / "gray.png") in err
+    assert "0 restored" in err and "2 failed" in err
+
+
+def test_noise_level_with_mask_denoises_known_pixels_too(capsys, weights, tmp_path):
+    folder, masks = tmp_path / "in", tmp_path / "masks"
+    folder.mkdir()
+    masks.mkdir()
+    image = photo(3)
+    Image.fromarray(image).save(folder / "a.png")
+    hole = np.zeros((H, W), np.uint8)
+    hole[10:30, 20:50] = 255
+    Image.fromarray(hole).save(masks / "a.png")
+    for name, extra in (("inpaint", []), ("both", ["--noise-level", "25"])):
+        code, _, err = cli(capsys, weights, folder, "-o", tmp_path / name, "--masks", masks, *extra)
+        assert code == 0, err
+    known = hole == 0
+    inpainted = np.asarray(Image.open(tmp_path / "inpaint" / "a.png"))
+    both = np.asarray(Image.open(tmp_path / "both" / "a.png"))
+    assert np.array_equal(inpainted[known], image[known])  # inpaint keeps known pixels
+    assert not np.array_equal(both[known], image[known])  # with a noise level they are denoised
+
+
 # ------------------------------------------------------------------------------------------------
 # Interruptions
 
