@@ -1,0 +1,152 @@
+"""scripts/benchmark.py on two tiny synthetic images with a tiny random model (OpenCV peers only)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from restore.data import synthetic_image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("restore_benchmark_script", ROOT / "scripts" / "benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+@pytest.fixture
+def image_dir(tmp_path) -> Path:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):  # one more than --max-images
+        rgb = (synthetic_image(i, (64, 96), seed=3) * 255 + 0.5).astype(np.uint8)
+        cv2.imwrite(str(folder / f"img{i}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return folder
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames), list(reader)
+
+
+def test_cli_end_to_end(bench, image_dir, weights, tmp_path, one_thread):
+    out = tmp_path / "out"
+    peers = ["opencv-nlm", "opencv-telea", "opencv-ns"]
+    rc = bench.main(["--images", str(image_dir), "--weights", str(weights), "--out", str(out),
+                     "--max-images", "2", "--sigmas", "15", "25", "--presets", "thin", "medium",
+                     "--peers", *peers, "--crop", "64", "--quiet"])
+    assert rc == 0
+
+    columns, rows = _read_csv(out / "results.csv")
+    assert columns == bench.SUMMARY_COLUMNS
+    denoise = {("denoise", p, s, m) for p in ("float", "uint8") for s in ("15", "25")
+               for m in ("input", "opencv-nlm", "restore", "restore-blind")}
+    inpaint = {("inpaint", "holes=0", s, m) for s in ("thin", "medium")
+               for m in ("masked", "opencv-telea", "opencv-ns", "restore")}
+    keys = [(r["task"], r["protocol"], r["setting"], r["method"]) for r in rows]
+    assert len(keys) == len(set(keys)) and set(keys) == denoise | inpaint
+    by = dict(zip(keys, rows))
+
+    for key, r in by.items():
+        assert r["images"] == "2"
+        assert math.isfinite(float(r["psnr_db"])) and 3 < float(r["psnr_db"]) < 80, (key, r)
+        assert -1 < float(r["ssim"]) <= 1
+        if key[0] == "inpaint":
+            assert math.isfinite(float(r["hole_psnr_db"]))
+            assert float(r["hole_psnr_db"]) <= float(r["psnr_db"]) + 1e-6  # known pixels are exact
+        if key[3] in ("input", "masked"):
+            assert r["seconds_per_mp"] == ""
+        else:
+            assert float(r["seconds_per_mp"]) > 0
+            assert r["first_call_extra_mib"] != ""
+
+    # Unclipped Gaussian noise at sigma 25: 20 log10(255 / 25) = 20.17 dB; clipping only helps.
+    noisy_float = float(by[("denoise", "float", "25", "input")]["psnr_db"])
+    noisy_uint8 = float(by[("denoise", "uint8", "25", "input")]["psnr_db"])
+    assert noisy_float == pytest.approx(20.17, abs=0.3)
+    assert noisy_float - 0.1 < noisy_uint8 < 24
+    assert float(by[("denoise", "float", "15", "input")]["psnr_db"]) == pytest.approx(24.61, abs=0.3)
+    # OpenCV's 8-bit NLM gets the same rounded input in both protocols, and it denoises.
+    assert by[("denoise", "float", "25", "opencv-nlm")]["psnr_db"] == \
+        by[("denoise", "uint8", "25", "opencv-nlm")]["psnr_db"]
+    assert float(by[("denoise", "uint8", "25", "opencv-nlm")]["psnr_db"]) > noisy_uint8 + 1
+    for preset in ("thin", "medium"):
+        masked = float(by[("inpaint", "holes=0", preset, "masked")]["psnr_db"])
+        assert float(by[("inpaint", "holes=0", preset, "opencv-telea")]["psnr_db"]) > masked + 3
+
+    _, per_image = _read_csv(out / "per_image.csv")
+    assert len(per_image) == 2 * len(rows)
+    assert {r["image"] for r in per_image} == {"img0.png", "img1.png"}
+
+    md = (out / "results.md").read_text()
+    for label in ("noisy input", "OpenCV fastNlMeans", "OpenCV inpaint Telea", "OpenCV inpaint NS",
+                  "restore (sigma given)", "restore (blind)", "masked input"):
+        assert label in md
+    assert str(image_dir) in md and str(weights) in md and "2 images" in md
+    assert "kornia.metrics.ssim" in md and "Skipped peers" not in md
+
+    # noisy | restore | clean (no BM3D here) and masked | Telea | restore | clean: 64-px crops under
+    # a 20-px label strip, 4-px gaps
+    for name, panels in (("crops_denoise_s25.png", 3), ("crops_inpaint_medium.png", 4)):
+        crop = cv2.imread(str(out / name))
+        assert crop is not None and crop.shape == (64 + 20, panels * 64 + (panels - 1) * 4, 3)
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (out / "denoise_psnr.png").is_file() and (out / "inpaint_psnr.png").is_file()
+    else:
+        assert "Plots skipped" in md
+
+
+def test_gray_image_and_missing_peer(bench, weights, tmp_path, monkeypatch, one_thread):
+    from restore import Restorer
+
+    real = bench.peer_problem
+    monkeypatch.setattr(bench, "peer_problem",
+                        lambda name: "`bm3d` is not installed" if name == "bm3d" else real(name))
+    gray = (synthetic_image(5, (48, 64), channels=1) * 255 + 0.5).astype(np.uint8)
+    samples = [bench.Sample("gray.png", gray)]
+    res = bench.run_benchmark(samples, Restorer.from_checkpoint(weights, device="cpu"),
+                              sigmas=[25], presets=["thin"], peers=["bm3d", "opencv-nlm", "opencv-ns"],
+                              seed=1, opencv_h=0.9)
+    assert res.skipped.keys() == {"bm3d"} and res.opencv_h == {25.0: 22.5}
+    methods = {(r["task"], r["method"]) for r in res.records}
+    assert methods == {("denoise", m) for m in ("input", "opencv-nlm", "restore", "restore-blind")} \
+        | {("inpaint", m) for m in ("masked", "opencv-ns", "restore")}
+    assert all(math.isfinite(r["psnr"]) for r in res.records)
+
+    files = bench.write_outputs(res, tmp_path / "gray", crop=32)
+    md = (tmp_path / "gray" / "results.md").read_text()
+    assert "Skipped peers" in md and "`bm3d` is not installed" in md
+    assert {f.name for f in files} >= {"results.md", "results.csv", "crops_denoise_s25.png",
+                                        "crops_inpaint_thin.png"}
+
+    # Same seed and index: same noise and mask; the mask has holes.
+    a, _ = bench.noisy_pair(samples[0], 0, 25, seed=1)
+    b, _ = bench.noisy_pair(samples[0], 0, 25, seed=1)
+    assert np.array_equal(a, b)
+    mask = bench.hole_mask(samples[0], 0, "thin", seed=1)
+    assert mask.shape == gray.shape[:2] and mask.any()
+    assert np.array_equal(mask, bench.hole_mask(samples[0], 0, "thin", seed=1))
+
+
+def test_cli_errors(bench, image_dir, tmp_path, capsys):
+    assert bench.main(["--images", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert bench.main(["--images", str(image_dir), "--weights", str(tmp_path / "none.pt"),
+                       "--out", str(tmp_path / "o")]) == 2
+    assert "cannot load weights" in capsys.readouterr().err
