@@ -436,9 +436,7 @@ def test_auto_precision_on_cpu_is_bf16(weights):
 
 
 def test_from_pretrained():
-    weights = resources.files("restore") / "weights" / "default.pt"
-    if not weights.is_file():
-        pytest.skip("restore/weights/default.pt is not shipped yet")
+    assert (resources.files("restore") / "weights" / "default.pt").is_file()
     r = Restorer.from_pretrained(device="cpu", precision="fp32")
     img = u8(photo())
     out = r.denoise(img)
