@@ -58,17 +58,28 @@ def test_denoising_gains_psnr_blind_and_with_known_sigma(restorer, clean, sigma,
     assert told > before + gain, (before, told)
 
 
-def test_inpainting_is_on_par_with_opencv_telea_inside_the_holes(restorer, clean):
-    # v0.1 weights: 15.7 vs 14.1 dB (seed 1); over three seeds within +-1.6 dB of Telea.
+def _holes(clean: np.ndarray, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     x = torch.from_numpy(clean).permute(2, 0, 1)[None].float() / 255
-    mask = IrregularMasks("medium")(x, generator=torch.Generator().manual_seed(1))[0, 0].numpy() > 0
+    mask = IrregularMasks("medium")(x, generator=torch.Generator().manual_seed(seed))[0, 0].numpy() > 0
     holed = clean.copy()
     holed[mask] = 0
+    return holed, mask
+
+
+def test_inpainting_fills_holes_and_keeps_known_pixels(restorer, clean):
+    holed, mask = _holes(clean)
+    ours = restorer.inpaint(holed, mask)
+    assert np.array_equal(ours[~mask], clean[~mask])
+    assert _psnr(ours, clean, mask) > _psnr(holed, clean, mask) + 5.0
+
+
+def test_inpainting_is_on_par_with_opencv_telea_on_a_real_photo(restorer, clean, shared_data):
+    # v0.1 weights on the CBSD68 crop: 15.7 vs 14.1 dB (seed 1); over three seeds within +-1.6 dB
+    # of Telea. (On the flat synthetic images Telea is better; see MODEL_CARD.md.)
+    holed, mask = _holes(clean)
     ours = restorer.inpaint(holed, mask)
     telea = cv2.inpaint(holed, mask.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
-    assert np.array_equal(ours[~mask], clean[~mask])
     assert _psnr(ours, clean, mask) > _psnr(telea, clean, mask) - 1.0
-    assert _psnr(ours, clean, mask) > _psnr(holed, clean, mask) + 5.0
 
 
 def test_samples_differ_inside_holes_only(restorer, clean):
