@@ -444,3 +444,21 @@ def test_from_pretrained():
     mask = hole_mask()
     filled = r.inpaint(img, mask)
     np.testing.assert_array_equal(filled[~mask], img[~mask])
+
+
+def test_reduced_precision_output_with_nans_is_recomputed_in_fp32(weights, monkeypatch):
+    """The fp16-on-GPU safety net, exercised on CPU with bf16: a NaN output triggers an fp32 rerun."""
+    r = Restorer.from_checkpoint(weights, device="cpu", precision="bf16")
+    reference = Restorer.from_checkpoint(weights, device="cpu", precision="fp32").denoise(photo())
+    calls = []
+    real = Restorer._net_tile
+
+    def flaky(self, degraded, mask, sigma, keep_known, generator, dtype):
+        calls.append(dtype)
+        out = real(self, degraded, mask, sigma, keep_known, generator, dtype)
+        return out * float("nan") if dtype is not None else out
+
+    monkeypatch.setattr(Restorer, "_net_tile", flaky)
+    out = r.denoise(photo())
+    assert calls == [torch.bfloat16, None]
+    np.testing.assert_array_equal(out, reference)
