@@ -45,7 +45,9 @@ def _from_numpy(array: np.ndarray, kind: str = "numpy", pil_mode: str | None = N
     alpha = None
     if hwc.shape[2] in (2, 4):
         alpha, hwc = hwc[:, :, -1].copy(), hwc[:, :, :-1]
-    batch = torch.from_numpy(np.ascontiguousarray(hwc, dtype=np.float32) / scale).permute(2, 0, 1)[None]
+    pixels = np.array(hwc, dtype=np.float32)  # one full-size copy, scaled in place
+    pixels /= scale
+    batch = torch.from_numpy(pixels).permute(2, 0, 1)[None]
     return batch, Layout(kind, array.dtype, array.shape, alpha, pil_mode)
 
 
@@ -89,7 +91,8 @@ def from_batch(batch: Tensor, layout: Layout) -> Any:
     hwc = batch[0].permute(1, 2, 0).float().cpu().numpy()
     if np.dtype(layout.dtype) in _INT_MAX:
         scale = _INT_MAX[np.dtype(layout.dtype)]
-        out = np.clip(np.round(hwc * scale), 0, scale).astype(layout.dtype)
+        scaled = hwc * scale  # one temporary; rounded and clipped in place (large photos)
+        out = np.clip(np.round(scaled, out=scaled), 0, scale, out=scaled).astype(layout.dtype)
     else:
         out = np.clip(hwc, 0, 1).astype(layout.dtype)
     if layout.alpha is not None:

@@ -148,7 +148,7 @@ class Restorer:
         if self.autocast_dtype is not None and torch.isnan(out).any():
             out = run(None)
         out = out.mean(1, keepdim=True) if gray else out
-        result = from_batch(out.clamp(0, 1), layout)
+        result = from_batch(out.clamp_(0, 1), layout)
         return _copy_known(result, image, holes) if keep_known and holes is not None else result
 
 

@@ -95,4 +95,4 @@ def tiled(
             wt = (wy[:, None] * wx[None, :])[None, None]
             out[..., y : y + th, x : x + tw] += result * wt
             weight[..., y : y + th, x : x + tw] += wt
-    return (out / weight)[..., :height, :width]
+    return out.div_(weight)[..., :height, :width]
