@@ -121,3 +121,17 @@ def test_bad_config_gives_a_short_clear_error(override, expected, tmp_path):
     assert expected in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) < 25, proc.stderr
+
+
+def test_multirun_sweeps_two_jobs(tmp_path):
+    proc = _cli(
+        "--multirun", "model.likelihood=laplace,gaussian", "experiment=smoke", "trainer.max_steps=2",
+        "trainer.val_check_interval=2", "data.num_train=32", f"paths.log_dir={tmp_path}",
+        "+trainer.enable_progress_bar=false", cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exports = sorted(tmp_path.glob("smoke/multirun/*/*/export/model.pt"))
+    assert [p.parent.parent.name for p in exports] == ["0", "1"]
+    likelihoods = {(p.parent.parent / "config.yaml").read_text().split("likelihood: ")[1].split()[0]
+                   for p in exports}
+    assert likelihoods == {"laplace", "gaussian"}
