@@ -1,0 +1,84 @@
+"""The README picture: noisy | BM3D | restore | clean and masked | Telea | restore | clean.
+
+Crops of scikit-image's public-domain sample photos (astronaut, coffee), so the picture can be
+redistributed. Needs the bench extra (`pip install -e .[bench]`) for BM3D.
+
+    python scripts/readme_figure.py --out docs/restore_vs_peers.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from importlib import resources
+from pathlib import Path
+
+import bm3d
+import cv2
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from restore import Restorer
+from restore.corruption import IrregularMasks
+
+CROP = 192
+SIGMA = 25.0
+
+
+def _photo(name: str, top: int, left: int) -> np.ndarray:
+    with resources.as_file(resources.files("skimage") / "data" / f"{name}.png") as path:
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+    return rgb[top : top + CROP, left : left + CROP]
+
+
+def _row(tiles: list[np.ndarray], labels: list[str]) -> Image.Image:
+    row = Image.new("RGB", (len(tiles) * (CROP + 4), CROP + 18), "white")
+    draw = ImageDraw.Draw(row)
+    for i, (tile, label) in enumerate(zip(tiles, labels)):
+        row.paste(Image.fromarray(tile), (i * (CROP + 4), 18))
+        draw.text((i * (CROP + 4) + 2, 3), label, fill="black")
+    return row
+
+
+def _psnr(a: np.ndarray, b: np.ndarray, where=None) -> float:
+    err = (a.astype(np.float64) - b.astype(np.float64)) ** 2
+    return float(10 * np.log10(255.0**2 / (err[where].mean() if where is not None else err.mean())))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/restore_vs_peers.png"))
+    parser.add_argument("--weights", type=Path, help="default: the shipped model")
+    args = parser.parse_args()
+    r = Restorer.from_checkpoint(args.weights) if args.weights else Restorer.from_pretrained()
+
+    clean = _photo("astronaut", 40, 150)
+    rng = np.random.default_rng(0)
+    noisy = np.clip(np.round(clean + rng.normal(0, SIGMA, clean.shape)), 0, 255).astype(np.uint8)
+    ref = (bm3d.bm3d_rgb(noisy / 255.0, sigma_psd=SIGMA / 255) * 255).clip(0, 255).round().astype(np.uint8)
+    ours = r.denoise(noisy)
+    top = _row([noisy, ref, ours, clean], [
+        f"noisy s={SIGMA:g} {_psnr(noisy, clean):.1f} dB", f"BM3D {_psnr(ref, clean):.1f} dB",
+        f"restore {_psnr(ours, clean):.1f} dB", "clean"])
+
+    clean = _photo("coffee", 100, 200)
+    x = torch.from_numpy(clean.copy()).permute(2, 0, 1)[None].float() / 255
+    mask = IrregularMasks("medium")(x, generator=torch.Generator().manual_seed(0))[0, 0].numpy() > 0
+    masked = clean.copy()
+    masked[mask] = 0
+    telea = cv2.inpaint(masked, mask.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
+    ours = r.inpaint(masked, mask)
+    bottom = _row([masked, telea, ours, clean], [
+        "masked (LaMa medium)", f"Telea hole {_psnr(telea, clean, mask):.1f} dB",
+        f"restore hole {_psnr(ours, clean, mask):.1f} dB", "clean"])
+
+    figure = Image.new("RGB", (top.width, top.height + bottom.height + 6), "white")
+    figure.paste(top, (0, 0))
+    figure.paste(bottom, (0, top.height + 6))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    figure.save(args.out, optimize=True)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
