@@ -10,7 +10,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_info
 from torchvision.utils import make_grid, save_image
 
-from restore.models.io import export_weights
+from restore.models.io import export_weights, load_net
 
 
 class ImageGrids(L.Callback):
@@ -51,8 +51,6 @@ class ExportWeights(L.Callback):
         best = trainer.checkpoint_callback.best_model_path if isinstance(
             trainer.checkpoint_callback, ModelCheckpoint) else ""
         if best and Path(best).is_file():
-            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-            net = type(net)(**net.config)
-            net.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net.")})
+            net = load_net(best)
         export_weights(net, self.path)
         rank_zero_info(f"Exported inference weights to {self.path} (from {best or 'final weights'})")

@@ -101,8 +101,6 @@ class VAEOutput:
 
     reconstruction: Tensor  # decoded from a posterior sample
     kl: Tensor
-    posterior_mu: Tensor
-    prior_mu: Tensor
     prior_reconstruction: Tensor | None = None  # decoded from the prior mean, when asked for
 
 
@@ -243,7 +241,7 @@ class RestorationVAE(nn.Module):
         z = reparameterize(mu_q, logvar_q, generator)
         kl = gaussian_kl(mu_q, logvar_q, enc.mu, enc.logvar)
         prior = self.decode(enc.mu, enc) if decode_prior else None
-        return VAEOutput(self.decode(z, enc), kl, mu_q, enc.mu, prior)
+        return VAEOutput(self.decode(z, enc), kl, prior)
 
     # ----------------------------------------------------------------------------------------------
     @staticmethod
