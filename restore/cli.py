@@ -168,6 +168,7 @@ class Progress:
 
 def _hole_mask(args, job: Job, image, np):
     """Hole mask (bool H x W) from --masks / --mask-from-alpha / --mask-color, or None."""
+    from restore.corruption import holes_in_mask_image
     from restore.imagefile import ImageFileError, read_image_file
 
     pixels = image.pixels
@@ -178,8 +179,7 @@ def _hole_mask(args, job: Job, image, np):
         if mask.shape[:2] != (h, w):
             raise ImageFileError(f"{job.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but the image "
                                  f"{job.source} is {w}x{h}")
-        mask = mask if mask.ndim == 2 else mask[:, :, :3].max(axis=2)
-        holes = mask > np.iinfo(mask.dtype).max // 2
+        holes = holes_in_mask_image(mask)
     if args.mask_from_alpha and pixels.ndim == 3 and pixels.shape[2] in (2, 4):
         alpha = pixels[:, :, -1]
         transparent = alpha < np.iinfo(alpha.dtype).max // 2

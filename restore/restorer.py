@@ -126,8 +126,9 @@ class Restorer:
         x = degraded.contiguous(memory_format=torch.channels_last)
         with torch.no_grad(), ctx:
             if generator is None:
-                return self.net.restore(x, mask, keep_known, noise_level=sigma)
-            return self.net.sample(x, mask, 1, keep_known, noise_level=sigma, generator=generator)[0]
+                return self.net.restore(x, mask, keep_known, noise_level=sigma, filled=True)
+            return self.net.sample(x, mask, 1, keep_known, noise_level=sigma, generator=generator,
+                                   filled=True)[0]
 
     def _run(self, image: Any, mask: Any, sigma: float | None, keep_known: bool,
              generator: torch.Generator | None = None) -> Any:
@@ -139,6 +140,7 @@ class Restorer:
         x = batch.expand(-1, 3, -1, -1) if gray else batch
         x = x.to(self.device)
         m = holes.to(self.device) if holes is not None else x.new_zeros((x.shape[0], 1, *x.shape[-2:]))
+        x = self.net.fill_holes(x, m)  # once for the whole image, so tiles share one fill
 
         def run(dtype):
             return tiled(lambda t, tm: self._net_tile(t, tm, sigma, keep_known, generator, dtype),

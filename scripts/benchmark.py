@@ -52,7 +52,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 DENOISE_PEERS = ("opencv-nlm", "skimage-nlm", "bm3d")
-INPAINT_PEERS = ("opencv-telea", "opencv-ns")
+INPAINT_PEERS = ("opencv-telea", "opencv-ns", "push-pull")
 PEERS = DENOISE_PEERS + INPAINT_PEERS
 OPENCV_H_FACTORS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2)  # h = factor * sigma, searched per sigma
 OPENCV_TUNE_IMAGES = 2
@@ -70,6 +70,7 @@ LABELS = {
     "opencv-nlm": "OpenCV fastNlMeans",
     "opencv-telea": "OpenCV inpaint Telea (r=5)",
     "opencv-ns": "OpenCV inpaint NS (r=5)",
+    "push-pull": "push-pull fill (restore's input before the network)",
 }
 INPAINT_LABELS = {"restore": "restore"}
 
@@ -87,8 +88,8 @@ FLOAT_INPUT = {
 # Memory is measured on the first (warm-up) call of each method, in this order: cheapest first, so
 # that where the peak RSS cannot be reset (not Linux) each call's peak is more likely to rise above
 # the peaks before it (ru_maxrss never goes down).
-MEMORY_ORDER = ("opencv-telea", "opencv-ns", "opencv-nlm", "skimage-nlm", "bm3d", "restore",
-                "restore-blind")
+MEMORY_ORDER = ("push-pull", "opencv-telea", "opencv-ns", "opencv-nlm", "skimage-nlm", "bm3d",
+                "restore", "restore-blind")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -296,6 +297,15 @@ def _opencv_inpaint(image: np.ndarray, mask: np.ndarray, flag: int) -> np.ndarra
     return out.reshape(image.shape)
 
 
+def _push_pull(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The fill that restore's network starts from (``pyramid_fill``), as a float image in [0, 1]."""
+    from restore.models.fill import pyramid_fill
+
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].double() / 255.0
+    m = torch.from_numpy(mask)[None, None].double()
+    return pyramid_fill(x, m)[0].permute(1, 2, 0).numpy()
+
+
 def tune_opencv_h(samples: Sequence[Sample], sigmas: Sequence[float], seed: int,
                   factors: Sequence[float] = OPENCV_H_FACTORS,
                   n_images: int = OPENCV_TUNE_IMAGES) -> dict[float, float]:
@@ -349,6 +359,7 @@ def inpainters(restorer, peers: Sequence[str]) -> dict[str, Callable[[np.ndarray
     table = {
         "opencv-telea": lambda x, m: _opencv_inpaint(x, m, cv2.INPAINT_TELEA),
         "opencv-ns": lambda x, m: _opencv_inpaint(x, m, cv2.INPAINT_NS),
+        "push-pull": _push_pull,
         "restore": lambda x, m: restorer.inpaint(x, m),
     }
     keep = set(peers) | {"restore"}

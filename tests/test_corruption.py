@@ -29,6 +29,7 @@ from restore.corruption import (
     gaussian_blur,
     gaussian_noise,
     jpeg_compression,
+    holes_in_mask_image,
     load_mask,
     poisson_gaussian_noise,
     salt_and_pepper_noise,
@@ -384,10 +385,27 @@ def test_load_mask_reads_white_as_hole(tmp_path):
     path16 = tmp_path / "m16.png"
     assert cv2.imwrite(str(path16), _pattern().astype(np.uint16) * 257)
     assert torch.equal(load_mask(path16), mask)
-    # A colour file is read as gray.
+    # A colour file: a hole where the brightest channel is > 127, so a bright red stroke counts
+    # (its luma, 60, would not); as in restore-image --masks.
     path_rgb = tmp_path / "rgb.png"
-    assert cv2.imwrite(str(path_rgb), np.repeat(_pattern()[..., None], 3, axis=2))
-    assert torch.equal(load_mask(path_rgb), mask)
+    rgb = np.repeat(_pattern()[..., None], 3, axis=2)
+    rgb[0, 0] = (0, 0, 200)  # BGR: red
+    assert cv2.imwrite(str(path_rgb), rgb)
+    expected_rgb = mask.clone()
+    expected_rgb[..., 0, 0] = 1
+    assert torch.equal(load_mask(path_rgb), expected_rgb)
+
+
+def test_holes_in_mask_image_ignores_alpha_and_takes_any_type():
+    gray_alpha = np.stack([_pattern(), np.full((20, 30), 255, np.uint8)], axis=2)
+    assert np.array_equal(holes_in_mask_image(gray_alpha), _pattern() > 127)
+    rgba = np.zeros((2, 2, 4), np.uint16)
+    rgba[..., 3] = 65535
+    rgba[0, 1, 1] = 40000  # one bright channel, 16 bits
+    assert holes_in_mask_image(rgba).tolist() == [[False, True], [False, False]]
+    assert holes_in_mask_image(np.array([[0.2, 0.7]])).tolist() == [[False, True]]
+    with pytest.raises(ValueError, match="mask image"):
+        holes_in_mask_image(np.zeros((2, 2, 2, 2)))
 
 
 def test_load_mask_resizes_with_nearest_neighbour(tmp_path):

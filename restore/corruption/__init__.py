@@ -13,6 +13,7 @@ from restore.corruption.masks import (
     MixtureMasks,
     RectangleMasks,
     apply_mask,
+    holes_in_mask_image,
     load_mask,
 )
 from restore.corruption.noise import (
@@ -36,6 +37,6 @@ __all__ = [
     "GaussianBlur", "GaussianNoise", "IrregularMasks", "JPEGCompression", "MaskGenerator",
     "MixtureMasks", "NoiseOp", "PoissonGaussianNoise", "RandomChoice", "RectangleMasks",
     "SaltAndPepperNoise", "SpeckleNoise", "apply_mask", "corrupt", "gaussian_blur",
-    "gaussian_noise", "jpeg_compression", "load_mask", "poisson_gaussian_noise",
+    "gaussian_noise", "holes_in_mask_image", "jpeg_compression", "load_mask", "poisson_gaussian_noise",
     "salt_and_pepper_noise", "speckle_noise",
 ]

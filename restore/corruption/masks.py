@@ -252,17 +252,34 @@ class MixtureMasks(MaskGenerator):
         )
 
 
+def holes_in_mask_image(pixels: np.ndarray) -> np.ndarray:
+    """Hole map (bool ``(H, W)``) of a decoded mask image: white = hole.
+
+    ``pixels`` is ``(H, W)`` or ``(H, W, C)`` with C = 1, 2 (gray + alpha), 3 or 4 (colour + alpha),
+    of an integer type or float in [0, 1]. A pixel is a hole when its brightest colour channel is
+    above half the range (> 127 for 8 bits), so holes painted in any bright colour count; alpha is
+    ignored.
+    """
+    if pixels.ndim == 3:
+        colour = pixels[..., :1] if pixels.shape[2] == 2 else pixels[..., :3]
+        pixels = colour.max(axis=2)
+    if pixels.ndim != 2:
+        raise ValueError(f"expected an (H, W) or (H, W, C) mask image, got shape {pixels.shape}")
+    half = np.iinfo(pixels.dtype).max // 2 if np.issubdtype(pixels.dtype, np.integer) else 0.5
+    return pixels > half
+
+
 def load_mask(path: str | Path, size: tuple[int, int] | None = None) -> Tensor:
-    """Read a mask image (white > 127 = hole) as a float32 ``(1, 1, H, W)`` tensor of 0/1.
+    """Read a mask image (white = hole, see :func:`holes_in_mask_image`) as a float32
+    ``(1, 1, H, W)`` tensor of 0/1.
 
     ``size`` is ``(height, width)``; the mask is resized with nearest-neighbour when given. Raises
     ``ValueError`` naming the file when it cannot be decoded.
     """
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH)
+    image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)  # EXIF orientation applied
     if image is None:
         raise ValueError(f"{path}: not a readable mask image")
-    threshold = 127 if image.dtype == np.uint8 else np.iinfo(image.dtype).max // 2
-    mask = (image > threshold).astype(np.float32)
+    mask = holes_in_mask_image(image).astype(np.float32)
     if size is not None and mask.shape != tuple(size):
         mask = cv2.resize(mask, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
     return torch.from_numpy(mask)[None, None]

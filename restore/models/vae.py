@@ -7,8 +7,10 @@ Completion):
   plus the *conditional prior* ``p(z | y) = N(mu, diag(exp(logvar)))`` over a latent map at 1/``stride``
   resolution (``y`` = degraded image and mask);
 * a recognition network ``q(z | x, y)`` also sees the clean image ``x`` (training only);
-* the U-Net decoder maps a latent sample plus the skips to the restored image (a residual on top of
-  the degraded input).
+* the U-Net decoder maps a latent sample plus the skips to the restored image: a residual on top of
+  the degraded input whose holes are first filled by a smooth push-pull interpolation
+  (:func:`restore.models.fill.pyramid_fill`), so the network adds detail rather than the colour of
+  a wide hole it cannot see across.
 
 Training maximises the ELBO ``E_q[log p(x | z, y)] - beta * KL(q(z | x, y) || p(z | y))``. Because the
 recognition network sees the clean image, a decoder trained on posterior samples alone learns to
@@ -34,7 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from restore.models.fill import pyramid_fill
+
 LOGVAR_LIMIT = 8.0
+HOLE_FILLS = ("pyramid", "zero")
 
 
 def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
@@ -90,7 +95,7 @@ class Encoding:
     mu: Tensor
     logvar: Tensor
     skips: list[Tensor]
-    degraded: Tensor  # padded to a multiple of the stride, holes filled with 0
+    degraded: Tensor  # padded to a multiple of the stride, holes pre-filled (``hole_fill``)
     condition: Tensor  # (B, 3, H', W'): hole mask, noise level / 255, noise-level-known flag
     size: tuple[int, int]  # (H, W) before padding
 
@@ -115,6 +120,8 @@ class RestorationVAE(nn.Module):
         latent_channels: channels of the latent map at the lowest level.
         unshuffle: pixel-unshuffle factor at the input (FFDNet-style); cuts full-resolution cost.
         posterior_width: channel multiplier of the recognition network relative to ``widths``.
+        hole_fill: what the holes of the input hold before the network sees it and adds its
+            residual: ``pyramid`` (push-pull interpolation of the known pixels) or ``zero``.
     """
 
     def __init__(
@@ -125,6 +132,7 @@ class RestorationVAE(nn.Module):
         latent_channels: int = 16,
         unshuffle: int = 2,
         posterior_width: float = 0.5,
+        hole_fill: str = "pyramid",
     ) -> None:
         super().__init__()
         widths, blocks = [int(w) for w in widths], [int(b) for b in blocks]
@@ -134,10 +142,14 @@ class RestorationVAE(nn.Module):
             raise ValueError(f"widths and blocks need the same non-zero length, got {widths}, {blocks}")
         if latent_channels < 1 or unshuffle < 1 or not 0 < posterior_width <= 4:
             raise ValueError("latent_channels and unshuffle must be >= 1, posterior_width in (0, 4]")
+        if hole_fill not in HOLE_FILLS:
+            raise ValueError(f"hole_fill must be one of {HOLE_FILLS}, got {hole_fill!r}")
         self.config = dict(
             image_channels=image_channels, widths=widths, blocks=blocks,
             latent_channels=latent_channels, unshuffle=unshuffle, posterior_width=posterior_width,
+            hole_fill=hole_fill,
         )
+        self.hole_fill = hole_fill
         self.image_channels = image_channels
         self.latent_channels = latent_channels
         self.unshuffle = unshuffle
@@ -173,8 +185,16 @@ class RestorationVAE(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     # ----------------------------------------------------------------------------------------------
-    def _prepare(self, degraded: Tensor, mask: Tensor | None, noise_level: Tensor | None
-                 ) -> tuple[Tensor, Tensor, tuple[int, int]]:
+    def fill_holes(self, degraded: Tensor, mask: Tensor) -> Tensor:
+        """The input the network adds its residual to: ``degraded`` with its holes (``mask == 1``)
+        pre-filled as ``hole_fill`` says. Callers that cut an image into tiles fill it whole first
+        and pass ``filled=True``, so a hole across tiles gets one consistent fill."""
+        if self.hole_fill == "pyramid" and bool(mask.any()):
+            return pyramid_fill(degraded, mask)
+        return degraded * (1 - mask.to(degraded.dtype))
+
+    def _prepare(self, degraded: Tensor, mask: Tensor | None, noise_level: Tensor | None,
+                 filled: bool = False) -> tuple[Tensor, Tensor, tuple[int, int]]:
         if degraded.dim() != 4 or degraded.shape[1] != self.image_channels:
             raise ValueError(
                 f"expected (B, {self.image_channels}, H, W) images, got {tuple(degraded.shape)}"
@@ -188,7 +208,8 @@ class RestorationVAE(nn.Module):
         known = ~torch.isnan(level)
         maps = torch.stack([torch.where(known, level / 255.0, 0.0), known.float()], 1)
         condition = torch.cat([mask, maps.to(degraded.dtype)[:, :, None, None].expand(b, 2, h, w)], 1)
-        degraded = degraded * (1 - mask)
+        if not filled:
+            degraded = self.fill_holes(degraded, mask)
         ph, pw = (-h) % self.stride, (-w) % self.stride
         if ph or pw:
             mode = "reflect" if ph < h and pw < w else "replicate"
@@ -197,9 +218,12 @@ class RestorationVAE(nn.Module):
         return degraded, condition, (h, w)
 
     def encode(self, degraded: Tensor, mask: Tensor | None = None,
-               noise_level: Tensor | float | None = None) -> Encoding:
-        """Encode the degraded input (hole mask, noise level) to the conditional prior ``p(z | y)``."""
-        degraded, condition, size = self._prepare(degraded, mask, noise_level)
+               noise_level: Tensor | float | None = None, filled: bool = False) -> Encoding:
+        """Encode the degraded input (hole mask, noise level) to the conditional prior ``p(z | y)``.
+
+        ``filled=True``: the holes of ``degraded`` already hold :meth:`fill_holes`'s fill.
+        """
+        degraded, condition, size = self._prepare(degraded, mask, noise_level, filled)
         h = self.stem(F.pixel_unshuffle(torch.cat([degraded, condition], 1), self.unshuffle))
         skips = []
         for i, stage in enumerate(self.enc):
@@ -254,22 +278,23 @@ class RestorationVAE(nn.Module):
 
     @torch.no_grad()
     def restore(self, degraded: Tensor, mask: Tensor | None = None, keep_known: bool = False,
-                noise_level: Tensor | float | None = None) -> Tensor:
+                noise_level: Tensor | float | None = None, filled: bool = False) -> Tensor:
         """Deterministic restoration: decode the conditional prior mean. Output in ``[0, 1]``.
 
         ``keep_known=True`` copies the known pixels (``mask == 0``) from the input, which is right
         for clean images with holes; leave it off when the known pixels are noisy too.
+        ``filled=True``: the holes of ``degraded`` already hold :meth:`fill_holes`'s fill.
         """
-        enc = self.encode(degraded, mask, noise_level)
+        enc = self.encode(degraded, mask, noise_level, filled)
         return self._finish(self.decode(enc.mu, enc), degraded, mask, keep_known)
 
     @torch.no_grad()
     def sample(self, degraded: Tensor, mask: Tensor | None = None, n: int = 8,
                keep_known: bool = False, temperature: float = 1.0,
                noise_level: Tensor | float | None = None,
-               generator: torch.Generator | None = None) -> Tensor:
+               generator: torch.Generator | None = None, filled: bool = False) -> Tensor:
         """``n`` restorations decoded from ``z ~ p(z | y)``: ``(n, B, C, H, W)`` in ``[0, 1]``."""
-        enc = self.encode(degraded, mask, noise_level)
+        enc = self.encode(degraded, mask, noise_level, filled)
         outs = [
             self._finish(self.decode(reparameterize(enc.mu, enc.logvar, generator, temperature), enc),
                          degraded, mask, keep_known)
