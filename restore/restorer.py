@@ -120,15 +120,19 @@ class Restorer:
             raise ValueError(f"mask size {tuple(m.shape[-2:])} does not match image size {(h, w)}")
         return (m != 0).float().expand(b, 1, h, w)
 
-    def _net_tile(self, degraded: Tensor, mask: Tensor, sigma: float | None, keep_known: bool,
-                  generator: torch.Generator | None, dtype: torch.dtype | None) -> Tensor:
+    def _net_tile(self, degraded: Tensor, mask: Tensor, window: tuple[int, int], sigma: float | None,
+                  keep_known: bool, eps: Tensor | None, dtype: torch.dtype | None) -> Tensor:
+        """One tile at ``window`` = (y, x); ``eps``: the whole image's latent draws (sampling)."""
         ctx = torch.autocast(self.device.type, dtype=dtype) if dtype else nullcontext()
         x = degraded.contiguous(memory_format=torch.channels_last)
         with torch.no_grad(), ctx:
-            if generator is None:
+            if eps is None:
                 return self.net.restore(x, mask, keep_known, noise_level=sigma, filled=True)
-            return self.net.sample(x, mask, 1, keep_known, noise_level=sigma, generator=generator,
-                                   filled=True)[0]
+            s = self.net.stride
+            (y0, x0), (h, w) = window, x.shape[-2:]
+            tile_eps = eps[..., y0 // s : (y0 + h) // s, x0 // s : (x0 + w) // s][None]
+            return self.net.sample(x, mask, 1, keep_known, noise_level=sigma, filled=True,
+                                   eps=tile_eps)[0]
 
     def _run(self, image: Any, mask: Any, sigma: float | None, keep_known: bool,
              generator: torch.Generator | None = None) -> Any:
@@ -141,9 +145,14 @@ class Restorer:
         x = x.to(self.device)
         m = holes.to(self.device) if holes is not None else x.new_zeros((x.shape[0], 1, *x.shape[-2:]))
         x = self.net.fill_holes(x, m)  # once for the whole image, so tiles share one fill
+        eps = None
+        if generator is not None:  # one latent draw for the whole image: tiles agree where they overlap
+            s = self.net.stride
+            shape = (x.shape[0], self.net.latent_channels, -(-x.shape[-2] // s), -(-x.shape[-1] // s))
+            eps = torch.randn(shape, generator=generator, device=generator.device).to(self.device)
 
         def run(dtype):
-            return tiled(lambda t, tm: self._net_tile(t, tm, sigma, keep_known, generator, dtype),
+            return tiled(lambda t, tm, at: self._net_tile(t, tm, at, sigma, keep_known, eps, dtype),
                          x, m, self.tile, self.tile_overlap, self.net.stride)
 
         out = run(self.autocast_dtype)

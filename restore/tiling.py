@@ -46,17 +46,18 @@ def _ramp(length: int, overlap: int, first: bool, last: bool, device) -> Tensor:
 
 
 def tiled(
-    fn: Callable[[Tensor, Tensor], Tensor],
+    fn: Callable[[Tensor, Tensor, tuple[int, int]], Tensor],
     images: Tensor,
     extra: Tensor,
     tile: int = 1024,
     overlap: int = 128,
     multiple: int = 1,
 ) -> Tensor:
-    """Apply ``fn(image_tile, extra_tile) -> output_tile`` over overlapping tiles and blend.
+    """Apply ``fn(image_tile, extra_tile, (y, x)) -> output_tile`` over overlapping tiles and blend.
 
     Args:
-        fn: maps ``(B, C, h, w)`` and ``(B, E, h, w)`` tiles to a ``(B, C', h, w)`` tile.
+        fn: maps ``(B, C, h, w)`` and ``(B, E, h, w)`` tiles whose top-left pixel is ``(y, x)`` (in
+            the padded image; multiples of ``multiple``) to a ``(B, C', h, w)`` tile.
         images: ``(B, C, H, W)`` input.
         extra: ``(B, E, H, W)`` per-pixel side input tiled alongside (e.g. the hole mask).
         tile: tile side in pixels (images smaller than a tile run whole).
@@ -79,7 +80,7 @@ def tiled(
         extra = F.pad(extra, (0, pw, 0, ph), mode=mode)
     b, _, h, w = images.shape
     if h <= tile and w <= tile:
-        return fn(images, extra).float()[..., :height, :width]
+        return fn(images, extra, (0, 0)).float()[..., :height, :width]
     ys, xs = _starts(h, tile, overlap, multiple), _starts(w, tile, overlap, multiple)
     out = None
     weight = torch.zeros((1, 1, h, w), device=images.device)
@@ -89,7 +90,8 @@ def tiled(
         for ix, x in enumerate(xs):
             tw = min(tile, w - x)
             wx = _ramp(tw, overlap, ix == 0, ix == len(xs) - 1, images.device)
-            result = fn(images[..., y : y + th, x : x + tw], extra[..., y : y + th, x : x + tw]).float()
+            result = fn(images[..., y : y + th, x : x + tw], extra[..., y : y + th, x : x + tw],
+                        (y, x)).float()
             if out is None:
                 out = torch.zeros((b, result.shape[1], h, w), device=images.device)
             wt = (wy[:, None] * wx[None, :])[None, None]

@@ -336,6 +336,20 @@ def test_tiled_inpaint_matches_whole_image(tiled_pair, size):
     assert np.abs(a8.astype(int) - b8).max() <= 1
 
 
+def test_tiled_samples_match_whole_image(tiled_pair):
+    # One latent draw covers the whole image, so tiles sample the same completion a whole-image
+    # run does (before, each tile drew its own latents and samples were incoherent across tiles).
+    whole, tiles, calls = tiled_pair
+    img, mask = photo(600, 700, seed=5), np.zeros((600, 700), bool)
+    mask[100:300, 250:550] = True
+    calls["n"] = 0
+    a, b = whole.sample(img, mask, n=2, seed=3), tiles.sample(img, mask, n=2, seed=3)
+    assert calls["n"] >= 12  # 2 samples x at least 6 tiles
+    for x, y in zip(a, b):
+        assert np.abs(x - y).max() < 1e-4
+    assert np.abs(a[0] - a[1])[mask].mean() > 1e-3  # and the two samples differ
+
+
 def test_bad_tile_settings(weights):
     r = Restorer.from_checkpoint(weights, device="cpu", precision="fp32", tile=64, tile_overlap=64)
     with pytest.raises(ValueError, match="overlap"):
@@ -453,9 +467,9 @@ def test_reduced_precision_output_with_nans_is_recomputed_in_fp32(weights, monke
     calls = []
     real = Restorer._net_tile
 
-    def flaky(self, degraded, mask, sigma, keep_known, generator, dtype):
+    def flaky(self, degraded, mask, window, sigma, keep_known, eps, dtype):
         calls.append(dtype)
-        out = real(self, degraded, mask, sigma, keep_known, generator, dtype)
+        out = real(self, degraded, mask, window, sigma, keep_known, eps, dtype)
         return out * float("nan") if dtype is not None else out
 
     monkeypatch.setattr(Restorer, "_net_tile", flaky)

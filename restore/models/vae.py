@@ -50,11 +50,13 @@ def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) 
 
 
 def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None,
-                   temperature: float = 1.0) -> Tensor:
-    """``z = mu + temperature * exp(logvar / 2) * eps`` with ``eps ~ N(0, I)``; differentiable."""
-    eps = torch.randn(mu.shape, generator=generator, device=mu.device if generator is None
-                      else generator.device, dtype=mu.dtype).to(mu.device)
-    return mu + temperature * (0.5 * logvar).exp() * eps
+                   temperature: float = 1.0, eps: Tensor | None = None) -> Tensor:
+    """``z = mu + temperature * exp(logvar / 2) * eps`` with ``eps ~ N(0, I)`` (drawn from
+    ``generator`` unless given); differentiable."""
+    if eps is None:
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device if generator is None
+                          else generator.device, dtype=mu.dtype)
+    return mu + temperature * (0.5 * logvar).exp() * eps.to(mu.device, mu.dtype)
 
 
 class ResBlock(nn.Module):
@@ -292,12 +294,22 @@ class RestorationVAE(nn.Module):
     def sample(self, degraded: Tensor, mask: Tensor | None = None, n: int = 8,
                keep_known: bool = False, temperature: float = 1.0,
                noise_level: Tensor | float | None = None,
-               generator: torch.Generator | None = None, filled: bool = False) -> Tensor:
-        """``n`` restorations decoded from ``z ~ p(z | y)``: ``(n, B, C, H, W)`` in ``[0, 1]``."""
+               generator: torch.Generator | None = None, filled: bool = False,
+               eps: Tensor | None = None) -> Tensor:
+        """``n`` restorations decoded from ``z ~ p(z | y)``: ``(n, B, C, H, W)`` in ``[0, 1]``.
+
+        ``eps``: the standard-normal draws to use, ``(n, B, latent_channels, H', W')`` with ``H', W'``
+        the latent map's size (``ceil(H / stride)``, ``ceil(W / stride)``), instead of drawing from
+        ``generator``; tiled callers cut them from one map of the whole image.
+        """
         enc = self.encode(degraded, mask, noise_level, filled)
+        if eps is not None and (eps.shape[0] != n or eps.shape[1:] != enc.mu.shape):
+            raise ValueError(f"eps must be (n, *latent shape) = {(n, *enc.mu.shape)}, got "
+                             f"{tuple(eps.shape)}")
         outs = [
-            self._finish(self.decode(reparameterize(enc.mu, enc.logvar, generator, temperature), enc),
+            self._finish(self.decode(reparameterize(enc.mu, enc.logvar, generator, temperature,
+                                                    None if eps is None else eps[i]), enc),
                          degraded, mask, keep_known)
-            for _ in range(n)
+            for i in range(n)
         ]
         return torch.stack(outs)
