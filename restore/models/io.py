@@ -18,8 +18,6 @@ FORMAT = "restore-vae"
 VERSION = 1
 EXPORT_NAME = "model.pt"
 TRAINING_ONLY = ("posterior_net.", "posterior.")
-#: Config defaults of files written before a setting existed (what those networks were trained with).
-LEGACY_CONFIG = {"hole_fill": "zero"}
 
 
 def _inference_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -45,7 +43,7 @@ def export_weights(net: RestorationVAE, path: str | Path, dtype: torch.dtype = t
 
 def _build(config: dict, state: dict[str, torch.Tensor], source: Path) -> RestorationVAE:
     try:
-        net = RestorationVAE(**{**LEGACY_CONFIG, **config})
+        net = RestorationVAE(**config)
         missing, unexpected = net.load_state_dict(_inference_state(state), strict=False)
     except (TypeError, RuntimeError) as err:
         raise ValueError(f"{source}: weights do not match the model config ({err})") from err

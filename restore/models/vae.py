@@ -8,9 +8,8 @@ Completion):
   resolution (``y`` = degraded image and mask);
 * a recognition network ``q(z | x, y)`` also sees the clean image ``x`` (training only);
 * the U-Net decoder maps a latent sample plus the skips to the restored image: a residual on top of
-  the degraded input whose holes are first filled by a smooth push-pull interpolation
-  (:func:`restore.models.fill.pyramid_fill`), so the network adds detail rather than the colour of
-  a wide hole it cannot see across.
+  the degraded input, whose holes hold 0 or (``hole_fill="pyramid"``) a smooth push-pull
+  interpolation of the known pixels (:func:`restore.models.fill.pyramid_fill`).
 
 Training maximises the ELBO ``E_q[log p(x | z, y)] - beta * KL(q(z | x, y) || p(z | y))``. Because the
 recognition network sees the clean image, a decoder trained on posterior samples alone learns to
@@ -123,7 +122,7 @@ class RestorationVAE(nn.Module):
         unshuffle: pixel-unshuffle factor at the input (FFDNet-style); cuts full-resolution cost.
         posterior_width: channel multiplier of the recognition network relative to ``widths``.
         hole_fill: what the holes of the input hold before the network sees it and adds its
-            residual: ``pyramid`` (push-pull interpolation of the known pixels) or ``zero``.
+            residual: ``zero`` or ``pyramid`` (push-pull interpolation of the known pixels).
     """
 
     def __init__(
@@ -134,7 +133,7 @@ class RestorationVAE(nn.Module):
         latent_channels: int = 16,
         unshuffle: int = 2,
         posterior_width: float = 0.5,
-        hole_fill: str = "pyramid",
+        hole_fill: str = "zero",
     ) -> None:
         super().__init__()
         widths, blocks = [int(w) for w in widths], [int(b) for b in blocks]
