@@ -1,6 +1,6 @@
 """Image files for the restoration pipeline: decode with OpenCV, keep metadata, write atomically.
 
-Pixels are decoded by OpenCV (8/16-bit, gray, RGB, RGBA). Pillow reads only the header: size (to
+Pixels are decoded by OpenCV (8/16-bit, gray, gray + alpha, RGB, RGBA). Pillow reads only the header: size (to
 refuse decompression bombs before decoding), EXIF (orientation is applied to the pixels and reset
 to 1 in the saved EXIF) and the ICC profile. 8-bit outputs are encoded by Pillow so EXIF and ICC can
 be kept where the format allows (JPEG, PNG, WebP, TIFF); 16-bit outputs (PNG, TIFF) are encoded by
@@ -31,7 +31,8 @@ class ImageFileError(ValueError):
 
 @dataclass
 class ImageFile:
-    """Decoded pixels (``H x W`` or ``H x W x C``, RGB/RGBA order, uint8 or uint16) and metadata."""
+    """Decoded pixels (``H x W`` or ``H x W x C``: gray + alpha, RGB or RGBA; uint8 or uint16) and
+    metadata."""
 
     pixels: np.ndarray
     exif: bytes | None = None  # orientation already reset to 1
@@ -71,7 +72,7 @@ def read_image_file(path: str | Path, max_pixels: int | None = None) -> ImageFil
     try:
         with Image.open(path) as header:
             width, height = header.size
-            fmt = header.format
+            fmt, mode = header.format, header.mode
             exif = header.getexif()
             icc = header.info.get("icc_profile")
     except (OSError, ValueError, SyntaxError) as err:
@@ -91,14 +92,19 @@ def read_image_file(path: str | Path, max_pixels: int | None = None) -> ImageFil
     elif pixels.ndim == 3:
         code = cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB
         pixels = cv2.cvtColor(pixels, code)
-    if fmt == "TIFF" and pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 4:
+    gray_alpha = mode in ("LA", "La")
+    rgba = pixels.ndim == 3 and pixels.shape[2] == 4
+    if fmt == "TIFF" and pixels.dtype == np.uint8 and (gray_alpha or rgba):
         # OpenCV decodes 8-bit TIFFs with alpha through libtiff's RGBA reader, which premultiplies
-        # the colour by alpha; Pillow keeps the stored (unassociated) colour.
+        # the colour by alpha (and drops the alpha of gray + alpha); Pillow keeps the stored colour.
         try:
             with Image.open(path) as im:
-                pixels = np.asarray(im.convert("RGBA"))
+                pixels = np.asarray(im.convert("LA" if gray_alpha else "RGBA"))
         except (OSError, ValueError, SyntaxError) as err:
             raise ImageFileError(f"{path}: cannot decode image data ({err})") from err
+    if gray_alpha and pixels.ndim == 3 and pixels.shape[2] == 4 and \
+            (pixels[:, :, 0] == pixels[:, :, 1]).all() and (pixels[:, :, 0] == pixels[:, :, 2]).all():
+        pixels = np.ascontiguousarray(pixels[:, :, [0, 3]])  # OpenCV expands gray + alpha to RGBA
     orientation = exif.get(_ORIENTATION, 1)
     pixels = _orient(pixels, orientation)
     exif_bytes = None
@@ -130,6 +136,8 @@ def write_image_file(path: str | Path, image: ImageFile, quality: int = 95) -> N
     try:
         os.chmod(tmp, _new_file_mode())  # mkstemp creates 0600; give the usual umask permissions
         if pixels.dtype == np.uint16:
+            if pixels.ndim == 3 and pixels.shape[2] == 2:  # OpenCV writes no gray + alpha: RGBA
+                pixels = pixels[:, :, [0, 0, 0, 1]]
             bgr = pixels if pixels.ndim == 2 else cv2.cvtColor(
                 pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
             if not cv2.imwrite(tmp, bgr):

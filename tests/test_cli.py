@@ -227,6 +227,23 @@ def test_masks_folder_by_stem_and_size_mismatch(capsys, weights, inputs, tmp_pat
     assert change(pixels(out / "rgba.png")[:, :, :3], pixels(inputs / "rgba.png")[:, :, :3]) > 0.3
 
 
+def test_gray_alpha_png_stays_gray_alpha(capsys, weights, tmp_path):
+    rng = np.random.default_rng(0)
+    gray = np.clip(128 + 40 * np.sin(np.arange(W) / 5)[None] + rng.normal(0, 20, (H, W)), 0, 255)
+    alpha = np.full((H, W), 255, np.uint8)
+    alpha[10:20, 10:30] = 0  # transparent: holes with --mask-from-alpha
+    src = tmp_path / "la.png"
+    Image.fromarray(np.dstack([gray.astype(np.uint8), alpha]), "LA").save(src)
+    code, _, err = cli(capsys, weights, src, "-o", tmp_path / "out", "--mask-from-alpha")
+    assert code == 0, err
+    out = tmp_path / "out" / "la.png"
+    assert Image.open(out).mode == "LA"
+    res = pixels(out)
+    assert res.shape == (H, W, 2) and res.dtype == np.uint8
+    assert (res[10:20, 10:30, 1] == 255).all()  # filled holes become opaque
+    np.testing.assert_array_equal(res[alpha > 0], pixels(src)[alpha > 0])  # known pixels kept
+
+
 def test_mask_from_alpha(capsys, weights, inputs, tmp_path):
     out = tmp_path / "out"
     code, _, err = cli(capsys, weights, inputs / "rgba.png", "-o", out, "--mask-from-alpha")

@@ -80,6 +80,29 @@ def test_rgba_8bit_round_trip_is_exact(tmp_path, ext):
     np.testing.assert_array_equal(back, pixels)
 
 
+@pytest.mark.parametrize("ext", ["png", "tif"])
+def test_gray_alpha_8bit_stays_gray_alpha(tmp_path, ext):
+    pixels = photo(4)[:, :, [0, 3]]  # gray + alpha (OpenCV alone decodes it as RGBA)
+    path = tmp_path / f"la.{ext}"
+    write_image_file(path, ImageFile(pixels))
+    assert Image.open(path).mode == "LA"
+    back = read_image_file(path).pixels
+    assert back.shape == (H, W, 2) and back.dtype == np.uint8
+    np.testing.assert_array_equal(back, pixels)
+    coloured = photo(4)  # a real RGBA file keeps its colours
+    write_image_file(tmp_path / f"rgba.{ext}", ImageFile(coloured))
+    assert read_image_file(tmp_path / f"rgba.{ext}").pixels.shape == (H, W, 4)
+
+
+def test_gray_alpha_16bit_is_written_as_rgba(tmp_path):
+    pixels = photo(4, np.uint16)[:, :, [0, 3]]
+    write_image_file(tmp_path / "la16.png", ImageFile(pixels))  # OpenCV has no 16-bit gray + alpha
+    back = read_image_file(tmp_path / "la16.png").pixels
+    assert back.dtype == np.uint16 and back.shape == (H, W, 4)
+    np.testing.assert_array_equal(back[:, :, [0, 3]], pixels)
+    assert (back[:, :, 1] == back[:, :, 0]).all() and (back[:, :, 2] == back[:, :, 0]).all()
+
+
 def test_rgba_tiff_from_pillow_is_not_premultiplied(tmp_path):
     """OpenCV's libtiff RGBA path premultiplies colour by alpha; the stored colour must come back."""
     pixels = photo(4)
