@@ -167,7 +167,7 @@ def _save_pil(tmp: str, pixels: np.ndarray, fmt: str, image: ImageFile, quality:
     if fmt in ("JPEG", "WEBP"):
         kwargs["quality"] = quality
     if fmt == "WEBP" and quality >= 100:
-        kwargs["lossless"] = True
+        kwargs.update(lossless=True, exact=True)  # exact: keep the colour under transparent pixels
     if fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
         if image.exif:
             kwargs["exif"] = image.exif
