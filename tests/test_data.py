@@ -163,11 +163,28 @@ def test_read_image_luma_uses_bt601_weights(tmp_path):
 
 def test_read_image_rejects_bad_files(tmp_path):
     for path in [*write_bad_files(tmp_path), tmp_path / "missing.png"]:
-        with pytest.raises(ValueError, match="cannot decode image") as error:
+        with pytest.raises(ValueError) as error:
             read_image(path, 3)
         assert str(path) in str(error.value)
     with pytest.raises(ValueError, match="channels"):
         read_image(write(tmp_path / "ok.png", bgr8(0)), channels=2)
+
+
+def test_read_image_decodes_like_restore_image(tmp_path):
+    # One decoder for training and restore-image: EXIF orientation applied, truncated files refused.
+    from PIL import Image
+
+    rgb = bgr8(3, 20, 40)[:, :, ::-1]
+    path = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    Image.fromarray(rgb).save(path, exif=exif, quality=100)
+    assert read_image(path).shape == (40, 20, 3)
+    full = write(tmp_path / "full.png", bgr8(0))
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with pytest.raises(ValueError, match="truncated"):
+        read_image(cut)
 
 
 # --- synthetic images -------------------------------------------------------------------------
