@@ -347,7 +347,7 @@ def test_tiled_samples_match_whole_image(tiled_pair):
     assert calls["n"] >= 12  # 2 samples x at least 6 tiles
     for x, y in zip(a, b):
         assert np.abs(x - y).max() < 1e-4
-    assert np.abs(a[0] - a[1])[mask].mean() > 1e-3  # and the two samples differ
+    assert np.abs(a[0] - a[1])[mask].max() > 1e-3  # the samples differ by more than the tolerance
 
 
 def test_bad_tile_settings(weights):
