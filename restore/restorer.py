@@ -144,7 +144,8 @@ class Restorer:
         x = batch.expand(-1, 3, -1, -1) if gray else batch
         x = x.to(self.device)
         m = holes.to(self.device) if holes is not None else x.new_zeros((x.shape[0], 1, *x.shape[-2:]))
-        x = self.net.fill_holes(x, m)  # once for the whole image, so tiles share one fill
+        if holes is not None:
+            x = self.net.fill_holes(x, m)  # once for the whole image, so tiles share one fill
         eps = None
         if generator is not None:  # one latent draw for the whole image: tiles agree where they overlap
             s = self.net.stride
