@@ -312,7 +312,6 @@ def _run(args, todo: list[Job], rows: list[Row]) -> int:
     return EXIT_OK
 
 
-
 def main_exit() -> None:
     """Console script: exit with :func:`main`'s status."""
     sys.exit(main())
