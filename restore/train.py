@@ -18,6 +18,8 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
+from restore.models import init_from
+
 
 def config_dir() -> str:
     """The Hydra config folder: ``conf/`` of a source checkout, else the copy inside the package."""
@@ -49,6 +51,9 @@ def train(cfg: DictConfig) -> tuple[L.Trainer, L.LightningModule]:
         corruption=instantiate(cfg.corruption.train),
         val_tasks=instantiate(cfg.corruption.val, _convert_="all"),
     )
+    if cfg.get("init_weights"):
+        source = init_from(module.net, cfg.init_weights)
+        rank_zero_info(f"Network initialised from {source}")
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)

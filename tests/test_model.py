@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from restore.models import RestorationVAE, export_weights, gaussian_kl, load_net, reparameterize
+from restore.models import (RestorationVAE, export_weights, gaussian_kl, init_from, load_net,
+                            reparameterize)
 from restore.models.fill import pyramid_fill
 
 SMALL = dict(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
@@ -135,6 +136,25 @@ def test_export_and_reload_give_identical_outputs(tmp_path):
     loaded = load_net(path)
     x = torch.rand(2, 3, 40, 40)
     assert torch.equal(loaded.restore(x), net.restore(x))
+
+
+def test_init_from_an_export_copies_inference_weights_and_checks_the_network(tmp_path):
+    torch.manual_seed(0)
+    source = RestorationVAE(**SMALL)
+    for p in source.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    path = export_weights(source, tmp_path / "model.pt")
+    target = RestorationVAE(**{**SMALL, "hole_fill": "pyramid"})  # the hole fill may differ
+    posterior_before = target.posterior.conv.weight.clone()
+    assert init_from(target, path) == path
+    assert torch.equal(target.head.weight, source.head.weight)
+    assert torch.equal(target.prior.conv.weight, source.prior.conv.weight)
+    assert torch.equal(target.posterior.conv.weight, posterior_before)  # not in an export
+    other = RestorationVAE(**{**SMALL, "latent_channels": SMALL["latent_channels"] + 1})
+    with pytest.raises(ValueError, match="model.pt.*differs"):
+        init_from(other, path)
+    with pytest.raises(FileNotFoundError, match="nothere"):
+        init_from(target, tmp_path / "nothere")
 
 
 def test_load_net_errors_name_the_file(tmp_path):

@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_dir
 from conftest import CONF
 from restore.corruption import GaussianNoise, corrupt
 from restore.data import synthetic_image
-from restore.models import load_net
+from restore.models import RestorationVAE, init_from, load_net
 from restore.train import train
 
 pytestmark = pytest.mark.slow
@@ -88,6 +88,17 @@ def test_reloaded_checkpoint_and_export_match_the_model_that_wrote_them(smoke_ru
     assert torch.equal(load_net(run).restore(noisy), exported.restore(noisy))  # run folder
 
 
+def test_fine_tuning_starts_from_the_checkpoint_of_a_run_folder(smoke_run):
+    """A run folder given to ``init_weights`` yields its checkpoint, recognition network included."""
+    run, trainer, module = smoke_run
+    net = RestorationVAE(**module.net.config)
+    source = init_from(net, run)
+    assert source.suffix == ".ckpt" and source.parent.name == "checkpoints"
+    best = torch.load(trainer.checkpoint_callback.best_model_path, weights_only=True)["state_dict"]
+    for name, value in net.state_dict().items():
+        assert torch.equal(value, best[f"net.{name}"].to(value.dtype)), name
+
+
 def _cli(*overrides, cwd: Path, timeout=300):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
@@ -114,6 +125,7 @@ def test_ddp_with_two_cpu_processes(tmp_path):
     ("data.root=/no/such/folder", "/no/such/folder"),
     ("model.net.widths=[8]", "widths"),
     ("data.batch_size=0", "batch_size"),
+    ("init_weights=/no/such/run", "/no/such/run"),
 ])
 def test_bad_config_gives_a_short_clear_error(override, expected, tmp_path):
     proc = _cli(override, f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=120)

@@ -54,25 +54,24 @@ def _build(config: dict, state: dict[str, torch.Tensor], source: Path) -> Restor
     return net.eval()
 
 
-def _find_in_run_folder(folder: Path) -> Path:
-    for candidate in (folder / "export" / EXPORT_NAME, folder / EXPORT_NAME):
-        if candidate.is_file():
-            return candidate
+def _find_in_run_folder(folder: Path, prefer_checkpoint: bool = False) -> Path:
+    """The export of a run folder, else its best (or last) checkpoint; checkpoints first when
+    ``prefer_checkpoint`` (they also hold the recognition network, which fine-tuning needs)."""
+    exports = [c for c in (folder / "export" / EXPORT_NAME, folder / EXPORT_NAME) if c.is_file()]
     ckpts = sorted((folder / "checkpoints").glob("best*.ckpt")) or sorted(
         (folder / "checkpoints").glob("*.ckpt"))
-    if ckpts:
-        return ckpts[-1]
+    found = ckpts[-1:] + exports if prefer_checkpoint else exports + ckpts[-1:]
+    if found:
+        return found[0]
     raise FileNotFoundError(f"{folder}: no export/{EXPORT_NAME} or checkpoints/*.ckpt in this run folder")
 
 
-def load_net(path: str | Path, map_location: str | torch.device = "cpu") -> RestorationVAE:
-    """Load a network from an export file, a Lightning checkpoint or a ``restore-train`` run folder.
-
-    Returns the network in eval mode. Raises ``FileNotFoundError`` or ``ValueError`` naming the file.
-    """
+def _read_weights(path: str | Path, map_location: str | torch.device,
+                  prefer_checkpoint: bool = False) -> tuple[dict, dict, Path]:
+    """``(config, state_dict, file)`` of an export file, Lightning checkpoint or run folder."""
     path = Path(path)
     if path.is_dir():
-        path = _find_in_run_folder(path)
+        path = _find_in_run_folder(path, prefer_checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such weights file or run folder")
     try:
@@ -82,8 +81,36 @@ def load_net(path: str | Path, map_location: str | torch.device = "cpu") -> Rest
     if isinstance(payload, dict) and payload.get("format") == FORMAT:
         if payload.get("version") != VERSION:
             raise ValueError(f"{path}: unsupported export version {payload.get('version')}")
-        return _build(payload["config"], payload["state_dict"], path)
+        return payload["config"], payload["state_dict"], path
     if isinstance(payload, dict) and "restore_net_config" in payload and "state_dict" in payload:
         state = {k[len("net."):]: v for k, v in payload["state_dict"].items() if k.startswith("net.")}
-        return _build(payload["restore_net_config"], state, path)
+        return payload["restore_net_config"], state, path
     raise ValueError(f"{path}: not a restore weights file or checkpoint")
+
+
+def load_net(path: str | Path, map_location: str | torch.device = "cpu") -> RestorationVAE:
+    """Load a network from an export file, a Lightning checkpoint or a ``restore-train`` run folder.
+
+    Returns the network in eval mode. Raises ``FileNotFoundError`` or ``ValueError`` naming the file.
+    """
+    config, state, path = _read_weights(path, map_location)
+    return _build(config, state, path)
+
+
+def init_from(net: RestorationVAE, path: str | Path) -> Path:
+    """Copy the weights of an export file, checkpoint or run folder into ``net`` (fine-tuning).
+
+    The architectures must match; the hole fill may differ. A checkpoint (what a run folder gives
+    here) also holds the recognition network; an export leaves ``net``'s own. Returns the file read; raises
+    ``FileNotFoundError`` or ``ValueError`` naming it.
+    """
+    config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
+    theirs = {k: v for k, v in config.items() if k != "hole_fill"}
+    ours = {k: v for k, v in net.config.items() if k != "hole_fill"}
+    if theirs != ours:
+        raise ValueError(f"{path}: its network {theirs} differs from the configured one {ours}")
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith(TRAINING_ONLY) for k in missing):
+        raise ValueError(f"{path}: weights do not match the network (missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]})")
+    return path
