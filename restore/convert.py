@@ -4,6 +4,11 @@ NumPy: ``(H, W)`` gray, ``(H, W, C)`` with C = 1 (gray), 2 (gray + alpha), 3 (RG
 uint8, uint16 or float32/float64 in ``[0, 1]``. PIL: modes L, LA, RGB, RGBA, I;16 and P (palette,
 returned as RGB or RGBA). torch: ``(C, H, W)`` or ``(B, C, H, W)`` floats in ``[0, 1]`` with C = 1, 3
 or 4. Alpha is set aside and reattached unchanged.
+
+Float inputs may stray outside ``[0, 1]`` by as much as unclipped synthetic noise puts them (values
+in ``FLOAT_RANGE``, e.g. ``GaussianNoise(clip=False)``, the protocol of published denoising tables);
+they are passed on as they are, not clipped, since clipping loses information. Outputs are always
+in ``[0, 1]``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,16 @@ import torch
 from torch import Tensor
 
 _INT_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+FLOAT_RANGE = (-2.0, 3.0)  # [0, 1] plus unclipped Gaussian noise up to sigma ~75 (0-255 scale)
+
+
+def _check_float_range(low: float, high: float) -> None:
+    """Reject NaN/inf and floats far outside [0, 1] (0-255 data, say), which noise cannot explain."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError("float image has NaN or infinite values")
+    if low < FLOAT_RANGE[0] or high > FLOAT_RANGE[1]:
+        raise ValueError(f"float images must be in [0, 1] (or near it, with unclipped noise); this "
+                         f"one spans [{low:.4g}, {high:.4g}] (0-255 data? divide by 255)")
 
 
 @dataclass
@@ -37,8 +52,8 @@ def _from_numpy(array: np.ndarray, kind: str = "numpy", pil_mode: str | None = N
         scale = _INT_MAX[array.dtype]
     elif array.dtype in (np.float32, np.float64):
         scale = 1.0
-        if array.size and (np.nanmin(array) < 0 or np.nanmax(array) > 1):
-            raise ValueError("float images must be in [0, 1]")
+        if array.size:
+            _check_float_range(float(array.min()), float(array.max()))
     else:
         raise ValueError(f"unsupported image dtype {array.dtype} (use uint8, uint16 or float32)")
     hwc = array[:, :, None] if array.ndim == 2 else array
@@ -52,7 +67,11 @@ def _from_numpy(array: np.ndarray, kind: str = "numpy", pil_mode: str | None = N
 
 
 def to_batch(image: Any) -> tuple[Tensor, Layout]:
-    """``image`` as a float32 ``(B, C, H, W)`` batch in ``[0, 1]`` (C = 1 or 3) and its layout."""
+    """``image`` as a float32 ``(B, C, H, W)`` batch (C = 1 or 3) and its layout.
+
+    Values are in ``[0, 1]``, or near it for float inputs with unclipped noise (see the module
+    docstring); raises ``ValueError`` for NaN, infinities or floats far outside.
+    """
     if isinstance(image, np.ndarray):
         return _from_numpy(image)
     if isinstance(image, Tensor):
@@ -65,7 +84,10 @@ def to_batch(image: Any) -> tuple[Tensor, Layout]:
         if batch.shape[1] == 4:
             alpha, batch = batch[:, 3:], batch[:, :3]
         layout = Layout("torch", image.dtype, tuple(image.shape), alpha, device=image.device)
-        return batch.float().clamp(0, 1), layout
+        if batch.numel():
+            low, high = torch.aminmax(batch.detach())
+            _check_float_range(float(low), float(high))
+        return batch.float(), layout
     try:
         from PIL import Image
     except ImportError:  # pragma: no cover - Pillow is a dependency

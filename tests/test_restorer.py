@@ -181,6 +181,18 @@ def test_torch_matches_numpy(restorer):
     np.testing.assert_allclose(out_t.permute(1, 2, 0).numpy(), out_np, atol=1e-6)
 
 
+def test_unclipped_float_input_reaches_the_network(restorer):
+    """Floats outside [0, 1] from unclipped noise are not clipped on the way in; outputs are."""
+    rng = np.random.default_rng(3)
+    noisy = (photo() + rng.normal(0, 50 / 255, (H, W, 3))).astype(np.float32)
+    assert noisy.min() < -0.2 and noisy.max() > 1.2
+    out = restorer.denoise(noisy)
+    assert out.min() >= 0 and out.max() <= 1
+    assert np.abs(out - restorer.denoise(np.clip(noisy, 0, 1))).max() > 1e-2
+    out_t = restorer.denoise(torch.from_numpy(noisy).permute(2, 0, 1))
+    np.testing.assert_allclose(out_t.permute(1, 2, 0).numpy(), out, atol=1e-6)
+
+
 # ------------------------------------------------------------------------------------------------
 # File paths
 
@@ -291,6 +303,26 @@ def test_noise_level_changes_result(restorer):
     assert given.shape == blind.shape and not np.array_equal(given, blind)
 
 
+def test_self_ensemble_averages_the_8_flips_and_rotations(weights, restorer):
+    ensemble = Restorer.from_checkpoint(weights, device="cpu", precision="fp32", self_ensemble=True)
+    img = photo(seed=4)
+    out = ensemble.denoise(img)
+    passes = []
+    for flip in (False, True):
+        for k in range(4):
+            t = np.rot90(img[:, ::-1] if flip else img, k).copy()
+            back = np.rot90(restorer.denoise(t), -k)
+            passes.append(back[:, ::-1] if flip else back)
+    np.testing.assert_allclose(out, np.mean(passes, 0), atol=1e-5)
+    assert np.abs(out - restorer.denoise(img)).max() > 1e-3  # not the single pass
+    # The average over the whole group does not depend on how the input is turned.
+    np.testing.assert_allclose(ensemble.denoise(img[::-1].copy())[::-1], out, atol=1e-5)
+    holed = u8(img)
+    mask = hole_mask()
+    filled = ensemble.inpaint(holed, mask)
+    assert np.array_equal(filled[~mask], holed[~mask])
+
+
 # ------------------------------------------------------------------------------------------------
 # Tiling
 
@@ -362,8 +394,11 @@ def test_bad_tile_settings(weights):
 
 @pytest.mark.parametrize("image, error, words", [
     (np.zeros((H, W, 3), np.int32), ValueError, "unsupported image dtype int32"),
-    (np.full((H, W, 3), 1.5, np.float32), ValueError, "[0, 1]"),
-    (np.full((H, W, 3), -0.1, np.float64), ValueError, "[0, 1]"),
+    (np.full((H, W, 3), 128.0, np.float32), ValueError, "divide by 255"),
+    (np.full((H, W, 3), -2.5, np.float64), ValueError, "spans [-2.5, -2.5]"),
+    (np.full((H, W, 3), np.nan, np.float32), ValueError, "NaN"),
+    (torch.full((3, H, W), 200.0), ValueError, "divide by 255"),
+    (torch.full((3, H, W), float("inf")), ValueError, "infinite"),
     (np.zeros((2, H, W, 3), np.uint8), ValueError, "shape"),
     (np.zeros((H, W, 5), np.uint8), ValueError, "shape"),
     (np.zeros(W, np.uint8), ValueError, "shape"),
