@@ -560,6 +560,14 @@ def test_noise_level(capsys, weights, inputs, tmp_path):
     assert not np.array_equal(pixels(tmp_path / "a" / "rgb.png"), pixels(tmp_path / "b" / "rgb.png"))
 
 
+def test_self_ensemble_matches_the_api(capsys, weights, inputs, tmp_path):
+    from restore.restorer import Restorer
+
+    assert cli(capsys, weights, inputs / "rgb.png", "-o", tmp_path, "--self-ensemble")[0] == 0
+    expected = Restorer.from_checkpoint(weights, self_ensemble=True).denoise(inputs / "rgb.png")
+    assert np.array_equal(pixels(tmp_path / "rgb.png"), expected)
+
+
 def test_help_is_fast_and_does_not_import_torch():
     script = Path(sys.executable).with_name("restore-image")
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "restore.cli"]
