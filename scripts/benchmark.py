@@ -30,6 +30,7 @@ Importable: ``run_benchmark`` (arrays in, results out), ``write_outputs``, ``mai
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import gc
 import hashlib
@@ -51,9 +52,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
-DENOISE_PEERS = ("opencv-nlm", "skimage-nlm", "bm3d")
-INPAINT_PEERS = ("opencv-telea", "opencv-ns", "push-pull")
-PEERS = DENOISE_PEERS + INPAINT_PEERS
+DENOISE_PEERS = ("opencv-nlm", "skimage-nlm", "bm3d", "restore-x8")
+INPAINT_PEERS = ("opencv-telea", "opencv-ns", "push-pull", "restore-x8")
+PEERS = tuple(dict.fromkeys(DENOISE_PEERS + INPAINT_PEERS))  # restore-x8 is in both
 OPENCV_H_FACTORS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2)  # h = factor * sigma, searched per sigma
 OPENCV_TUNE_IMAGES = 2
 INPAINT_RADIUS = 5
@@ -65,6 +66,7 @@ LABELS = {
     "masked": "masked input (holes = 0)",
     "restore": "restore (sigma given)",
     "restore-blind": "restore (blind)",
+    "restore-x8": "restore, self-ensemble x8 (blind)",
     "bm3d": "BM3D (bm3d, colour, default profile)",
     "skimage-nlm": "scikit-image NLM",
     "opencv-nlm": "OpenCV fastNlMeans",
@@ -72,14 +74,15 @@ LABELS = {
     "opencv-ns": "OpenCV inpaint NS (r=5)",
     "push-pull": "push-pull fill (restore's input before the network)",
 }
-INPAINT_LABELS = {"restore": "restore"}
+INPAINT_LABELS = {"restore": "restore", "restore-x8": "restore, self-ensemble x8"}
 
 # How each denoiser receives the float-protocol input (uint8-protocol input is given as is, or as
 # float64 / 255 to the methods that work on floats).
 FLOAT_INPUT = {
     "input": "as is (not clipped)",
-    "restore": "clipped to [0, 1] (Restorer rejects floats outside [0, 1])",
-    "restore-blind": "clipped to [0, 1] (Restorer rejects floats outside [0, 1])",
+    "restore": "as is (not clipped)",
+    "restore-blind": "as is (not clipped)",
+    "restore-x8": "as is (not clipped)",
     "bm3d": "as is (not clipped)",
     "skimage-nlm": "as is (not clipped)",
     "opencv-nlm": "clipped and rounded to uint8 (8-bit only), = the uint8 input",
@@ -89,7 +92,7 @@ FLOAT_INPUT = {
 # that where the peak RSS cannot be reset (not Linux) each call's peak is more likely to rise above
 # the peaks before it (ru_maxrss never goes down).
 MEMORY_ORDER = ("push-pull", "opencv-telea", "opencv-ns", "opencv-nlm", "skimage-nlm", "bm3d",
-                "restore", "restore-blind")
+                "restore", "restore-blind", "restore-x8")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -260,7 +263,7 @@ def _to_float(x: np.ndarray) -> np.ndarray:
 
 
 def _restore_input(x: np.ndarray) -> np.ndarray:
-    return x if x.dtype == np.uint8 else np.clip(x, 0.0, 1.0).astype(np.float32)
+    return x if x.dtype == np.uint8 else x.astype(np.float32)
 
 
 def _bm3d(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -340,6 +343,13 @@ def hole_mask(sample: Sample, index: int, preset: str, seed: int) -> np.ndarray:
     return IrregularMasks(preset)(torch.zeros(1, 1, h, w), generator=generator)[0, 0].numpy() > 0.5
 
 
+def _self_ensemble(restorer):
+    """The same Restorer (shared network) with ``self_ensemble`` on."""
+    ensemble = copy.copy(restorer)
+    ensemble.self_ensemble = True
+    return ensemble
+
+
 def denoisers(restorer, peers: Sequence[str], opencv_h: dict[float, float]
               ) -> dict[str, Callable[[np.ndarray, float], np.ndarray]]:
     """Denoising methods ``name -> f(noisy, sigma)`` in memory order; ``noisy`` is float64 (float
@@ -350,6 +360,7 @@ def denoisers(restorer, peers: Sequence[str], opencv_h: dict[float, float]
         "bm3d": _bm3d,
         "restore": lambda x, s: restorer.denoise(_restore_input(x), sigma=s),
         "restore-blind": lambda x, s: restorer.denoise(_restore_input(x)),
+        "restore-x8": lambda x, s: _self_ensemble(restorer).denoise(_restore_input(x)),
     }
     keep = set(peers) | {"restore", "restore-blind"}
     return {name: table[name] for name in MEMORY_ORDER if name in table and name in keep}
@@ -361,6 +372,7 @@ def inpainters(restorer, peers: Sequence[str]) -> dict[str, Callable[[np.ndarray
         "opencv-ns": lambda x, m: _opencv_inpaint(x, m, cv2.INPAINT_NS),
         "push-pull": _push_pull,
         "restore": lambda x, m: restorer.inpaint(x, m),
+        "restore-x8": lambda x, m: _self_ensemble(restorer).inpaint(x, m),
     }
     keep = set(peers) | {"restore"}
     return {name: table[name] for name in MEMORY_ORDER if name in table and name in keep}
@@ -622,12 +634,13 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
         "- Denoising: noise = sigma/255 x one standard-normal field per image from "
         "`numpy.random.default_rng(seed + index)` (the same field at every sigma), added in float64 "
         "to the clean 8-bit image / 255. **float** protocol: the noisy image as is, not clipped "
-        "(the published-table protocol); `Restorer` rejects floats outside [0, 1], so *restore* "
-        "gets it clipped to [0, 1] (not rounded), and OpenCV's 8-bit NLM gets it clipped and "
+        "(the published-table protocol); *restore*, BM3D and scikit-image get it as is "
+        "(`Restorer` takes floats a little outside [0, 1]), OpenCV's 8-bit NLM gets it clipped and "
         "rounded (its float and uint8 results are the same). **uint8** protocol: round(clip(x + n)) "
         "to 8 bits, what a real photo holds; float methods get it / 255.",
         "- *restore (sigma given)* passes the true sigma to `Restorer.denoise(img, sigma=...)`; "
-        "*restore (blind)* passes none. BM3D: `bm3d.bm3d_rgb(noisy, sigma_psd=sigma/255)` "
+        "*restore (blind)* passes none; *self-ensemble x8* averages the 8 flips and rotations "
+        "(`Restorer(self_ensemble=True)`, blind). BM3D: `bm3d.bm3d_rgb(noisy, sigma_psd=sigma/255)` "
         "(`bm3d.bm3d` for gray), default profile. scikit-image: `denoise_nl_means(h=0.8*s, "
         "sigma=s, fast_mode=True, patch_size=5, patch_distance=6, channel_axis=-1)`, s = sigma/255.",
         "- Inpainting: masks from `IrregularMasks(preset)` (LaMa thin/medium/thick at 512 px, "

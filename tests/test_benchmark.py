@@ -122,12 +122,14 @@ def test_gray_image_and_missing_peer(bench, weights, tmp_path, monkeypatch, one_
     gray = (synthetic_image(5, (48, 64), channels=1) * 255 + 0.5).astype(np.uint8)
     samples = [bench.Sample("gray.png", gray)]
     res = bench.run_benchmark(samples, Restorer.from_checkpoint(weights, device="cpu"),
-                              sigmas=[25], presets=["thin"], peers=["bm3d", "opencv-nlm", "opencv-ns"],
-                              seed=1, opencv_h=0.9)
+                              sigmas=[25], presets=["thin"],
+                              peers=["bm3d", "opencv-nlm", "opencv-ns", "restore-x8"], seed=1,
+                              opencv_h=0.9)
     assert res.skipped.keys() == {"bm3d"} and res.opencv_h == {25.0: 22.5}
     methods = {(r["task"], r["method"]) for r in res.records}
-    assert methods == {("denoise", m) for m in ("input", "opencv-nlm", "restore", "restore-blind")} \
-        | {("inpaint", m) for m in ("masked", "opencv-ns", "restore")}
+    assert methods == {("denoise", m) for m in ("input", "opencv-nlm", "restore", "restore-blind",
+                                                "restore-x8")} \
+        | {("inpaint", m) for m in ("masked", "opencv-ns", "restore", "restore-x8")}
     assert all(math.isfinite(r["psnr"]) for r in res.records)
 
     files = bench.write_outputs(res, tmp_path / "gray", crop=32)
