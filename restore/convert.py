@@ -7,8 +7,8 @@ or 4. Alpha is set aside and reattached unchanged.
 
 Float inputs may stray outside ``[0, 1]`` by as much as unclipped synthetic noise puts them (values
 in ``FLOAT_RANGE``, e.g. ``GaussianNoise(clip=False)``, the protocol of published denoising tables);
-they are passed on as they are, not clipped, since clipping loses information. Outputs are always
-in ``[0, 1]``.
+they are passed on as they are, not clipped, since clipping loses information. Restored pixels
+are in ``[0, 1]``; inpainting copies the known pixels through as given.
 """
 
 from __future__ import annotations
@@ -52,14 +52,14 @@ def _from_numpy(array: np.ndarray, kind: str = "numpy", pil_mode: str | None = N
         scale = _INT_MAX[array.dtype]
     elif array.dtype in (np.float32, np.float64):
         scale = 1.0
-        if array.size:
-            _check_float_range(float(array.min()), float(array.max()))
     else:
         raise ValueError(f"unsupported image dtype {array.dtype} (use uint8, uint16 or float32)")
     hwc = array[:, :, None] if array.ndim == 2 else array
     alpha = None
     if hwc.shape[2] in (2, 4):
         alpha, hwc = hwc[:, :, -1].copy(), hwc[:, :, :-1]
+    if scale == 1.0 and hwc.size:
+        _check_float_range(float(hwc.min()), float(hwc.max()))
     pixels = np.array(hwc, dtype=np.float32)  # one full-size copy, scaled in place
     pixels /= scale
     batch = torch.from_numpy(pixels).permute(2, 0, 1)[None]

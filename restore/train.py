@@ -44,6 +44,10 @@ def resolve_precision(precision: Any, accelerator: str) -> Any:
 
 def train(cfg: DictConfig) -> tuple[L.Trainer, L.LightningModule]:
     """Train from a composed config; returns the trainer and the trained module."""
+    if OmegaConf.is_missing(cfg, "init_weights"):
+        raise ValueError("this experiment fine-tunes: give init_weights=<run folder, .ckpt or export>")
+    if cfg.get("init_weights") and cfg.get("ckpt_path"):
+        raise ValueError("give init_weights (fine-tune, fresh optimizer) or ckpt_path (resume), not both")
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     module = instantiate(

@@ -263,7 +263,11 @@ def _to_float(x: np.ndarray) -> np.ndarray:
 
 
 def _restore_input(x: np.ndarray) -> np.ndarray:
-    return x if x.dtype == np.uint8 else x.astype(np.float32)
+    """uint8 as is; floats as float32, clipped only to what ``Restorer`` takes (``FLOAT_RANGE``,
+    which Gaussian noise up to sigma ~75 does not reach)."""
+    from restore.convert import FLOAT_RANGE
+
+    return x if x.dtype == np.uint8 else np.clip(x, *FLOAT_RANGE).astype(np.float32)
 
 
 def _bm3d(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -344,7 +348,7 @@ def hole_mask(sample: Sample, index: int, preset: str, seed: int) -> np.ndarray:
 
 
 def _self_ensemble(restorer):
-    """The same Restorer (shared network) with ``self_ensemble`` on."""
+    """A copy of ``restorer`` (same network, device, tiles, precision) with ``self_ensemble`` on."""
     ensemble = copy.copy(restorer)
     ensemble.self_ensemble = True
     return ensemble
@@ -354,25 +358,27 @@ def denoisers(restorer, peers: Sequence[str], opencv_h: dict[float, float]
               ) -> dict[str, Callable[[np.ndarray, float], np.ndarray]]:
     """Denoising methods ``name -> f(noisy, sigma)`` in memory order; ``noisy`` is float64 (float
     protocol) or uint8."""
+    ensemble = _self_ensemble(restorer)
     table = {
         "opencv-nlm": lambda x, s: _opencv_nlm(x, opencv_h[s]),
         "skimage-nlm": _skimage_nlm,
         "bm3d": _bm3d,
         "restore": lambda x, s: restorer.denoise(_restore_input(x), sigma=s),
         "restore-blind": lambda x, s: restorer.denoise(_restore_input(x)),
-        "restore-x8": lambda x, s: _self_ensemble(restorer).denoise(_restore_input(x)),
+        "restore-x8": lambda x, s: ensemble.denoise(_restore_input(x)),
     }
     keep = set(peers) | {"restore", "restore-blind"}
     return {name: table[name] for name in MEMORY_ORDER if name in table and name in keep}
 
 
 def inpainters(restorer, peers: Sequence[str]) -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    ensemble = _self_ensemble(restorer)
     table = {
         "opencv-telea": lambda x, m: _opencv_inpaint(x, m, cv2.INPAINT_TELEA),
         "opencv-ns": lambda x, m: _opencv_inpaint(x, m, cv2.INPAINT_NS),
         "push-pull": _push_pull,
         "restore": lambda x, m: restorer.inpaint(x, m),
-        "restore-x8": lambda x, m: _self_ensemble(restorer).inpaint(x, m),
+        "restore-x8": lambda x, m: ensemble.inpaint(x, m),
     }
     keep = set(peers) | {"restore"}
     return {name: table[name] for name in MEMORY_ORDER if name in table and name in keep}

@@ -323,6 +323,15 @@ def test_self_ensemble_averages_the_8_flips_and_rotations(weights, restorer):
     assert np.array_equal(filled[~mask], holed[~mask])
 
 
+def test_self_ensemble_tiles_odd_sizes_like_the_whole_image(weights):
+    """Rotated images whose sides are not multiples of the stride, cut into tiles."""
+    kwargs = dict(device="cpu", precision="fp32", self_ensemble=True)
+    whole = Restorer.from_checkpoint(weights, tile=4096, **kwargs)
+    tiles = Restorer.from_checkpoint(weights, tile=272, tile_overlap=128, **kwargs)
+    img = photo(333, 410, seed=5)
+    np.testing.assert_allclose(tiles.denoise(img), whole.denoise(img), atol=1e-4)
+
+
 # ------------------------------------------------------------------------------------------------
 # Tiling
 

@@ -125,10 +125,12 @@ def test_ddp_with_two_cpu_processes(tmp_path):
     ("data.root=/no/such/folder", "/no/such/folder"),
     ("model.net.widths=[8]", "widths"),
     ("data.batch_size=0", "batch_size"),
-    ("init_weights=/no/such/run", "/no/such/run"),
+    ("+init_weights=/no/such/run", "/no/such/run"),
+    ("experiment=cbsd432_finetune", "init_weights"),
+    ("+init_weights=/x ckpt_path=/y", "not both"),
 ])
 def test_bad_config_gives_a_short_clear_error(override, expected, tmp_path):
-    proc = _cli(override, f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=120)
+    proc = _cli(*override.split(), f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=120)
     assert proc.returncode != 0
     assert expected in proc.stderr
     assert "Traceback" not in proc.stderr

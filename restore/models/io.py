@@ -8,6 +8,7 @@ left out.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -113,4 +114,7 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     if unexpected or any(not k.startswith(TRAINING_ONLY) for k in missing):
         raise ValueError(f"{path}: weights do not match the network (missing {missing[:3]}, "
                          f"unexpected {unexpected[:3]})")
+    if missing:
+        warnings.warn(f"{path} has no recognition network q(z | x, y) (an export): it starts "
+                      "untrained; fine-tune from a checkpoint to keep it", stacklevel=2)
     return path
