@@ -168,22 +168,23 @@ class Restorer:
             shape = (x.shape[0], self.net.latent_channels, -(-x.shape[-2] // s), -(-x.shape[-1] // s))
             eps = torch.randn(shape, generator=generator, device=generator.device).to(self.device)
 
-        def once(inputs, hole_map, dtype):
-            return tiled(lambda t, tm, at: self._net_tile(t, tm, at, sigma, keep_known, eps, dtype),
-                         inputs, hole_map, self.tile, self.tile_overlap, self.net.stride)
+        def once(inputs, hole_map):
+            """One tiled pass; an output with NaNs from reduced precision is redone in fp32."""
+            def run(dtype):
+                return tiled(lambda t, tm, at: self._net_tile(t, tm, at, sigma, keep_known, eps, dtype),
+                             inputs, hole_map, self.tile, self.tile_overlap, self.net.stride)
 
-        def run(dtype):
-            if not self.self_ensemble or generator is not None:
-                return once(x, m, dtype)
-            total = None
+            out = run(self.autocast_dtype)
+            return run(None) if self.autocast_dtype is not None and torch.isnan(out).any() else out
+
+        if not self.self_ensemble or generator is not None:
+            out = once(x, m)
+        else:
+            out = None
             for k, flip in DIHEDRAL:
-                out = _undo_dihedral(once(_dihedral(x, k, flip), _dihedral(m, k, flip), dtype), k, flip)
-                total = out if total is None else total.add_(out)
-            return total.div_(len(DIHEDRAL))
-
-        out = run(self.autocast_dtype)
-        if self.autocast_dtype is not None and torch.isnan(out).any():
-            out = run(None)
+                turned = _undo_dihedral(once(_dihedral(x, k, flip), _dihedral(m, k, flip)), k, flip)
+                out = turned if out is None else out.add_(turned)
+            out = out.div_(len(DIHEDRAL))
         out = out.mean(1, keepdim=True) if gray else out
         result = from_batch(out.clamp_(0, 1), layout)
         return _copy_known(result, image, holes) if keep_known and holes is not None else result

@@ -520,3 +520,10 @@ def test_reduced_precision_output_with_nans_is_recomputed_in_fp32(weights, monke
     out = r.denoise(photo())
     assert calls == [torch.bfloat16, None]
     np.testing.assert_array_equal(out, reference)
+    # Self-ensemble: each of the 8 passes is redone on its own, not all 8 again.
+    calls.clear()
+    r.self_ensemble = True
+    out = r.denoise(photo())
+    assert calls == [torch.bfloat16, None] * 8
+    ensemble = Restorer.from_checkpoint(weights, device="cpu", precision="fp32", self_ensemble=True)
+    np.testing.assert_allclose(out, ensemble.denoise(photo()), atol=1e-6)
