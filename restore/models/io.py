@@ -102,8 +102,8 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     """Copy the weights of an export file, checkpoint or run folder into ``net`` (fine-tuning).
 
     The architectures must match; the hole fill may differ. A checkpoint (what a run folder gives
-    here) also holds the recognition network; an export leaves ``net``'s own. Returns the file read; raises
-    ``FileNotFoundError`` or ``ValueError`` naming it.
+    here) also holds the recognition network; an export leaves ``net``'s own (with a warning).
+    Returns the file read; raises ``FileNotFoundError`` or ``ValueError`` naming it.
     """
     config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
     theirs = {k: v for k, v in config.items() if k != "hole_fill"}
