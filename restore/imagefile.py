@@ -1,10 +1,10 @@
 """Image files for the restoration pipeline: decode with OpenCV, keep metadata, write atomically.
 
-Pixels are decoded by OpenCV (8/16-bit, gray, gray + alpha, RGB, RGBA). Pillow reads only the header: size (to
-refuse decompression bombs before decoding), EXIF (orientation is applied to the pixels and reset
-to 1 in the saved EXIF) and the ICC profile. 8-bit outputs are encoded by Pillow so EXIF and ICC can
-be kept where the format allows (JPEG, PNG, WebP, TIFF); 16-bit outputs (PNG, TIFF) are encoded by
-OpenCV, which keeps the bit depth but not the metadata.
+Pixels are decoded by OpenCV (8/16-bit, gray, gray + alpha, RGB, RGBA). Pillow reads only the
+header: size (to refuse decompression bombs before decoding), EXIF (orientation is applied to the
+pixels and reset to 1 in the saved EXIF) and the ICC profile. 8-bit outputs are encoded by Pillow
+so EXIF and ICC can be kept where the format allows (JPEG, PNG, WebP, TIFF); 16-bit outputs (PNG,
+TIFF) are encoded by OpenCV, which keeps the bit depth but not the metadata.
 """
 
 from __future__ import annotations
