@@ -53,7 +53,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 DENOISE_PEERS = ("opencv-nlm", "skimage-nlm", "bm3d", "restore-x8")
-INPAINT_PEERS = ("opencv-telea", "opencv-ns", "push-pull", "restore-x8")
+INPAINT_PEERS = ("opencv-telea", "opencv-ns", "push-pull", "harmonic", "restore-x8")
 PEERS = tuple(dict.fromkeys(DENOISE_PEERS + INPAINT_PEERS))  # restore-x8 is in both
 OPENCV_H_FACTORS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2)  # h = factor * sigma, searched per sigma
 OPENCV_TUNE_IMAGES = 2
@@ -72,7 +72,8 @@ LABELS = {
     "opencv-nlm": "OpenCV fastNlMeans",
     "opencv-telea": "OpenCV inpaint Telea (r=5)",
     "opencv-ns": "OpenCV inpaint NS (r=5)",
-    "push-pull": "push-pull fill (restore's input before the network)",
+    "push-pull": "push-pull fill",
+    "harmonic": "harmonic fill",
 }
 INPAINT_LABELS = {"restore": "restore", "restore-x8": "restore, self-ensemble x8"}
 
@@ -91,7 +92,7 @@ FLOAT_INPUT = {
 # Memory is measured on the first (warm-up) call of each method, in this order: cheapest first, so
 # that where the peak RSS cannot be reset (not Linux) each call's peak is more likely to rise above
 # the peaks before it (ru_maxrss never goes down).
-MEMORY_ORDER = ("push-pull", "opencv-telea", "opencv-ns", "opencv-nlm", "skimage-nlm", "bm3d",
+MEMORY_ORDER = ("push-pull", "harmonic", "opencv-telea", "opencv-ns", "opencv-nlm", "skimage-nlm", "bm3d",
                 "restore", "restore-blind", "restore-x8")
 
 
@@ -304,13 +305,17 @@ def _opencv_inpaint(image: np.ndarray, mask: np.ndarray, flag: int) -> np.ndarra
     return out.reshape(image.shape)
 
 
-def _push_pull(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The fill that restore's network starts from (``pyramid_fill``), as a float image in [0, 1]."""
-    from restore.models.fill import pyramid_fill
+def _classical_fill(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A fill of :mod:`restore.models.fill` (``pyramid_fill`` or ``harmonic_fill``) as a peer that
+    takes an 8-bit image and a bool mask and gives a float image in [0, 1]."""
+    from restore.models import fill
 
-    x = torch.from_numpy(image).permute(2, 0, 1)[None].double() / 255.0
-    m = torch.from_numpy(mask)[None, None].double()
-    return pyramid_fill(x, m)[0].permute(1, 2, 0).numpy()
+    def run(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(image).permute(2, 0, 1)[None].double() / 255.0
+        m = torch.from_numpy(mask)[None, None].double()
+        return getattr(fill, name)(x, m)[0].permute(1, 2, 0).numpy()
+
+    return run
 
 
 def tune_opencv_h(samples: Sequence[Sample], sigmas: Sequence[float], seed: int,
@@ -376,7 +381,8 @@ def inpainters(restorer, peers: Sequence[str]) -> dict[str, Callable[[np.ndarray
     table = {
         "opencv-telea": lambda x, m: _opencv_inpaint(x, m, cv2.INPAINT_TELEA),
         "opencv-ns": lambda x, m: _opencv_inpaint(x, m, cv2.INPAINT_NS),
-        "push-pull": _push_pull,
+        "push-pull": _classical_fill("pyramid_fill"),
+        "harmonic": _classical_fill("harmonic_fill"),
         "restore": lambda x, m: restorer.inpaint(x, m),
         "restore-x8": lambda x, m: ensemble.inpaint(x, m),
     }
@@ -652,7 +658,9 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
         "- Inpainting: masks from `IrregularMasks(preset)` (LaMa thin/medium/thick at 512 px, "
         "scaled to the image) with `torch.Generator().manual_seed(seed + index)`; holes set to 0 "
         "in an 8-bit image; *restore* = `Restorer.inpaint(masked, mask)`; OpenCV `cv2.inpaint` "
-        f"radius {INPAINT_RADIUS}. PSNR and SSIM over the whole image, hole PSNR over hole pixels "
+        f"radius {INPAINT_RADIUS}; *push-pull* and *harmonic fill*: `restore.models.fill` "
+        "(`pyramid_fill`, `harmonic_fill`), the classical fills that restore's network adds its "
+        f"residual to (these weights: `hole_fill: {info.get('hole_fill', '?')}`). PSNR and SSIM over the whole image, hole PSNR over hole pixels "
         "(all channels).",
         "- s/MP: wall-clock seconds (`time.perf_counter` around the call) per megapixel, summed "
         "over the timed calls; each method first gets one untimed warm-up call on the first image.",
@@ -911,7 +919,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     res.info.update(
         images=images, count=len(samples), available=available if available != len(samples) else None,
         seed=args.seed, weights=weights, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        device=restorer.device,
+        device=restorer.device, hole_fill=restorer.net.hole_fill,
         precision=f"{args.precision} ({'fp32' if dtype is None else str(dtype).replace('torch.', '')})",
         versions=_versions(),
         opencv_h_rule=(f"h = {args.opencv_h:g} x sigma" if args.opencv_h is not None else

@@ -47,7 +47,7 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
 
 def test_cli_end_to_end(bench, image_dir, weights, tmp_path, one_thread):
     out = tmp_path / "out"
-    peers = ["opencv-nlm", "opencv-telea", "opencv-ns", "push-pull"]
+    peers = ["opencv-nlm", "opencv-telea", "opencv-ns", "push-pull", "harmonic"]
     rc = bench.main(["--images", str(image_dir), "--weights", str(weights), "--out", str(out),
                      "--max-images", "2", "--sigmas", "15", "25", "--presets", "thin", "medium",
                      "--peers", *peers, "--crop", "64", "--quiet"])
@@ -58,7 +58,7 @@ def test_cli_end_to_end(bench, image_dir, weights, tmp_path, one_thread):
     denoise = {("denoise", p, s, m) for p in ("float", "uint8") for s in ("15", "25")
                for m in ("input", "opencv-nlm", "restore", "restore-blind")}
     inpaint = {("inpaint", "holes=0", s, m) for s in ("thin", "medium")
-               for m in ("masked", "opencv-telea", "opencv-ns", "push-pull", "restore")}
+               for m in ("masked", "opencv-telea", "opencv-ns", "push-pull", "harmonic", "restore")}
     keys = [(r["task"], r["protocol"], r["setting"], r["method"]) for r in rows]
     assert len(keys) == len(set(keys)) and set(keys) == denoise | inpaint
     by = dict(zip(keys, rows))
@@ -88,8 +88,11 @@ def test_cli_end_to_end(bench, image_dir, weights, tmp_path, one_thread):
     assert float(by[("denoise", "uint8", "25", "opencv-nlm")]["psnr_db"]) > noisy_uint8 + 1
     for preset in ("thin", "medium"):
         masked = float(by[("inpaint", "holes=0", preset, "masked")]["psnr_db"])
-        for method in ("opencv-telea", "push-pull"):
+        for method in ("opencv-telea", "push-pull", "harmonic"):
             assert float(by[("inpaint", "holes=0", preset, method)]["psnr_db"]) > masked + 3
+        hole = {m: float(by[("inpaint", "holes=0", preset, m)]["hole_psnr_db"])
+                for m in ("push-pull", "harmonic")}
+        assert hole["harmonic"] > hole["push-pull"] + 0.5, hole  # the membrane fill is closer
 
     _, per_image = _read_csv(out / "per_image.csv")
     assert len(per_image) == 2 * len(rows)

@@ -8,7 +8,7 @@ from torch.distributions import Normal, kl_divergence
 
 from restore.models import (RestorationVAE, export_weights, gaussian_kl, init_from, load_net,
                             reparameterize)
-from restore.models.fill import pyramid_fill
+from restore.models.fill import harmonic_fill, pyramid_fill
 
 SMALL = dict(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
 
@@ -84,44 +84,9 @@ def test_untrained_net_is_identity_and_keep_known_copies_known_pixels():
     out = net.restore(x, mask, keep_known=True)
     torch.testing.assert_close(out * (1 - mask), x * (1 - mask))
     assert out[..., 5:15, 5:15].abs().max() == 0  # holes start from 0 ...
-    pyramid = RestorationVAE(**SMALL, hole_fill="pyramid").eval().restore(x, mask)
-    torch.testing.assert_close(pyramid, pyramid_fill(x, mask))  # ... or from the push-pull fill
-
-
-def test_pyramid_fill_keeps_known_pixels_and_fills_with_their_colours():
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(2, 3, 37, 53, generator=g)  # odd sizes: partial 2x2 cells at the borders
-    mask = (torch.rand(2, 1, 37, 53, generator=g) < 0.4).float()
-    mask[..., 5:30, 10:45] = 1  # a hole wider than any 3x3 neighbourhood
-    out = pyramid_fill(x, mask)
-    known = mask.expand_as(x) == 0
-    assert torch.equal(out[known], x[known])
-    lo = x.masked_fill(~known, 2).amin(dim=(2, 3), keepdim=True)
-    hi = x.masked_fill(~known, -1).amax(dim=(2, 3), keepdim=True)
-    assert (out >= lo - 1e-6).all() and (out <= hi + 1e-6).all()  # convex mix of known colours
-
-    # Left half red, right half blue, the middle columns missing: the fill goes from red to blue.
-    img = torch.zeros(1, 3, 32, 64)
-    img[:, 0, :, :32], img[:, 2, :, 32:] = 1.0, 1.0
-    gap = torch.zeros(1, 1, 32, 64)
-    gap[..., 16:48] = 1
-    filled = pyramid_fill(img, gap)[0, :, 16]
-    assert filled[0, 17] > 0.75 and filled[2, 17] < 0.25  # next to the red side: red
-    assert filled[2, 46] > 0.75 and filled[0, 46] < 0.25
-    assert (filled[0, 16:48].diff() <= 1e-6).all()  # monotone across the gap
-    assert torch.allclose(filled[:, 16:48].sum(0), torch.ones(32), atol=1e-5)  # no foreign colour
-
-
-def test_pyramid_fill_edge_cases():
-    x = torch.rand(1, 3, 8, 8, dtype=torch.float64)
-    assert pyramid_fill(x, torch.zeros(1, 1, 8, 8)).dtype == torch.float64
-    assert torch.equal(pyramid_fill(x, torch.zeros(1, 1, 8, 8)), x)
-    assert pyramid_fill(x, torch.ones(1, 1, 8, 8)).abs().max() == 0  # nothing known: 0
-    half = torch.full((1, 1, 8, 8), 0.5)  # fractional masks blend the pixel with the fill
-    c = torch.full((1, 3, 8, 8), 0.3, dtype=torch.float64)
-    torch.testing.assert_close(pyramid_fill(c, half), c)
-    with pytest.raises(ValueError, match=r"\(B, 1, H, W\) mask"):
-        pyramid_fill(x, torch.zeros(1, 3, 8, 8))
+    for name, fill in (("pyramid", pyramid_fill), ("harmonic", harmonic_fill)):  # ... or a fill
+        torch.testing.assert_close(RestorationVAE(**SMALL, hole_fill=name).eval().restore(x, mask),
+                                   fill(x, mask))
 
 
 def test_export_and_reload_give_identical_outputs(tmp_path):

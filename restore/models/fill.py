@@ -1,9 +1,17 @@
 """Classical hole filling used as the starting point of the network's residual.
 
-Push-pull interpolation (Gortler et al., "The Lumigraph", 1996): the known pixels are averaged over a
-pyramid of 2x2 cells ("push") and every hole pixel takes the colour of the coarsest cell around it
-that holds known pixels, blended smoothly back up the pyramid ("pull"). The result is a smooth,
-colour-faithful fill that reaches into holes of any width; the network then only adds the detail.
+* :func:`pyramid_fill`, push-pull interpolation (Gortler et al., "The Lumigraph", 1996): the known
+  pixels are averaged over a pyramid of 2x2 cells ("push") and every hole pixel takes the colour of
+  the coarsest cell around it that holds known pixels, blended smoothly back up the pyramid ("pull").
+  Fast and colour-faithful, but blurry and blocky.
+* :func:`harmonic_fill`: the membrane (harmonic) interpolation, where every hole pixel is the mean of
+  its four neighbours and the known pixels are the boundary values (the discrete Laplace equation),
+  the smoothest fill that meets the hole's edges. Solved by cascadic multigrid: the push-pull pyramid
+  gives the start at each level, and red-black successive over-relaxation (SOR) sweeps refine it.
+  On CBSD68 with LaMa's masks it is 2-3 dB closer to the true pixels than push-pull, and closer than
+  OpenCV's Telea inpainting (see MODEL_CARD.md).
+
+Both take ``(B, C, H, W)`` images of any range and ``(B, 1, H, W)`` hole masks (1 = missing).
 """
 
 from __future__ import annotations
@@ -11,6 +19,31 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+Pyramid = list[tuple[Tensor, Tensor]]
+
+
+def _push(image: Tensor, mask: Tensor) -> tuple[Pyramid, Tensor]:
+    """Pyramid of (weight x colour, weight) 2x2 means, finest first, and the coarsest level's fill."""
+    if image.dim() != 4 or mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[-2:] != image.shape[-2:]:
+        raise ValueError(f"expected (B, C, H, W) image and (B, 1, H, W) mask, got "
+                         f"{tuple(image.shape)} and {tuple(mask.shape)}")
+    dtype = torch.promote_types(image.dtype, torch.float32)
+    weight = (1.0 - mask.to(dtype)).clamp(0.0, 1.0)
+    value = image.to(dtype) * weight
+    levels = [(value, weight)]
+    while max(value.shape[-2:]) > 1:
+        value = F.avg_pool2d(value, 2, ceil_mode=True)
+        weight = F.avg_pool2d(weight, 2, ceil_mode=True)
+        levels.append((value, weight))
+    value, weight = levels.pop()
+    return levels, value / weight.clamp_min(1e-8)
+
+
+def _pull(coarse: Tensor, value: Tensor, weight: Tensor) -> Tensor:
+    """One pull step: ``weight * (mean known colour) + (1 - weight) * upsampled coarser fill``."""
+    coarse = F.interpolate(coarse, size=value.shape[-2:], mode="bilinear", align_corners=False)
+    return value + (1.0 - weight) * coarse
 
 
 def pyramid_fill(image: Tensor, mask: Tensor) -> Tensor:
@@ -24,21 +57,56 @@ def pyramid_fill(image: Tensor, mask: Tensor) -> Tensor:
         ``(B, C, H, W)`` in ``image``'s dtype: known pixels unchanged, holes filled. An image with no
         known pixel at all is filled with 0. Computed in float32 (or float64 for float64 input).
     """
-    if image.dim() != 4 or mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[-2:] != image.shape[-2:]:
-        raise ValueError(f"expected (B, C, H, W) image and (B, 1, H, W) mask, got "
-                         f"{tuple(image.shape)} and {tuple(mask.shape)}")
-    dtype = torch.promote_types(image.dtype, torch.float32)
-    weight = (1.0 - mask.to(dtype)).clamp(0.0, 1.0)
-    value = image.to(dtype) * weight
-    levels = [(value, weight)]
-    while max(value.shape[-2:]) > 1:  # push: 2x2 means of colour x weight and of weight
-        value = F.avg_pool2d(value, 2, ceil_mode=True)
-        weight = F.avg_pool2d(weight, 2, ceil_mode=True)
-        levels.append((value, weight))
-    value, weight = levels[-1]
-    filled = value / weight.clamp_min(1e-8)
-    for value, weight in reversed(levels[:-1]):  # pull: blend the coarser fill into the gaps
-        coarse = F.interpolate(filled, size=value.shape[-2:], mode="bilinear", align_corners=False)
-        # weight * (mean known colour) + (1 - weight) * coarser fill; value = weight * mean.
-        filled = value + (1.0 - weight) * coarse
+    levels, filled = _push(image, mask)
+    for value, weight in reversed(levels):
+        filled = _pull(filled, value, weight)
+    return filled.to(image.dtype)
+
+
+def _sor(image: Tensor, hole: Tensor, sweeps: int, omega: float) -> Tensor:
+    """``sweeps`` red-black SOR sweeps of the Laplace equation on the ``hole`` pixels, in place.
+
+    ``hole``: ``(B, 1, H, W)`` bool. Outside the image the border pixels repeat (zero-flux edges).
+    """
+    h, w = image.shape[-2:]
+    red = (torch.arange(h, device=image.device)[:, None]
+           + torch.arange(w, device=image.device)[None, :]) % 2 == 0
+    steps = [(hole & red) * omega, (hole & ~red) * omega]
+    steps = [s.to(image.dtype) for s in steps]
+    for _ in range(sweeps):
+        for step in steps:
+            padded = F.pad(image, (1, 1, 1, 1), mode="replicate")
+            update = padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1]
+            update += padded[..., 1:-1, :-2]
+            update += padded[..., 1:-1, 2:]
+            del padded
+            image.add_(update.mul_(0.25).sub_(image).mul_(step))
+    return image
+
+
+def harmonic_fill(image: Tensor, mask: Tensor, sweeps: int = 4, omega: float = 1.8,
+                  max_sweeps: int = 64) -> Tensor:
+    """Fill the holes of ``image`` with the harmonic (membrane) interpolation of its known pixels.
+
+    Args:
+        image: ``(B, C, H, W)`` float image (any range); values under holes are ignored.
+        mask: ``(B, 1, H, W)`` hole mask, 1 = missing, 0 = known. Only fully missing pixels (and
+            pyramid cells) are relaxed; fractional values weight pixels as in :func:`pyramid_fill`.
+        sweeps: SOR sweeps at full resolution; each coarser level gets twice as many (cheap there),
+            up to ``max_sweeps``.
+        omega: over-relaxation factor in ``(0, 2)``; 1 is Gauss-Seidel.
+
+    Returns:
+        ``(B, C, H, W)`` in ``image``'s dtype: known pixels unchanged, holes filled. An image with no
+        known pixel at all is filled with 0. Computed in float32 (or float64 for float64 input).
+        Cost: about 16 full-resolution passes (0.2 s per megapixel on 2 CPU cores).
+    """
+    if sweeps < 0 or max_sweeps < 0 or not 0.0 < omega < 2.0:
+        raise ValueError(f"need sweeps, max_sweeps >= 0 and omega in (0, 2), got {sweeps}, "
+                         f"{max_sweeps}, {omega}")
+    levels, filled = _push(image, mask)
+    for level in reversed(range(len(levels))):
+        value, weight = levels[level]
+        filled = _pull(filled, value, weight)
+        filled = _sor(filled, weight < 1e-6, min(max_sweeps, sweeps * 2**level), omega)
     return filled.to(image.dtype)

@@ -8,8 +8,8 @@ Completion):
   resolution (``y`` = degraded image and mask);
 * a recognition network ``q(z | x, y)`` also sees the clean image ``x`` (training only);
 * the U-Net decoder maps a latent sample plus the skips to the restored image: a residual on top of
-  the degraded input, whose holes hold 0 or (``hole_fill="pyramid"``) a smooth push-pull
-  interpolation of the known pixels (:func:`restore.models.fill.pyramid_fill`).
+  the degraded input, whose holes hold 0 or a classical fill of the known pixels
+  (``hole_fill``: ``"pyramid"``, push-pull, or ``"harmonic"``, membrane; see :mod:`restore.models.fill`).
 
 Training maximises the ELBO ``E_q[log p(x | z, y)] - beta * KL(q(z | x, y) || p(z | y))``. Because the
 recognition network sees the clean image, a decoder trained on posterior samples alone learns to
@@ -35,10 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restore.models.fill import pyramid_fill
+from restore.models.fill import harmonic_fill, pyramid_fill
 
 LOGVAR_LIMIT = 8.0
-HOLE_FILLS = ("pyramid", "zero")
+HOLE_FILLS = ("harmonic", "pyramid", "zero")
+FILLS = {"harmonic": harmonic_fill, "pyramid": pyramid_fill}
 
 
 def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
@@ -122,7 +123,8 @@ class RestorationVAE(nn.Module):
         unshuffle: pixel-unshuffle factor at the input (FFDNet-style); cuts full-resolution cost.
         posterior_width: channel multiplier of the recognition network relative to ``widths``.
         hole_fill: what the holes of the input hold before the network sees it and adds its
-            residual: ``zero`` or ``pyramid`` (push-pull interpolation of the known pixels).
+            residual: ``zero``, ``pyramid`` (push-pull interpolation of the known pixels) or
+            ``harmonic`` (membrane interpolation, closer to the truth; see :mod:`restore.models.fill`).
     """
 
     def __init__(
@@ -190,8 +192,8 @@ class RestorationVAE(nn.Module):
         """The input the network adds its residual to: ``degraded`` with its holes (``mask == 1``)
         pre-filled as ``hole_fill`` says. Callers that cut an image into tiles fill it whole first
         and pass ``filled=True``, so a hole across tiles gets one consistent fill."""
-        if self.hole_fill == "pyramid" and bool(mask.any()):
-            return pyramid_fill(degraded, mask)
+        if self.hole_fill in FILLS and bool(mask.any()):
+            return FILLS[self.hole_fill](degraded, mask)
         return degraded * (1 - mask.to(degraded.dtype))
 
     def _prepare(self, degraded: Tensor, mask: Tensor | None, noise_level: Tensor | None,

@@ -1,0 +1,85 @@
+"""Classical hole fills: push-pull and harmonic (membrane) interpolation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from restore.models.fill import harmonic_fill, pyramid_fill
+
+
+def test_pyramid_fill_keeps_known_pixels_and_fills_with_their_colours():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 37, 53, generator=g)  # odd sizes: partial 2x2 cells at the borders
+    mask = (torch.rand(2, 1, 37, 53, generator=g) < 0.4).float()
+    mask[..., 5:30, 10:45] = 1  # a hole wider than any 3x3 neighbourhood
+    out = pyramid_fill(x, mask)
+    known = mask.expand_as(x) == 0
+    assert torch.equal(out[known], x[known])
+    lo = x.masked_fill(~known, 2).amin(dim=(2, 3), keepdim=True)
+    hi = x.masked_fill(~known, -1).amax(dim=(2, 3), keepdim=True)
+    assert (out >= lo - 1e-6).all() and (out <= hi + 1e-6).all()  # convex mix of known colours
+
+    # Left half red, right half blue, the middle columns missing: the fill goes from red to blue.
+    img = torch.zeros(1, 3, 32, 64)
+    img[:, 0, :, :32], img[:, 2, :, 32:] = 1.0, 1.0
+    gap = torch.zeros(1, 1, 32, 64)
+    gap[..., 16:48] = 1
+    filled = pyramid_fill(img, gap)[0, :, 16]
+    assert filled[0, 17] > 0.75 and filled[2, 17] < 0.25  # next to the red side: red
+    assert filled[2, 46] > 0.75 and filled[0, 46] < 0.25
+    assert (filled[0, 16:48].diff() <= 1e-6).all()  # monotone across the gap
+    assert torch.allclose(filled[:, 16:48].sum(0), torch.ones(32), atol=1e-5)  # no foreign colour
+
+
+@pytest.mark.parametrize("fill", [pyramid_fill, harmonic_fill])
+def test_fill_edge_cases(fill):
+    x = torch.rand(1, 3, 8, 8, dtype=torch.float64)
+    assert fill(x, torch.zeros(1, 1, 8, 8)).dtype == torch.float64
+    assert torch.equal(fill(x, torch.zeros(1, 1, 8, 8)), x)
+    assert fill(x, torch.ones(1, 1, 8, 8)).abs().max() == 0  # nothing known: 0
+    half = torch.full((1, 1, 8, 8), 0.5)  # fractional masks blend the pixel with the fill
+    c = torch.full((1, 3, 8, 8), 0.3, dtype=torch.float64)
+    torch.testing.assert_close(fill(c, half), c)
+    with pytest.raises(ValueError, match=r"\(B, 1, H, W\) mask"):
+        fill(x, torch.zeros(1, 3, 8, 8))
+    with pytest.raises(ValueError, match=r"\(B, 1, H, W\) mask"):
+        fill(x, torch.zeros(1, 1, 8, 9))
+
+
+def test_harmonic_fill_solves_the_laplace_equation():
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 3, 41, 67, generator=g, dtype=torch.float64)
+    mask = (torch.rand(2, 1, 41, 67, generator=g) < 0.3).double()
+    mask[..., 8:30, 12:50] = 1
+    out = harmonic_fill(x, mask, sweeps=300)
+    known = mask.expand_as(x) == 0
+    assert torch.equal(out[known], x[known])
+    padded = torch.nn.functional.pad(out, (1, 1, 1, 1), mode="replicate")
+    mean4 = (padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1] + padded[..., 1:-1, :-2]
+             + padded[..., 1:-1, 2:]) / 4
+    assert (out - mean4)[~known].abs().max() < 1e-6  # every hole pixel = mean of its 4 neighbours
+    # The default sweeps land well on the way there from push-pull (the start, = sweeps=0).
+    holes = ~known
+    start = (pyramid_fill(x, mask) - out)[holes].abs().mean()
+    torch.testing.assert_close(harmonic_fill(x, mask, sweeps=0), pyramid_fill(x, mask))
+    assert (harmonic_fill(x, mask) - out)[holes].abs().mean() < 0.4 * start
+
+
+def test_harmonic_fill_continues_gradients_that_push_pull_flattens():
+    # A linear ramp is harmonic: the membrane fill restores it, push-pull only approximates it.
+    ramp = torch.linspace(0, 1, 96).expand(1, 3, 64, 96).clone()
+    gap = torch.zeros(1, 1, 64, 96)
+    gap[..., 30:54] = 1
+    holes = gap.expand_as(ramp) == 1
+    harmonic = (harmonic_fill(ramp, gap) - ramp)[holes].abs().max()
+    push_pull = (pyramid_fill(ramp, gap) - ramp)[holes].abs().max()
+    assert harmonic < 0.005
+    assert push_pull > 5 * harmonic
+
+
+def test_harmonic_fill_rejects_bad_settings():
+    x, m = torch.rand(1, 3, 8, 8), torch.zeros(1, 1, 8, 8)
+    for kwargs in ({"sweeps": -1}, {"omega": 0.0}, {"omega": 2.0}, {"max_sweeps": -1}):
+        with pytest.raises(ValueError, match="omega"):
+            harmonic_fill(x, m, **kwargs)
