@@ -63,24 +63,34 @@ def pyramid_fill(image: Tensor, mask: Tensor) -> Tensor:
     return filled.to(image.dtype)
 
 
+def _neighbour_sum(image: Tensor, out: Tensor) -> Tensor:
+    """``out`` = sum of each pixel's 4 neighbours, the border pixels repeated outside the image."""
+    out[..., 1:, :] = image[..., :-1, :]
+    out[..., :1, :] = image[..., :1, :]
+    out[..., :-1, :] += image[..., 1:, :]
+    out[..., -1:, :] += image[..., -1:, :]
+    out[..., :, 1:] += image[..., :, :-1]
+    out[..., :, :1] += image[..., :, :1]
+    out[..., :, :-1] += image[..., :, 1:]
+    out[..., :, -1:] += image[..., :, -1:]
+    return out
+
+
 def _sor(image: Tensor, hole: Tensor, sweeps: int, omega: float) -> Tensor:
     """``sweeps`` red-black SOR sweeps of the Laplace equation on the ``hole`` pixels, in place.
 
     ``hole``: ``(B, 1, H, W)`` bool. Outside the image the border pixels repeat (zero-flux edges).
     """
+    if sweeps == 0:
+        return image
     h, w = image.shape[-2:]
     red = (torch.arange(h, device=image.device)[:, None]
            + torch.arange(w, device=image.device)[None, :]) % 2 == 0
-    steps = [(hole & red) * omega, (hole & ~red) * omega]
-    steps = [s.to(image.dtype) for s in steps]
+    steps = [((hole & red) * omega).to(image.dtype), ((hole & ~red) * omega).to(image.dtype)]
+    update = torch.empty_like(image)
     for _ in range(sweeps):
-        for step in steps:
-            padded = F.pad(image, (1, 1, 1, 1), mode="replicate")
-            update = padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1]
-            update += padded[..., 1:-1, :-2]
-            update += padded[..., 1:-1, 2:]
-            del padded
-            image.add_(update.mul_(0.25).sub_(image).mul_(step))
+        for step in steps:  # pixel += omega * (mean of its 4 neighbours - pixel), one colour
+            image.add_(_neighbour_sum(image, update).mul_(0.25).sub_(image).mul_(step))
     return image
 
 
