@@ -305,15 +305,15 @@ def _opencv_inpaint(image: np.ndarray, mask: np.ndarray, flag: int) -> np.ndarra
     return out.reshape(image.shape)
 
 
-def _classical_fill(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+def _classical_fill(fill: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+                    ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A fill of :mod:`restore.models.fill` (``pyramid_fill`` or ``harmonic_fill``) as a peer that
     takes an 8-bit image and a bool mask and gives a float image in [0, 1]."""
-    from restore.models import fill
 
     def run(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(image).permute(2, 0, 1)[None].double() / 255.0
         m = torch.from_numpy(mask)[None, None].double()
-        return getattr(fill, name)(x, m)[0].permute(1, 2, 0).numpy()
+        return fill(x, m)[0].permute(1, 2, 0).numpy()
 
     return run
 
@@ -377,12 +377,14 @@ def denoisers(restorer, peers: Sequence[str], opencv_h: dict[float, float]
 
 
 def inpainters(restorer, peers: Sequence[str]) -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    from restore.models.fill import harmonic_fill, pyramid_fill
+
     ensemble = _self_ensemble(restorer)
     table = {
         "opencv-telea": lambda x, m: _opencv_inpaint(x, m, cv2.INPAINT_TELEA),
         "opencv-ns": lambda x, m: _opencv_inpaint(x, m, cv2.INPAINT_NS),
-        "push-pull": _classical_fill("pyramid_fill"),
-        "harmonic": _classical_fill("harmonic_fill"),
+        "push-pull": _classical_fill(pyramid_fill),
+        "harmonic": _classical_fill(harmonic_fill),
         "restore": lambda x, m: restorer.inpaint(x, m),
         "restore-x8": lambda x, m: ensemble.inpaint(x, m),
     }
@@ -660,8 +662,8 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
         "in an 8-bit image; *restore* = `Restorer.inpaint(masked, mask)`; OpenCV `cv2.inpaint` "
         f"radius {INPAINT_RADIUS}; *push-pull* and *harmonic fill*: `restore.models.fill` "
         "(`pyramid_fill`, `harmonic_fill`), the classical fills that restore's network adds its "
-        f"residual to (these weights: `hole_fill: {info.get('hole_fill', '?')}`). PSNR and SSIM over the whole image, hole PSNR over hole pixels "
-        "(all channels).",
+        f"residual to (these weights: `hole_fill: {info.get('hole_fill', '?')}`). PSNR and SSIM "
+        "over the whole image, hole PSNR over hole pixels (all channels).",
         "- s/MP: wall-clock seconds (`time.perf_counter` around the call) per megapixel, summed "
         "over the timed calls; each method first gets one untimed warm-up call on the first image.",
         f"- first-call MiB: extra resident memory of that warm-up call: {memory_method()}. It "

@@ -38,8 +38,8 @@ from torch import Tensor, nn
 from restore.models.fill import harmonic_fill, pyramid_fill
 
 LOGVAR_LIMIT = 8.0
-HOLE_FILLS = ("harmonic", "pyramid", "zero")
 FILLS = {"harmonic": harmonic_fill, "pyramid": pyramid_fill}
+HOLE_FILLS = (*FILLS, "zero")
 
 
 def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
