@@ -92,8 +92,8 @@ FLOAT_INPUT = {
 # Memory is measured on the first (warm-up) call of each method, in this order: cheapest first, so
 # that where the peak RSS cannot be reset (not Linux) each call's peak is more likely to rise above
 # the peaks before it (ru_maxrss never goes down).
-MEMORY_ORDER = ("push-pull", "harmonic", "opencv-telea", "opencv-ns", "opencv-nlm", "skimage-nlm", "bm3d",
-                "restore", "restore-blind", "restore-x8")
+MEMORY_ORDER = ("push-pull", "harmonic", "opencv-telea", "opencv-ns", "opencv-nlm", "skimage-nlm",
+                "bm3d", "restore", "restore-blind", "restore-x8")
 
 
 # --------------------------------------------------------------------------------------------------
