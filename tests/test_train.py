@@ -128,6 +128,7 @@ def test_ddp_with_two_cpu_processes(tmp_path):
     ("+init_weights=/no/such/run", "/no/such/run"),
     ("experiment=cbsd432_finetune", "init_weights"),
     ("experiment=cbsd432_harmonic", "init_weights"),
+    ("experiment=cbsd432_continue", "init_weights"),
     ("+init_weights=/x ckpt_path=/y", "not both"),
 ])
 def test_bad_config_gives_a_short_clear_error(override, expected, tmp_path):
