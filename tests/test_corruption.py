@@ -10,6 +10,9 @@ import torch
 
 from restore.corruption import (
     BrushStrokeMasks,
+    CameraNoise,
+    CameraParams,
+    CorrelatedNoise,
     Corruption,
     CorruptionResult,
     FileMasks,
@@ -25,6 +28,8 @@ from restore.corruption import (
     SaltAndPepperNoise,
     SpeckleNoise,
     apply_mask,
+    camera_noise,
+    correlated_noise,
     corrupt,
     gaussian_blur,
     gaussian_noise,
@@ -544,6 +549,11 @@ OPS = {
     "RandomChoice": (
         RandomChoice([GaussianNoise(10), SpeckleNoise(0.2), JPEGCompression(30)]), True
     ),
+    "camera_noise": (lambda x, g: camera_noise(x, CameraParams.draw(x.shape[0], g), g), True),
+    "correlated_noise": (lambda x, g: correlated_noise(x, 8.0, 1.0, 2.0, generator=g), True),
+    "CameraNoise": (CameraNoise(), True),
+    "CameraNoise_p": (CameraNoise(p=0.5), True),
+    "CorrelatedNoise": (CorrelatedNoise((2, 10)), True),
     "RectangleMasks": (RectangleMasks(), True),
     "BrushStrokeMasks": (BrushStrokeMasks(), True),
     "IrregularMasks_thin": (IrregularMasks("thin"), True),

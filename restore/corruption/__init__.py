@@ -3,6 +3,13 @@
 Mask convention: 1 = missing pixel. Noise ``sigma`` is on the 0-255 scale (see :mod:`.noise`).
 """
 
+from restore.corruption.camera import (
+    CameraNoise,
+    CameraParams,
+    CorrelatedNoise,
+    camera_noise,
+    correlated_noise,
+)
 from restore.corruption.compose import Corruption, CorruptionResult, RandomChoice, corrupt
 from restore.corruption.masks import (
     LAMA_PRESETS,
@@ -31,12 +38,15 @@ from restore.corruption.noise import (
     salt_and_pepper_noise,
     speckle_noise,
 )
+from restore.corruption.statistics import NoiseStatistics, noise_statistics
 
 __all__ = [
-    "LAMA_PRESETS", "BrushStrokeMasks", "Corruption", "CorruptionResult", "FileMasks",
-    "GaussianBlur", "GaussianNoise", "IrregularMasks", "JPEGCompression", "MaskGenerator",
-    "MixtureMasks", "NoiseOp", "PoissonGaussianNoise", "RandomChoice", "RectangleMasks",
-    "SaltAndPepperNoise", "SpeckleNoise", "apply_mask", "corrupt", "gaussian_blur",
-    "gaussian_noise", "holes_in_mask_image", "jpeg_compression", "load_mask", "poisson_gaussian_noise",
-    "salt_and_pepper_noise", "speckle_noise",
+    "LAMA_PRESETS", "BrushStrokeMasks", "CameraNoise", "CameraParams", "CorrelatedNoise",
+    "Corruption", "CorruptionResult", "FileMasks", "GaussianBlur", "GaussianNoise",
+    "IrregularMasks", "JPEGCompression", "MaskGenerator", "MixtureMasks", "NoiseOp",
+    "NoiseStatistics", "PoissonGaussianNoise", "RandomChoice", "RectangleMasks",
+    "SaltAndPepperNoise", "SpeckleNoise", "apply_mask", "camera_noise", "correlated_noise",
+    "corrupt", "gaussian_blur", "gaussian_noise", "holes_in_mask_image", "jpeg_compression",
+    "load_mask", "noise_statistics", "poisson_gaussian_noise", "salt_and_pepper_noise",
+    "speckle_noise",
 ]

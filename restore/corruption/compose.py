@@ -97,7 +97,9 @@ class RandomChoice(NoiseOp):
         cumulative = self.weights.to(images.device).cumsum(0)
         u = _random.rand((images.shape[0],), images, generator)
         choice = torch.searchsorted(cumulative, u, right=True).clamp_max(len(self.ops) - 1)
-        out = images
+        out = images.clone()
         for i, op in enumerate(self.ops):
-            out = torch.where((choice == i).view(-1, 1, 1, 1), op(images, generator=generator), out)
+            chosen = choice == i
+            if bool(chosen.any()):  # each op runs on its own images only
+                out[chosen] = op(images[chosen], generator=generator).to(out.dtype)
         return out
