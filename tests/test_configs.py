@@ -36,7 +36,9 @@ def test_config_composes_and_instantiates(group, name, tmp_path):
 
 def test_data_root_is_one_override(tmp_path):
     cfg = _compose([f"data.root={tmp_path}"])
-    assert instantiate(cfg.data).root == tmp_path or str(instantiate(cfg.data).root) == str(tmp_path)
+    assert instantiate(cfg.data).roots == [tmp_path]
+    cfg = _compose([f"data.root=[{tmp_path}/a,{tmp_path}/b]"])
+    assert instantiate(cfg.data).roots == [tmp_path / "a", tmp_path / "b"]
 
 
 def test_typo_in_override_is_rejected():

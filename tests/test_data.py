@@ -14,6 +14,7 @@ from torch.utils.data import RandomSampler, SequentialSampler
 from restore.data import (
     IMAGE_SUFFIXES,
     ImageFolderDataModule,
+    PairedImages,
     PatchDataset,
     SyntheticDataModule,
     SyntheticImages,
@@ -278,7 +279,7 @@ def test_folder_datamodule_skips_unreadable_files_with_one_warning(photo_folder)
     assert "skipped 2 unreadable images" in messages[0]
     assert "empty.png" in messages[0] and "random.jpg" in messages[0]
 
-    used = [*datamodule.data_train.source, *datamodule.data_val.source]
+    used = [*datamodule.train_files, *datamodule.val_files]
     assert sorted(used) == [p for p in list_images(photo_folder) if p.parent.name != "broken"]
 
 
@@ -309,23 +310,23 @@ def test_folder_datamodule_validation_is_fixed(photo_folder):
 def test_folder_datamodule_split_is_disjoint_seeded_and_capped(photo_folder):
     datamodule = folder_module(photo_folder, val_fraction=0.2, split_seed=0)
     setup_quietly(datamodule)
-    train, val = set(datamodule.data_train.source), set(datamodule.data_val.source)
+    train, val = set(datamodule.train_files), set(datamodule.val_files)
     assert len(val) == 2 and len(train) == 8
     assert not train & val
 
     again = folder_module(photo_folder, val_fraction=0.2, split_seed=0)
     setup_quietly(again)
-    assert set(again.data_val.source) == val
+    assert set(again.val_files) == val
     other = folder_module(photo_folder, val_fraction=0.2, split_seed=1)
     setup_quietly(other)
-    assert set(other.data_val.source) != val
+    assert set(other.val_files) != val
 
     capped = folder_module(photo_folder, val_fraction=0.9, max_val_images=3)
     setup_quietly(capped)
-    assert len(capped.data_val.source) == 3 and len(capped.data_train.source) == 7
+    assert len(capped.val_files) == 3 and len(capped.train_files) == 7
     tiny = folder_module(photo_folder, val_fraction=0.01)
     setup_quietly(tiny)
-    assert len(tiny.data_val.source) == 1
+    assert len(tiny.val_files) == 1
 
 
 def test_folder_datamodule_val_root(photo_folder, tmp_path):
@@ -333,12 +334,12 @@ def test_folder_datamodule_val_root(photo_folder, tmp_path):
     val_files = [write(val_root / f"v{i}.png", bgr8(20 + i)) for i in range(3)]
     datamodule = folder_module(photo_folder, val_root=val_root)
     setup_quietly(datamodule)
-    assert sorted(datamodule.data_val.source) == val_files
-    assert len(datamodule.data_train.source) == 10
+    assert sorted(datamodule.val_files) == val_files
+    assert len(datamodule.train_files) == 10
 
     inside = folder_module(photo_folder, val_root=photo_folder / "sub", max_val_images=2)
     setup_quietly(inside)
-    train, val = set(inside.data_train.source), set(inside.data_val.source)
+    train, val = set(inside.train_files), set(inside.val_files)
     assert len(val) == 2 and all("sub" in p.parts for p in val)
     assert not train & val and len(train) == 8
 
@@ -348,9 +349,76 @@ def test_folder_datamodule_single_image_is_shared_with_a_warning(tmp_path):
     datamodule = folder_module(tmp_path, batch_size=4)
     with pytest.warns(UserWarning, match="only 1 readable image"):
         datamodule.setup("fit")
-    assert datamodule.data_train.source == datamodule.data_val.source == [tmp_path / "only.png"]
+    assert datamodule.train_files == datamodule.val_files == [tmp_path / "only.png"]
     assert len(datamodule.train_dataloader()) == 1  # reused to fill one batch
     assert next(iter(datamodule.train_dataloader())).shape == (4, 3, 32, 32)
+
+
+def test_cached_and_decoded_per_patch_batches_are_equal(photo_folder):
+    batches = []
+    for cache in (True, False):
+        datamodule = folder_module(photo_folder, cache=cache, val_fraction=0.3)
+        setup_quietly(datamodule)
+        torch.manual_seed(0)
+        batches.append([next(iter(datamodule.train_dataloader())), *datamodule.val_dataloader()])
+    for cached, decoded in zip(*batches):
+        assert torch.equal(cached, decoded)
+    assert isinstance(datamodule.data_train.source, list)
+
+
+def test_several_roots_are_split_each_and_pooled(photo_folder, tmp_path):
+    other = tmp_path / "other"
+    others = [write(other / f"o{i}.png", bgr8(40 + i)) for i in range(20)]
+    alone = folder_module(photo_folder, val_fraction=0.2)
+    setup_quietly(alone)
+    both = folder_module([photo_folder, other], val_fraction=0.2)
+    setup_quietly(both)
+    # The first folder's split does not move when a folder is added; the second gives 4 more.
+    assert set(alone.val_files) < set(both.val_files)
+    assert len(both.val_files) == 2 + 4 and len(both.train_files) == 8 + 16
+    assert set(both.train_files) | set(both.val_files) == set(alone.train_files) | set(
+        alone.val_files) | set(others)
+    assert not set(both.train_files) & set(both.val_files)
+
+
+def write_pairs(folder: Path, count: int, noisy: str, clean: str) -> None:
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        image = bgr8(i, 40, 48)
+        write(folder / f"p{i}{clean}.png", image)
+        noise = rng.normal(0, 8, image.shape)
+        write(folder / f"p{i}{noisy}.png", np.clip(image + noise, 0, 255).astype(np.uint8))
+
+
+def test_real_pairs_are_served_as_extra_validation_loaders(photo_folder, tmp_path):
+    write_pairs(tmp_path / "cc", 3, "_real", "_mean")
+    write_pairs(tmp_path / "nam", 2, "_noise", "_gt")
+    real = {"cc": {"root": tmp_path / "cc", "noisy_suffix": "_real", "clean_suffix": "_mean"},
+            "nam": {"root": tmp_path / "nam", "noisy_suffix": "_noise", "clean_suffix": "_gt"}}
+    datamodule = folder_module(photo_folder, real_val=real)
+    setup_quietly(datamodule)
+    synthetic, cc, nam = datamodule.val_dataloader()
+    assert next(iter(synthetic)).shape[1:] == (3, 48, 48)
+    items = list(cc)
+    assert len(items) == 3 and len(list(nam)) == 2
+    batch = items[0]
+    assert batch["name"] == ["cc"] and batch["noisy"].shape == batch["clean"].shape == (1, 3, 40, 48)
+    rms = (batch["noisy"] - batch["clean"]).square().mean().sqrt() * 255
+    assert 6 < rms < 10
+    plain = folder_module(photo_folder)
+    setup_quietly(plain)
+    assert isinstance(plain.val_dataloader(), torch.utils.data.DataLoader)
+
+
+def test_real_pairs_errors_name_the_file(tmp_path):
+    write_pairs(tmp_path / "cc", 2, "_real", "_mean")
+    (tmp_path / "cc" / "p1_real.png").unlink()
+    with pytest.raises(ValueError, match="p1_mean.png: expected one noisy image"):
+        PairedImages(tmp_path / "cc", "_real", "_mean", "cc")
+    with pytest.raises(ValueError, match="no noisy/clean pairs"):
+        PairedImages(tmp_path / "cc", "_noisy", "_clean", "cc")
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        PairedImages(tmp_path / "nowhere", "_real", "_mean", "cc")
 
 
 def test_folder_datamodule_errors_name_the_folder(tmp_path):

@@ -123,6 +123,24 @@ def test_init_from_an_export_copies_inference_weights_and_checks_the_network(tmp
         init_from(target, tmp_path / "nothere")
 
 
+def test_init_from_grows_deeper_levels_as_identities(tmp_path):
+    torch.manual_seed(0)
+    source = RestorationVAE(**SMALL)
+    for p in source.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    path = export_weights(source, tmp_path / "model.pt")
+    deeper = [b + 1 for b in SMALL["blocks"]]
+    target = RestorationVAE(**{**SMALL, "blocks": deeper})
+    with pytest.warns(UserWarning, match="no recognition network"):
+        init_from(target, path)
+    x, mask = torch.rand(2, 3, 40, 40), (torch.rand(2, 1, 40, 40) > 0.8).float()
+    torch.testing.assert_close(target.restore(x, mask), source.restore(x, mask), atol=1e-5, rtol=0)
+    new_conv = target.dec[0][SMALL["blocks"][0]].conv1.weight
+    assert new_conv.abs().sum() > 0  # the new blocks are not dead: only their output starts at 0
+    with pytest.raises(ValueError, match="differs"):  # blocks cannot be taken away
+        init_from(RestorationVAE(**SMALL), export_weights(target, tmp_path / "deep.pt"))
+
+
 def test_load_net_errors_name_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothere.pt"):
         load_net(tmp_path / "nothere.pt")

@@ -1,7 +1,9 @@
-"""Patch datasets and Lightning data modules serving clean images.
+"""Patch datasets and Lightning data modules serving clean images (and real noisy pairs).
 
 Batches are float32 ``(B, C, P, P)`` tensors in ``[0, 1]``: random augmented ``patch_size`` crops
-for training, fixed ``val_patch_size`` centre crops for validation.
+for training, fixed ``val_patch_size`` centre crops for validation. Real noisy/clean pairs for
+validation (:class:`PairedImages`) come as dicts ``{"name", "noisy", "clean"}``, one whole image
+per batch.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import numbers
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,24 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from restore.data.io import IMAGE_SUFFIXES, list_images, read_image
+from restore.data.io import IMAGE_SUFFIXES, decode_image, list_images, read_image, to_float
 from restore.data.synthetic import SyntheticImages
 
-ImageSource = Sequence[str | Path] | SyntheticImages
+
+class DecodedImages:
+    """Images decoded once and kept in memory at their own bit depth (``(H, W, C)`` arrays)."""
+
+    def __init__(self, images: Sequence[np.ndarray]) -> None:
+        self.images = list(images)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def image(self, index: int) -> np.ndarray:
+        return self.images[index]
+
+
+ImageSource = Sequence[str | Path] | SyntheticImages | DecodedImages
 
 
 class PatchDataset(Dataset):
@@ -37,8 +53,8 @@ class PatchDataset(Dataset):
     the patch are reflect-padded on both sides first.
 
     Args:
-        source: image file paths (decoded with :func:`read_image` on every access) or synthetic
-            images.
+        source: image file paths (decoded with :func:`read_image` on every access), images decoded
+            in memory or synthetic images.
         patch_size: patch side in pixels.
         train: random crop and augmentation if true, centre crop otherwise.
         channels: 1 (luma) or 3 (RGB); must equal ``source.channels`` for synthetic images.
@@ -58,7 +74,7 @@ class PatchDataset(Dataset):
         _check_channels(channels)
         if len(source) == 0:
             raise ValueError("PatchDataset needs at least one image")
-        if isinstance(source, SyntheticImages) and source.channels != channels:
+        if hasattr(source, "channels") and source.channels != channels:
             raise ValueError(f"source has {source.channels} channels, expected {channels}")
         self.source = source
         self.patch_size = patch_size
@@ -82,16 +98,65 @@ class PatchDataset(Dataset):
             left = int(torch.randint(0, width - size + 1, ()))
         else:
             top, left = (height - size) // 2, (width - size) // 2
-        patch = image[top : top + size, left : left + size]
+        patch = to_float(image[top : top + size, left : left + size])
         if self.train:
             transform = int(torch.randint(0, 8, ()))
             patch = np.rot90(patch[:, ::-1] if transform >= 4 else patch, transform % 4)
         return torch.from_numpy(patch.transpose(2, 0, 1).copy())
 
     def _load(self, index: int) -> np.ndarray:
-        if isinstance(self.source, SyntheticImages):
+        if hasattr(self.source, "image"):
             return self.source.image(index)
         return read_image(self.source[index], self.channels)
+
+
+class PairedImages(Dataset):
+    """Real noisy/clean pairs of one folder, for validation: ``<stem><noisy_suffix>.<ext>`` with
+    ``<stem><clean_suffix>.<ext>`` (e.g. CC15's ``x_real.png`` / ``x_mean.png``).
+
+    Items are ``{"name": name, "noisy": (C, H, W), "clean": (C, H, W)}`` float32 tensors in
+    ``[0, 1]``, decoded once in memory.
+
+    Args:
+        root: the folder.
+        noisy_suffix, clean_suffix: how the two files of a pair end, before the extension.
+        name: the name of the set (validation metrics are logged under it).
+        channels: 1 (luma) or 3 (RGB).
+    """
+
+    def __init__(self, root: str | Path, noisy_suffix: str, clean_suffix: str, name: str,
+                 channels: int = 3) -> None:
+        _check_channels(channels)
+        root = Path(root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"paired image folder not found: {root}")
+        self.name = name
+        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []  # (noisy, clean), decoded
+        self.clean_paths: list[Path] = []
+        for clean_path in list_images(root):
+            if not clean_path.stem.endswith(clean_suffix):
+                continue
+            stem = clean_path.stem[: len(clean_path.stem) - len(clean_suffix)]
+            noisy = [p for p in clean_path.parent.glob(f"{stem}{noisy_suffix}.*")
+                     if p.suffix.lower() in IMAGE_SUFFIXES]
+            if len(noisy) != 1:
+                raise ValueError(f"{clean_path}: expected one noisy image {stem}{noisy_suffix}.*, "
+                                 f"found {len(noisy)}")
+            pair = decode_image(noisy[0], channels), decode_image(clean_path, channels)
+            if pair[0].shape != pair[1].shape:
+                raise ValueError(f"{noisy[0]}: size {pair[0].shape} differs from its clean image's "
+                                 f"{pair[1].shape}")
+            self.pairs.append(pair)
+            self.clean_paths.append(clean_path)
+        if not self.pairs:
+            raise ValueError(f"no noisy/clean pairs (*{noisy_suffix}.* with *{clean_suffix}.*) in {root}")
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        noisy, clean = (torch.from_numpy(to_float(a).transpose(2, 0, 1).copy()) for a in self.pairs[index])
+        return {"name": self.name, "noisy": noisy, "clean": clean}
 
 
 class RestorationDataModule(LightningDataModule, ABC):
@@ -109,6 +174,9 @@ class RestorationDataModule(LightningDataModule, ABC):
         num_workers: DataLoader worker processes (0 loads in the main process).
         channels: 1 (luma) or 3 (RGB).
         pin_memory: pin batches in page-locked memory for faster host-to-GPU copies.
+        real_val: real noisy/clean pairs validated beside the synthetic tasks, by name:
+            ``{name: {"root": folder, "noisy_suffix": ..., "clean_suffix": ...}}``
+            (:class:`PairedImages`); one image per batch.
     """
 
     def __init__(
@@ -120,6 +188,7 @@ class RestorationDataModule(LightningDataModule, ABC):
         num_workers: int = 2,
         channels: int = 3,
         pin_memory: bool = False,
+        real_val: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -138,8 +207,10 @@ class RestorationDataModule(LightningDataModule, ABC):
         self.num_workers = num_workers
         self.channels = channels
         self.pin_memory = pin_memory
+        self.real_val = {name: dict(spec) for name, spec in (real_val or {}).items()}
         self.data_train: PatchDataset | None = None
         self.data_val: PatchDataset | None = None
+        self.data_real: list[PairedImages] = []
 
     @abstractmethod
     def build_datasets(self) -> tuple[PatchDataset, PatchDataset]:
@@ -148,12 +219,20 @@ class RestorationDataModule(LightningDataModule, ABC):
     def setup(self, stage: str | None = None) -> None:
         if self.data_train is None:
             self.data_train, self.data_val = self.build_datasets()
+            self.data_real = [PairedImages(name=name, channels=self.channels, **spec)
+                              for name, spec in self.real_val.items()]
+            for pairs in self.data_real:
+                rank_zero_info(f"{type(self).__name__}: {len(pairs)} real noisy/clean pairs "
+                               f"({pairs.name})")
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.data_train, self.batch_size, train=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.data_val, self.val_batch_size, train=False)
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        synthetic = self._loader(self.data_val, self.val_batch_size, train=False)
+        if not self.data_real:
+            return synthetic
+        return [synthetic, *(DataLoader(pairs, batch_size=1) for pairs in self.data_real)]
 
     def _train_set(self, source: ImageSource) -> PatchDataset:
         return PatchDataset(
@@ -182,69 +261,93 @@ class RestorationDataModule(LightningDataModule, ABC):
 
 
 class ImageFolderDataModule(RestorationDataModule):
-    """Images found recursively under a folder, any of :data:`IMAGE_SUFFIXES`.
+    """Images found recursively under one or more folders, any of :data:`IMAGE_SUFFIXES`.
 
-    :meth:`setup` decodes every file once (in threads) and drops unreadable ones with a single
-    warning. Validation images come from ``val_root`` if given (files under both folders are
-    removed from training), else from a seeded random ``val_fraction`` of ``root``; either way at
-    most ``max_val_images`` of them, never shared with training. A folder with a single image uses
-    it for both, with a warning.
+    :meth:`setup` decodes every file once (in threads), keeps them in memory when ``cache`` is
+    true, and drops unreadable ones with a single warning. Validation images come from
+    ``val_root`` if given (files under both folders are removed from training), else from a seeded
+    random ``val_fraction`` of each folder of ``root``; either way at most ``max_val_images`` of
+    them per folder, never shared with training. A folder with a single image uses it for both,
+    with a warning.
 
     Args:
-        root: training image folder.
+        root: training image folder, or a list of them.
         val_root: optional separate validation image folder.
-        val_fraction: share of ``root`` held out for validation without ``val_root``, in (0, 1);
-            at least one image.
-        max_val_images: cap on the number of validation images.
+        val_fraction: share of each ``root`` folder held out for validation without ``val_root``,
+            in (0, 1); at least one image per folder.
+        max_val_images: cap on the number of validation images per folder.
         split_seed: seed of the validation split and of the ``max_val_images`` subset.
+        cache: keep the decoded training and validation images in memory (uint8: about 3 bytes a
+            pixel) instead of decoding a file for every patch.
         **kwargs: :class:`RestorationDataModule` arguments.
     """
 
     def __init__(
         self,
-        root: str | Path,
+        root: str | Path | Sequence[str | Path],
         val_root: str | Path | None = None,
         val_fraction: float = 0.05,
         max_val_images: int = 32,
         split_seed: int = 0,
+        cache: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if not 0.0 < val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
         _check_int("max_val_images", max_val_images)
-        self.root = Path(root)
+        roots = [root] if isinstance(root, (str, Path)) else list(root)
+        if not roots:
+            raise ValueError("root needs at least one folder")
+        self.roots = [Path(r) for r in roots]
         self.val_root = None if val_root is None else Path(val_root)
         self.val_fraction = val_fraction
         self.max_val_images = max_val_images
         self.split_seed = split_seed
+        self.cache = cache
+        self.train_files: list[Path] = []
+        self.val_files: list[Path] = []
+        self._decoded: dict[Path, np.ndarray] = {}
 
     def build_datasets(self) -> tuple[PatchDataset, PatchDataset]:
-        files = self._readable_images(self.root)
+        train_files: list[Path] = []
+        val_files: list[Path] = []
         if self.val_root is not None:
-            val_files = self._readable_images(self.val_root)
-            val_files = _split(val_files, self.max_val_images, self.split_seed)[1]
+            val_files = _split(self._readable_images(self.val_root), self.max_val_images,
+                               self.split_seed)[1]
             held_out = {path.resolve() for path in val_files}
-            train_files = [path for path in files if path.resolve() not in held_out]
-            if not train_files:
-                raise ValueError(
-                    f"no training images left in {self.root}: all are validation images"
-                    f" from {self.val_root}"
+        for root in self.roots:
+            files = self._readable_images(root)
+            if self.val_root is not None:
+                train_files += [path for path in files if path.resolve() not in held_out]
+            elif len(files) == 1:
+                rank_zero_warn(
+                    f"only 1 readable image in {root}: using it for training and validation"
                 )
-        elif len(files) == 1:
-            rank_zero_warn(
-                f"only 1 readable image in {self.root}: using it for training and validation"
+                train_files += files
+                val_files += files
+            else:
+                count = max(1, round(self.val_fraction * len(files)))
+                count = min(count, self.max_val_images, len(files) - 1)
+                rest, chosen = _split(files, count, self.split_seed)
+                train_files += rest
+                val_files += chosen
+        if not train_files:
+            raise ValueError(
+                f"no training images left in {', '.join(map(str, self.roots))}: all are validation"
+                f" images from {self.val_root}"
             )
-            train_files = val_files = files
-        else:
-            count = max(1, round(self.val_fraction * len(files)))
-            count = min(count, self.max_val_images, len(files) - 1)
-            train_files, val_files = _split(files, count, self.split_seed)
         rank_zero_info(
             f"{type(self).__name__}: {len(train_files)} training and {len(val_files)} validation"
             f" images"
         )
-        return self._train_set(train_files), self._val_set(val_files)
+        self.train_files, self.val_files = train_files, val_files
+        train, val = (self._source(files) for files in (train_files, val_files))
+        self._decoded = {}
+        return self._train_set(train), self._val_set(val)
+
+    def _source(self, files: list[Path]) -> ImageSource:
+        return DecodedImages([self._decoded[path] for path in files]) if self.cache else files
 
     def _readable_images(self, folder: Path) -> list[Path]:
         """Decodable images under ``folder``; warns once about the others."""
@@ -257,9 +360,10 @@ class ImageFolderDataModule(RestorationDataModule):
                 f" {', '.join(IMAGE_SUFFIXES)})"
             )
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            decodes = list(pool.map(self._decodes, files))
-        readable = [path for path, ok in zip(files, decodes) if ok]
-        skipped = [str(path.relative_to(folder)) for path, ok in zip(files, decodes) if not ok]
+            decoded = list(pool.map(self._decode, files))
+        readable = [path for path, image in zip(files, decoded) if image is not None]
+        skipped = [str(path.relative_to(folder)) for path, image in zip(files, decoded)
+                   if image is None]
         if not readable:
             raise ValueError(f"none of the {len(files)} image files in {folder} can be decoded")
         if skipped:
@@ -267,14 +371,16 @@ class ImageFolderDataModule(RestorationDataModule):
                 f"skipped {len(skipped)} unreadable image{'s' if len(skipped) > 1 else ''}"
                 f" in {folder}: {', '.join(skipped)}"
             )
+        if self.cache:
+            self._decoded.update((p, image) for p, image in zip(files, decoded) if image is not None)
         return readable
 
-    def _decodes(self, path: Path) -> bool:
+    def _decode(self, path: Path) -> np.ndarray | None:
         try:
-            read_image(path, self.channels)
+            image = decode_image(path, self.channels)
         except (ValueError, cv2.error):
-            return False
-        return True
+            return None
+        return image if self.cache else np.empty(0)
 
 
 class SyntheticDataModule(RestorationDataModule):

@@ -23,6 +23,34 @@ def list_images(root: Path | str) -> list[Path]:
     )
 
 
+def decode_image(path: Path | str, channels: int = 3) -> np.ndarray:
+    """Decode an image file to an ``(H, W, channels)`` array of its own bit depth (uint8, uint16).
+
+    As :func:`read_image`, without the conversion to float (a quarter or half of the memory);
+    colour files read as luma (``channels=1``) come back as float32 in ``[0, 1]``.
+    """
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    image = read_image_file(path).pixels  # gray, gray + alpha, RGB or RGBA; uint8 or uint16
+    if image.ndim == 3 and image.shape[2] in (2, 4):
+        image = image[:, :, :-1]
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if channels == 3 else image
+    elif channels == 1:
+        image = to_float(image)
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return np.ascontiguousarray(image.reshape(image.shape[0], image.shape[1], channels))
+
+
+def to_float(image: np.ndarray) -> np.ndarray:
+    """uint8 / uint16 pixels as float32 in ``[0, 1]`` (scaled by 255 / 65535); floats as they are."""
+    if image.dtype.kind == "f":
+        return image.astype(np.float32, copy=False)
+    return image.astype(np.float32) / np.iinfo(image.dtype).max
+
+
 def read_image(path: Path | str, channels: int = 3) -> np.ndarray:
     """Decode an image file to a float32 ``(H, W, channels)`` array in ``[0, 1]``.
 
@@ -35,16 +63,4 @@ def read_image(path: Path | str, channels: int = 3) -> np.ndarray:
         ValueError: ``channels`` is not 1 or 3, or the file is missing, empty, truncated or cannot be
             decoded (the message names the file).
     """
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels}")
-    pixels = read_image_file(path).pixels  # gray, gray + alpha, RGB or RGBA; uint8 or uint16
-    image = pixels.astype(np.float32) / np.iinfo(pixels.dtype).max
-    if image.ndim == 3 and image.shape[2] in (2, 4):
-        image = image[:, :, :-1]
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if channels == 3 else image
-    elif channels == 1:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    return np.ascontiguousarray(image.reshape(image.shape[0], image.shape[1], channels))
+    return to_float(decode_image(path, channels))

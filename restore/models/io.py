@@ -98,19 +98,42 @@ def load_net(path: str | Path, map_location: str | torch.device = "cpu") -> Rest
     return _build(config, state, path)
 
 
+def _grown_blocks(theirs: dict, ours: dict) -> bool:
+    """True when ``ours`` is ``theirs`` with more residual blocks per level (and maybe another
+    hole fill): the extra blocks can start as identities."""
+    same = {k: v for k, v in theirs.items() if k not in ("hole_fill", "blocks")} == \
+        {k: v for k, v in ours.items() if k not in ("hole_fill", "blocks")}
+    fewer = len(theirs["blocks"]) == len(ours["blocks"]) and \
+        all(a <= b for a, b in zip(theirs["blocks"], ours["blocks"]))
+    return same and fewer
+
+
 def init_from(net: RestorationVAE, path: str | Path) -> Path:
     """Copy the weights of an export file, checkpoint or run folder into ``net`` (fine-tuning).
 
-    The architectures must match; the hole fill may differ. A checkpoint (what a run folder gives
-    here) also holds the recognition network; an export leaves ``net``'s own (with a warning).
-    Returns the file read; raises ``FileNotFoundError`` or ``ValueError`` naming it.
+    The architectures must match; the hole fill may differ, and ``net`` may have more residual
+    blocks per level (``blocks``): the extra blocks start as identities (their second convolution
+    zero), so the grown network computes exactly what the source did. A checkpoint (what a run
+    folder gives here) also holds the recognition network; an export leaves ``net``'s own (with a
+    warning). Returns the file read; raises ``FileNotFoundError`` or ``ValueError`` naming it.
     """
     config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
     theirs = {k: v for k, v in config.items() if k != "hole_fill"}
     ours = {k: v for k, v in net.config.items() if k != "hole_fill"}
-    if theirs != ours:
+    grown = theirs != ours and _grown_blocks(config, net.config)
+    if theirs != ours and not grown:
         raise ValueError(f"{path}: its network {theirs} differs from the configured one {ours}")
     missing, unexpected = net.load_state_dict(state, strict=False)
+    new_blocks = set()
+    if grown:
+        for stage in ("enc", "dec"):
+            for level, (old, new) in enumerate(zip(config["blocks"], net.config["blocks"])):
+                for block in range(old, new):
+                    conv2 = getattr(net, stage)[level][block].conv2
+                    torch.nn.init.zeros_(conv2.weight)
+                    torch.nn.init.zeros_(conv2.bias)
+                    new_blocks.add(f"{stage}.{level}.{block}.")
+    missing = [k for k in missing if not k.startswith(tuple(new_blocks))] if new_blocks else missing
     if unexpected or any(not k.startswith(TRAINING_ONLY) for k in missing):
         raise ValueError(f"{path}: weights do not match the network (missing {missing[:3]}, "
                          f"unexpected {unexpected[:3]})")
