@@ -30,12 +30,29 @@ def _column(rows, key):
     return [float(r[key]) for r in rows if r.get(key)]
 
 
+def _write_pairs(folder: Path, count: int = 2) -> None:
+    """Noisy/clean pairs named like CC15 (``*_real.png`` / ``*_mean.png``)."""
+    import cv2
+    import numpy as np
+
+    folder.mkdir(parents=True)
+    for i in range(count):
+        clean = synthetic_image(500 + i, 64, seed=3)
+        noisy = clean + np.random.default_rng(i).normal(0, 15 / 255, clean.shape)
+        for image, suffix in ((clean, "_mean"), (noisy, "_real")):
+            bgr = cv2.cvtColor((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8), cv2.COLOR_RGB2BGR)
+            cv2.imwrite(str(folder / f"p{i}{suffix}.png"), bgr)
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("smoke")
+    pairs = tmp_path_factory.mktemp("pairs") / "real"
+    _write_pairs(pairs)
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=[
             "experiment=smoke", f"paths.output_dir={run}", "+trainer.enable_progress_bar=false",
+            f"data.real_val={{pairs: {{root: '{pairs}', noisy_suffix: _real, clean_suffix: _mean}}}}",
         ])
     trainer, module = train(cfg)
     return run, trainer, module
@@ -49,7 +66,7 @@ def test_smoke_run_folder_has_config_checkpoints_export_and_grids(smoke_run):
     export = run / "export" / "model.pt"
     assert export.is_file() and export.stat().st_size < 10e6
     grids = sorted((run / "grids").glob("*.png"))
-    assert {g.stem.split("_", 1)[1] for g in grids} == {"gauss15", "gauss25", "gauss50"}
+    assert {g.stem.split("_", 1)[1] for g in grids} == {"gauss15", "gauss25", "gauss50", "pairs"}
 
 
 def test_smoke_lowers_loss_and_beats_the_noisy_input(smoke_run):
@@ -59,9 +76,14 @@ def test_smoke_lowers_loss_and_beats_the_noisy_input(smoke_run):
     assert len(recon) >= 20  # logged every 5 steps; per-batch values vary with the drawn sigma
     first, last = sum(recon[:8]) / 8, sum(recon[-8:]) / 8
     assert last < 0.85 * first, (first, last)
-    for task in ("gauss15", "gauss25", "gauss50"):
+    for task in ("gauss15", "gauss25", "gauss50", "pairs"):
         restored, noisy = _column(rows, f"val/{task}/psnr"), _column(rows, f"val/{task}/psnr_input")
         assert restored[-1] > noisy[-1] + 1.0, (task, restored, noisy)
+    # The real pairs are a validation task like the others: val/psnr averages the four.
+    last = [r for r in rows if r.get("val/psnr")][-1]
+    tasks = [float(last[f"val/{t}/psnr"]) for t in ("gauss15", "gauss25", "gauss50", "pairs")]
+    assert float(last["val/psnr"]) == pytest.approx(sum(tasks) / 4, abs=1e-4)
+    assert float(last["val/pairs/psnr_input"]) == pytest.approx(24.9, abs=0.6)  # sigma 15, clipped
 
 
 def test_kl_per_latent_dimension_is_logged(smoke_run):

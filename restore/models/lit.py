@@ -7,6 +7,7 @@ from typing import Any, Callable, Mapping
 import kornia
 import lightning as L
 import torch
+import torchmetrics
 from torch import Tensor
 
 from restore.corruption import Corruption
@@ -33,7 +34,9 @@ class RestorationModule(L.LightningModule):
         corruption: corruption applied to each training batch on its device.
         val_tasks: named corruptions for validation; each is applied with a fixed seed per batch, so
             the validation set is the same every epoch. Tasks whose corruption adds no noise are
-            scored with the known pixels kept (pure inpainting).
+            scored with the known pixels kept (pure inpainting). Real noisy/clean pairs from the
+            data module are scored too, blind, under their set's name; ``val/psnr`` is the mean
+            of all tasks' PSNRs.
         optimizer: partial optimizer, called with the parameters.
         scheduler: optional partial LR scheduler, called with the optimizer (stepped per step).
         likelihood: ``laplace`` (L1) or ``gaussian`` (L2) decoder likelihood.
@@ -82,6 +85,7 @@ class RestorationModule(L.LightningModule):
         self.net = net
         self.corruption = corruption
         self.val_tasks = torch.nn.ModuleDict(val_tasks)
+        self.val_metrics = torch.nn.ModuleDict()  # "<task>/<metric>" -> MeanMetric, made on use
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
 
@@ -133,28 +137,49 @@ class RestorationModule(L.LightningModule):
         return loss
 
     # ----------------------------------------------------------------------------------------------
-    def validation_step(self, batch: Tensor, batch_idx: int) -> dict[str, tuple[Tensor, Tensor, Tensor]]:
+    def validation_step(self, batch: Tensor | dict[str, Any], batch_idx: int,
+                        dataloader_idx: int = 0) -> dict[str, tuple[Tensor, Tensor, Tensor]]:
+        """Score the synthetic tasks on a batch of clean crops, or a real noisy/clean pair (a dict
+        from :class:`restore.data.PairedImages`) blind. Returns ``{task: (degraded, restored,
+        clean)}`` for the image grids."""
+        if isinstance(batch, dict):
+            name, noisy, clean = batch["name"][0], batch["noisy"].float(), batch["clean"].float()
+            restored = self.net.restore(self._format(noisy)).float()
+            self._score(name, restored, clean, noisy)
+            return {name: (noisy, restored, clean)} if batch_idx == 0 else {}
         clean = batch.float()
         grids = {}
-        psnrs = []
         for t, (name, corruption) in enumerate(self.val_tasks.items()):
             g = torch.Generator().manual_seed(self.hparams.val_seed + 100_003 * t + batch_idx)
             result = self._corrupt(corruption, clean, g)
             keep_known = len(corruption.noise) == 0
             restored = self.net.restore(self._format(result.degraded), result.mask, keep_known).float()
-            psnr = psnr_per_image(restored, clean)
-            psnrs.append(psnr)
-            n = clean.shape[0]
-            self.log(f"val/{name}/psnr", psnr.mean(), batch_size=n, sync_dist=True)
-            self.log(f"val/{name}/ssim", ssim_per_image(restored, clean).mean(), batch_size=n,
-                     sync_dist=True)
-            self.log(f"val/{name}/psnr_input", psnr_per_image(result.degraded, clean).mean(),
-                     batch_size=n, sync_dist=True)
+            self._score(name, restored, clean, result.degraded)
             if batch_idx == 0:
                 grids[name] = (result.degraded, restored, clean)
-        self.log("val/psnr", torch.cat(psnrs).mean(), prog_bar=True, batch_size=clean.shape[0],
-                 sync_dist=True)
         return grids
+
+    def _score(self, task: str, restored: Tensor, clean: Tensor, degraded: Tensor) -> None:
+        """Accumulate per-image PSNR / SSIM of ``task`` (reduced over batches and processes)."""
+        for metric, values in (("psnr", psnr_per_image(restored, clean)),
+                               ("ssim", ssim_per_image(restored, clean)),
+                               ("psnr_input", psnr_per_image(degraded, clean))):
+            key = f"{task}/{metric}"
+            if key not in self.val_metrics:
+                self.val_metrics[key] = torchmetrics.MeanMetric().to(self.device)
+            self.val_metrics[key].update(values)
+
+    def on_validation_epoch_end(self) -> None:
+        """Log ``val/<task>/<metric>`` and ``val/psnr``, the mean of the tasks' PSNRs."""
+        task_psnrs = []
+        for key, metric in self.val_metrics.items():
+            value = metric.compute()
+            metric.reset()
+            self.log(f"val/{key}", value)
+            if key.endswith("/psnr"):
+                task_psnrs.append(value)
+        if task_psnrs:
+            self.log("val/psnr", torch.stack(task_psnrs).mean(), prog_bar=True)
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(params=self.net.parameters())
