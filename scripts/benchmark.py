@@ -3,6 +3,7 @@
     python scripts/benchmark.py                                   # shipped model on ../shared/data/CBSD68
     python scripts/benchmark.py --weights runs/x/export/model.pt --max-images 10 --out runs/bench
     python scripts/benchmark.py --sigmas 25 --presets medium --peers bm3d opencv-telea
+    python scripts/benchmark.py --tasks real --peers bm3d --max-images 4     # real noise, BM3D subset
 
 Writes into --out (default runs/benchmark):
   results.md        Markdown tables (denoising, inpainting) with the protocol and a header line
@@ -18,6 +19,10 @@ Protocol:
     float  the noisy float image as is, NOT clipped (the protocol of the published tables); methods
            that cannot take it get the closest thing they accept (see the table's column).
     uint8  round(clip(x + n)) to 8 bits, as in a real noisy photo.
+  Real noise: the noisy/clean pairs of ../shared/data/real/CC15 and Nam25 (8-bit photos of real
+  camera noise; the clean image is the mean of many shots), given as they are. "Told the true
+  sigma" is the RMS of noisy - clean on the 0-255 scale; OpenCV's h is tuned per set over
+  REAL_OPENCV_H on all of its pairs (favours OpenCV).
   Inpainting: LaMa thin/medium/thick masks from IrregularMasks(preset) seeded with
   torch.Generator().manual_seed(seed + index), at the image size; hole pixels set to 0.
   Metrics against the clean 8-bit image on the 0-255 scale, after clipping the method's output to
@@ -57,6 +62,9 @@ INPAINT_PEERS = ("opencv-telea", "opencv-ns", "push-pull", "harmonic", "restore-
 PEERS = tuple(dict.fromkeys(DENOISE_PEERS + INPAINT_PEERS))  # restore-x8 is in both
 OPENCV_H_FACTORS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2)  # h = factor * sigma, searched per sigma
 OPENCV_TUNE_IMAGES = 2
+REAL_OPENCV_H = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12)  # OpenCV NLM h searched per real set
+# Real noisy/clean pair sets: name -> (folder under the data dir, noisy suffix, clean suffix).
+REAL_SETS = {"CC15": ("real/CC15", "_real", "_mean"), "Nam25": ("real/Nam25", "_noise", "_gt")}
 INPAINT_RADIUS = 5
 
 SSIM_NAME = "kornia.metrics.ssim, 11x11 Gaussian window (sigma 1.5), valid region, channel mean"
@@ -65,6 +73,7 @@ LABELS = {
     "input": "noisy input",
     "masked": "masked input (holes = 0)",
     "restore": "restore (sigma given)",
+    "restore-told": "restore (told the true sigma)",
     "restore-blind": "restore (blind)",
     "restore-x8": "restore, self-ensemble x8 (blind)",
     "bm3d": "BM3D (bm3d, colour, default profile)",
@@ -82,6 +91,7 @@ INPAINT_LABELS = {"restore": "restore", "restore-x8": "restore, self-ensemble x8
 FLOAT_INPUT = {
     "input": "as is (not clipped)",
     "restore": "as is (not clipped)",
+    "restore-told": "as is (not clipped)",
     "restore-blind": "as is (not clipped)",
     "restore-x8": "as is (not clipped)",
     "bm3d": "as is (not clipped)",
@@ -93,7 +103,7 @@ FLOAT_INPUT = {
 # that where the peak RSS cannot be reset (not Linux) each call's peak is more likely to rise above
 # the peaks before it (ru_maxrss never goes down).
 MEMORY_ORDER = ("push-pull", "harmonic", "opencv-telea", "opencv-ns", "opencv-nlm", "skimage-nlm",
-                "bm3d", "restore", "restore-blind", "restore-x8")
+                "bm3d", "restore", "restore-told", "restore-blind", "restore-x8")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -111,8 +121,41 @@ class Sample:
 
 def default_images_dir() -> Path:
     """``$RESTORE_DATA_DIR/CBSD68`` when the variable is set, else ``../shared/data/CBSD68``."""
+    return data_dir() / "CBSD68"
+
+
+@dataclass
+class RealPair:
+    name: str
+    noisy: np.ndarray  # uint8 (H, W, 3)
+    clean: np.ndarray  # uint8 (H, W, 3)
+
+    @property
+    def megapixels(self) -> float:
+        return self.clean.shape[0] * self.clean.shape[1] / 1e6
+
+    @property
+    def sigma(self) -> float:
+        """The RMS of noisy - clean, 0-255 scale: the "true sigma" of a real pair."""
+        return float(np.sqrt(np.mean((self.noisy.astype(np.float64) - self.clean) ** 2)))
+
+
+def data_dir() -> Path:
+    """``$RESTORE_DATA_DIR`` when set, else ``../shared/data`` next to the repository."""
     env = os.environ.get("RESTORE_DATA_DIR")
-    return Path(env) / "CBSD68" if env else ROOT.parent / "shared" / "data" / "CBSD68"
+    return Path(env) if env else ROOT.parent / "shared" / "data"
+
+
+def load_real_pairs(root: str | Path, noisy_suffix: str, clean_suffix: str,
+                    max_images: int | None = None) -> list[RealPair]:
+    """The first ``max_images`` noisy/clean pairs of a folder (paired as in training's validation:
+    :class:`restore.data.PairedImages`), sorted by name."""
+    from restore.data import PairedImages
+
+    pairs = PairedImages(root, noisy_suffix, clean_suffix, Path(root).name)
+    names = [p.stem[: len(p.stem) - len(clean_suffix)] for p in pairs.clean_paths]
+    found = [RealPair(n, noisy, clean) for n, (noisy, clean) in zip(names, pairs.pairs)]
+    return found[:max_images] if max_images is not None else found
 
 
 def load_images(folder: str | Path, max_images: int | None = None) -> list[Sample]:
@@ -376,6 +419,28 @@ def denoisers(restorer, peers: Sequence[str], opencv_h: dict[float, float]
     return {name: table[name] for name in MEMORY_ORDER if name in table and name in keep}
 
 
+def real_denoisers(restorer, peers: Sequence[str]) -> dict[str, Callable[[np.ndarray, float, float], np.ndarray]]:
+    """Real-noise methods ``name -> f(noisy_uint8, true_sigma, opencv_h)``."""
+    ensemble = _self_ensemble(restorer)
+    table = {
+        "opencv-nlm": lambda x, s, h: _opencv_nlm(x, h),
+        "skimage-nlm": lambda x, s, h: _skimage_nlm(x, s),
+        "bm3d": lambda x, s, h: _bm3d(x, s),
+        "restore-told": lambda x, s, h: restorer.denoise(x, sigma=s),
+        "restore-blind": lambda x, s, h: restorer.denoise(x),
+        "restore-x8": lambda x, s, h: ensemble.denoise(x),
+    }
+    keep = set(peers) | {"restore-told", "restore-blind"}
+    return {name: table[name] for name in MEMORY_ORDER if name in table and name in keep}
+
+
+def tune_real_opencv_h(pairs: Sequence[RealPair], grid: Sequence[float] = REAL_OPENCV_H) -> float:
+    """The OpenCV NLM ``h`` of ``grid`` with the best mean PSNR over ``pairs``."""
+    scores = {h: np.mean([psnr(_as255(_opencv_nlm(p.noisy, h), p.clean.shape), p.clean)
+                          for p in pairs]) for h in grid}
+    return float(max(grid, key=lambda h: scores[h]))
+
+
 def inpainters(restorer, peers: Sequence[str]) -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
     from restore.models.fill import harmonic_fill, pyramid_fill
 
@@ -406,6 +471,8 @@ class Results:
     crop_preset: str | None = None
     sigmas: list[float] = field(default_factory=list)
     presets: list[str] = field(default_factory=list)
+    real_sets: list[str] = field(default_factory=list)
+    real_opencv_h: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -423,14 +490,17 @@ def run_benchmark(samples: Sequence[Sample], restorer, *, sigmas: Sequence[float
                   presets: Sequence[str] = ("thin", "medium", "thick"),
                   peers: Sequence[str] | None = None, seed: int = 0,
                   tasks: Sequence[str] = ("denoise", "inpaint"), opencv_h: float | None = None,
+                  real: dict[str, list[RealPair]] | None = None,
                   log: Callable[[str], None] = lambda s: None) -> Results:
     """Run every method on every image; ``opencv_h`` None tunes OpenCV's h per sigma (see
-    :func:`tune_opencv_h`), else h = ``opencv_h * sigma``."""
-    if not samples:
+    :func:`tune_opencv_h`), else h = ``opencv_h * sigma``. ``real`` (set name -> pairs) is
+    scored when ``tasks`` has ``real``."""
+    if not samples and set(tasks) & {"denoise", "inpaint"}:
         raise ValueError("no images to benchmark")
     sigmas = [float(s) for s in sigmas]
     res = Results(sigmas=sigmas if "denoise" in tasks else [],
-                  presets=list(presets) if "inpaint" in tasks else [])
+                  presets=list(presets) if "inpaint" in tasks else [],
+                  real_sets=list(real or {}) if "real" in tasks else [])
     requested = list(PEERS if peers is None else peers)
     for name in requested:
         if name not in PEERS:
@@ -449,6 +519,11 @@ def run_benchmark(samples: Sequence[Sample], restorer, *, sigmas: Sequence[float
             res.opencv_h = {s: opencv_h * s for s in sigmas}
     den = denoisers(restorer, peers, res.opencv_h) if "denoise" in tasks else {}
     inp = inpainters(restorer, peers) if "inpaint" in tasks else {}
+
+    if res.real_sets:
+        run_real(res, real, restorer, peers, log)
+    if not (den or inp):
+        return res
 
     # Warm-up: one untimed call per method on the first image, cheapest first; it gives the memory
     # numbers and keeps one-time costs (thread pools, kernels, caches) out of the timings.
@@ -509,6 +584,37 @@ def run_benchmark(samples: Sequence[Sample], restorer, *, sigmas: Sequence[float
                 if keep:
                     res.examples["inpaint"][name] = out
     return res
+
+
+def run_real(res: Results, real: dict[str, list[RealPair]], restorer, peers: Sequence[str],
+             log: Callable[[str], None]) -> None:
+    """Score every real-noise method on every pair of every set into ``res``."""
+    methods = real_denoisers(restorer, peers)
+    first = next(iter(real.values()))[0]
+    for name, fn in methods.items():  # warm-up, untimed
+        fn(first.noisy, first.sigma, 3.0)
+    for set_name, pairs in real.items():
+        if "opencv-nlm" in methods:
+            log(f"tuning OpenCV NLM h on the {len(pairs)} pairs of {set_name}")
+            res.real_opencv_h[set_name] = tune_real_opencv_h(pairs)
+        h = res.real_opencv_h.get(set_name, 3.0)
+        for index, pair in enumerate(pairs):
+            rows = [("input", pair.noisy, float("nan"))]
+            for name, fn in methods.items():
+                out, seconds = _timed(lambda: fn(pair.noisy, pair.sigma, h))
+                rows.append((name, out, seconds))
+            for name, out, seconds in rows:
+                result = _as255(out, pair.clean.shape)
+                res.records.append(dict(
+                    task="real", protocol="uint8", setting=set_name, method=name, image=pair.name,
+                    psnr=psnr(result, pair.clean), ssim=ssim(result, pair.clean),
+                    hole_psnr=float("nan"), seconds=seconds, megapixels=pair.megapixels,
+                    hole_share=float("nan")))
+                log(f"[{index + 1}/{len(pairs)}] {set_name} {pair.name} {name:13s} "
+                    f"{res.records[-1]['psnr']:6.2f} dB  {seconds:7.2f} s")
+            if index == 0:
+                res.examples[f"real_{set_name}"] = {"noisy": pair.noisy, "clean": pair.clean,
+                                                    **{n: o for n, o, _ in rows}}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -639,6 +745,31 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
         if any(not math.isnan(c) for c in cover.values()):
             lines += ["Mean hole share: " + ", ".join(f"{p} {100 * c:.1f}%" for p, c in cover.items()), ""]
 
+    if res.real_sets:
+        methods = list(dict.fromkeys(r["method"] for r in rows if r["task"] == "real"))
+        lines += ["## Real camera noise (noisy/clean pairs)", ""]
+        head = ["method"]
+        for name in res.real_sets:
+            head += [f"{name} PSNR", f"{name} SSIM"]
+        head += ["s/MP"]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for m in methods:
+            cells = [LABELS.get(m, m)]
+            for name in res.real_sets:
+                r = by.get(("real", "uint8", name, m))
+                cells += [_fmt(r["psnr_db"], 2), _fmt(r["ssim"], 4)] if r else ["-", "-"]
+            recs = [r for r in res.records if r["task"] == "real" and r["method"] == m]
+            cells.append(_fmt(_s_per_mp(recs), 2))
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        counts = {name: len({r["image"] for r in res.records if r["task"] == "real"
+                             and r["setting"] == name}) for name in res.real_sets}
+        lines.append("Pairs: " + ", ".join(f"{n} {c}" for n, c in counts.items()) + ". " + (
+            "OpenCV h tuned per set over " + f"{list(REAL_OPENCV_H)}: "
+            + ", ".join(f"{n} h={h:g}" for n, h in res.real_opencv_h.items()) + "."
+            if res.real_opencv_h else ""))
+        lines.append("")
+
     lines += ["## Protocol", ""]
     lines += [
         "- PSNR: dB on the 0-255 scale against the clean 8-bit image, mean over images. "
@@ -657,6 +788,11 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
         "(`Restorer(self_ensemble=True)`, blind). BM3D: `bm3d.bm3d_rgb(noisy, sigma_psd=sigma/255)` "
         "(`bm3d.bm3d` for gray), default profile. scikit-image: `denoise_nl_means(h=0.8*s, "
         "sigma=s, fast_mode=True, patch_size=5, patch_distance=6, channel_axis=-1)`, s = sigma/255.",
+        "- Real noise: 8-bit noisy/clean pairs (`real/CC15`: `*_real` / `*_mean`, `real/Nam25`: "
+        "`*_noise` / `*_gt`; the clean image is the mean of many shots of the scene), given as "
+        "they are. *told the true sigma*: the RMS of noisy - clean (0-255) goes to "
+        "`Restorer.denoise(sigma=...)`, BM3D's `sigma_psd` and scikit-image's sigma; OpenCV's h is "
+        "tuned per set on all its pairs.",
         "- Inpainting: masks from `IrregularMasks(preset)` (LaMa thin/medium/thick at 512 px, "
         "scaled to the image) with `torch.Generator().manual_seed(seed + index)`; holes set to 0 "
         "in an 8-bit image; *restore* = `Restorer.inpaint(masked, mask)`; OpenCV `cv2.inpaint` "
@@ -865,8 +1001,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--presets", nargs="+", default=["thin", "medium", "thick"],
                         choices=["thin", "medium", "thick"],
                         help="LaMa mask presets (default: all three)")
-    parser.add_argument("--tasks", nargs="+", default=["denoise", "inpaint"],
-                        choices=["denoise", "inpaint"], help="(default: both)")
+    parser.add_argument("--tasks", nargs="+", default=["denoise", "inpaint", "real"],
+                        choices=["denoise", "inpaint", "real"],
+                        help="denoise: synthetic Gaussian noise on --images; inpaint: LaMa masks "
+                             "on --images; real: the real noisy/clean pairs of --real-dir "
+                             "(default: all three)")
+    parser.add_argument("--real-dir", type=Path, default=None,
+                        help="data folder holding real/CC15 and real/Nam25 (default: "
+                             "$RESTORE_DATA_DIR, else ../shared/data)")
     parser.add_argument("--max-images", type=int, default=None,
                         help="only the first N images, sorted by path (default: all)")
     parser.add_argument("--peers", nargs="*", default=None, choices=PEERS,
@@ -898,14 +1040,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)
     images = args.images or default_images_dir()
-    if not images.is_dir():
+    synthetic = bool(set(args.tasks) & {"denoise", "inpaint"})
+    if synthetic and not images.is_dir():
         print(f"error: image folder {images} not found (pass --images DIR or set RESTORE_DATA_DIR)",
               file=sys.stderr)
         return 2
     from restore.data import list_images
 
-    available = len(list_images(images))
-    samples = load_images(images, args.max_images)
+    available = len(list_images(images)) if synthetic else 0
+    samples = load_images(images, args.max_images) if synthetic else []
+    real = {}
+    if "real" in args.tasks:
+        root = args.real_dir or data_dir()
+        for name, (folder, noisy_suffix, clean_suffix) in REAL_SETS.items():
+            try:
+                real[name] = load_real_pairs(root / folder, noisy_suffix, clean_suffix, args.max_images)
+            except (FileNotFoundError, ValueError) as err:
+                print(f"error: real pairs {name}: {err} (pass --real-dir DIR, or leave out "
+                      "--tasks real)", file=sys.stderr)
+                return 2
     try:
         restorer, weights = make_restorer(args.weights, args.device, args.precision, args.tile)
     except (FileNotFoundError, ValueError) as err:
@@ -916,7 +1069,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     res = run_benchmark(samples, restorer, sigmas=args.sigmas, presets=args.presets,
                         peers=args.peers, seed=args.seed, tasks=args.tasks, opencv_h=args.opencv_h,
-                        log=log)
+                        real=real, log=log)
     dtype = restorer.autocast_dtype
     res.info.update(
         images=images, count=len(samples), available=available if available != len(samples) else None,

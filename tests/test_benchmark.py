@@ -50,7 +50,7 @@ def test_cli_end_to_end(bench, image_dir, weights, tmp_path, one_thread):
     peers = ["opencv-nlm", "opencv-telea", "opencv-ns", "push-pull", "harmonic"]
     rc = bench.main(["--images", str(image_dir), "--weights", str(weights), "--out", str(out),
                      "--max-images", "2", "--sigmas", "15", "25", "--presets", "thin", "medium",
-                     "--peers", *peers, "--crop", "64", "--quiet"])
+                     "--tasks", "denoise", "inpaint", "--peers", *peers, "--crop", "64", "--quiet"])
     assert rc == 0
 
     columns, rows = _read_csv(out / "results.csv")
@@ -148,6 +148,51 @@ def test_gray_image_and_missing_peer(bench, weights, tmp_path, monkeypatch, one_
     mask = bench.hole_mask(samples[0], 0, "thin", seed=1)
     assert mask.shape == gray.shape[:2] and mask.any()
     assert np.array_equal(mask, bench.hole_mask(samples[0], 0, "thin", seed=1))
+
+
+def write_real_sets(root: Path) -> None:
+    """Two tiny pair sets named and laid out as ../shared/data/real, with correlated noise."""
+    import torch
+
+    from restore.corruption import correlated_noise
+
+    for folder, noisy_suffix, clean_suffix in (("CC15", "_real", "_mean"), ("Nam25", "_noise", "_gt")):
+        (root / "real" / folder).mkdir(parents=True)
+        for i in range(2):
+            rgb = (synthetic_image(10 + i, (64, 80), seed=4) * 255 + 0.5).astype(np.uint8)
+            x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+            noisy = correlated_noise(x, 8.0, 0.0, 0.5, generator=torch.Generator().manual_seed(i))
+            noisy = (noisy[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+            for image, suffix in ((rgb, clean_suffix), (noisy, noisy_suffix)):
+                cv2.imwrite(str(root / "real" / folder / f"p{i}{suffix}.png"),
+                            cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+
+
+def test_real_noise_rows(bench, weights, tmp_path, one_thread):
+    write_real_sets(tmp_path / "data")
+    out = tmp_path / "out"
+    rc = bench.main(["--tasks", "real", "--real-dir", str(tmp_path / "data"), "--weights",
+                     str(weights), "--out", str(out), "--peers", "opencv-nlm", "--quiet"])
+    assert rc == 0
+    _, rows = _read_csv(out / "results.csv")
+    by = {(r["setting"], r["method"]): r for r in rows}
+    assert {r["task"] for r in rows} == {"real"}
+    assert set(by) == {(s, m) for s in ("CC15", "Nam25")
+                       for m in ("input", "opencv-nlm", "restore-told", "restore-blind")}
+    for setting in ("CC15", "Nam25"):
+        noisy = float(by[(setting, "input")]["psnr_db"])
+        assert noisy == pytest.approx(20 * math.log10(255 / 8.0), abs=0.6)  # RMS 8 noise
+        assert float(by[(setting, "opencv-nlm")]["psnr_db"]) > noisy + 1.0
+        assert by[(setting, "input")]["images"] == "2"
+    md = (out / "results.md").read_text()
+    assert "## Real camera noise" in md and "restore (told the true sigma)" in md
+    assert "CC15 h=" in md and "## Denoising" not in md
+
+    pairs = bench.load_real_pairs(tmp_path / "data" / "real" / "CC15", "_real", "_mean", 1)
+    assert [p.name for p in pairs] == ["p0"]
+    assert pairs[0].sigma == pytest.approx(8.0, rel=0.1)
+    assert bench.main(["--tasks", "real", "--real-dir", str(tmp_path / "nowhere"), "--out",
+                       str(out), "--quiet"]) == 2
 
 
 def test_cli_errors(bench, image_dir, tmp_path, capsys):
