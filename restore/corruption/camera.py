@@ -111,10 +111,10 @@ class CameraParams:
         shot: Range = (1e-4, 1.2e-2),
         read_scatter: float = 0.26,
         malvar_p: float = 0.5,
-        luma_smoothing: Range = (0.2, 1.1),
-        chroma_smoothing: Range = (0.8, 2.2),
-        sharpening: Range = (0.0, 0.3),
-        jpeg_quality: Range = (75.0, 98.0),
+        luma_smoothing: Range = (0.0, 1.5),
+        chroma_smoothing: Range = (0.3, 3.0),
+        sharpening: Range = (0.0, 1.0),
+        jpeg_quality: Range = (60.0, 100.0),
         jpeg_p: float = 0.8,
         device: torch.device | str = "cpu",
     ) -> "CameraParams":
@@ -391,9 +391,9 @@ class CameraNoise(NoiseOp):
     """
 
     def __init__(self, shot: Range = (1e-4, 1.2e-2), read_scatter: float = 0.26,
-                 malvar_p: float = 0.5, luma_smoothing: Range = (0.2, 1.1),
-                 chroma_smoothing: Range = (0.8, 2.2), sharpening: Range = (0.0, 0.3),
-                 jpeg_quality: Range = (75.0, 98.0), jpeg_p: float = 0.8, clip: bool = True,
+                 malvar_p: float = 0.5, luma_smoothing: Range = (0.0, 1.5),
+                 chroma_smoothing: Range = (0.3, 3.0), sharpening: Range = (0.0, 1.0),
+                 jpeg_quality: Range = (60.0, 100.0), jpeg_p: float = 0.8, clip: bool = True,
                  p: float = 1.0) -> None:
         super().__init__(p)
         shot = _check_range("shot", shot, 1e-8, 1.0)
