@@ -10,7 +10,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_info
 from torchvision.utils import make_grid, save_image
 
-from restore.models.io import export_weights, load_net
+from restore.io.weights import export_weights, load_net
 
 
 class ImageGrids(L.Callback):

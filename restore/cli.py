@@ -14,7 +14,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from restore.formats import IMAGE_SUFFIXES as READ_SUFFIXES
+from restore.io.listing import IMAGE_SUFFIXES as READ_SUFFIXES
+from restore.io.listing import list_images
 
 OUT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 EXIT_OK, EXIT_FAILURES, EXIT_INTERRUPTED = 0, 1, 130  # usage errors exit 2 (argparse)
@@ -107,13 +108,11 @@ def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
     problems: list[Row] = []
     for item in args.inputs:
         if item.is_dir():
-            pattern = "**/*" if args.recursive else "*"
             # Leave out earlier outputs only when OUTDIR is a subfolder of the input folder: when it
             # is the folder itself (clash check below) or a parent (e.g. -o .), every file is in it.
             nested_out = outdir != item.resolve() and _is_within(outdir, item.resolve())
-            files = sorted(p for p in item.glob(pattern)
-                           if p.is_file() and p.suffix.lower() in READ_SUFFIXES
-                           and not (nested_out and _is_within(p.resolve(), outdir)))
+            files = [p for p in list_images(item, args.recursive)
+                     if not (nested_out and _is_within(p.resolve(), outdir))]
             pairs = [(f, f.relative_to(item)) for f in files]
         elif item.is_file():
             pairs = [(item, Path(item.name))]
@@ -171,8 +170,8 @@ class Progress:
 
 def _hole_mask(args, job: Job, image, np):
     """Hole mask (bool H x W) from --masks / --mask-from-alpha / --mask-color, or None."""
-    from restore.corruption import holes_in_mask_image
-    from restore.imagefile import ImageFileError, read_image_file
+    from restore.io.images import ImageFileError, read_image_file
+    from restore.io.masks import holes_in_mask
 
     pixels = image.pixels
     h, w = pixels.shape[:2]
@@ -182,7 +181,7 @@ def _hole_mask(args, job: Job, image, np):
         if mask.shape[:2] != (h, w):
             raise ImageFileError(f"{job.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but the image "
                                  f"{job.source} is {w}x{h}")
-        holes = holes_in_mask_image(mask)
+        holes = holes_in_mask(mask)
     if args.mask_from_alpha and pixels.ndim == 3 and pixels.shape[2] in (2, 4):
         alpha = pixels[:, :, -1]
         transparent = alpha < np.iinfo(alpha.dtype).max // 2
@@ -196,7 +195,7 @@ def _hole_mask(args, job: Job, image, np):
 
 
 def _process(args, restorer, job: Job, np) -> str:
-    from restore.imagefile import ImageFile, ImageFileError, read_image_file, write_image_file
+    from restore.io.images import ImageFile, ImageFileError, read_image_file, write_image_file
 
     image = read_image_file(job.source, int(args.max_pixels))
     holes = None if args.task == "denoise" else _hole_mask(args, job, image, np)
@@ -205,14 +204,23 @@ def _process(args, restorer, job: Job, np) -> str:
     if args.task == "inpaint" and holes is None:
         raise ImageFileError(f"{job.source}: --task inpaint but no hole mask was found for it")
     pixels = image.pixels
-    if holes is not None and args.sigma:
-        out = restorer.restore(pixels, holes, args.sigma)  # noisy photo with holes: both at once
+    # Float images (32-bit TIFF) are restored on their own scale: [min(0, low), max(1, high)] is
+    # mapped to [0, 1] and back, so HDR highlights and negative values survive, unclipped.
+    low, high = (min(0.0, float(pixels.min())), max(1.0, float(pixels.max()))) \
+        if pixels.dtype == np.float32 else (0.0, 1.0)
+    scaled = pixels if (low, high) == (0.0, 1.0) else (pixels - low) / (high - low)
+    sigma = args.sigma if args.sigma is None else args.sigma / (high - low)
+    if holes is not None and sigma:
+        out = restorer.restore(scaled, holes, sigma)  # noisy photo with holes: both at once
     elif holes is not None:
-        out = restorer.inpaint(pixels, holes)
+        out = restorer.inpaint(scaled, holes)
         if args.mask_from_alpha and pixels.ndim == 3 and pixels.shape[2] in (2, 4):
-            out[:, :, -1][holes] = np.iinfo(out.dtype).max  # filled holes become opaque
+            top = 1.0 if out.dtype == np.float32 else np.iinfo(out.dtype).max
+            out[:, :, -1][holes] = top  # filled holes become opaque
     else:
-        out = restorer.denoise(pixels, args.sigma)
+        out = restorer.denoise(scaled, sigma)
+    if (low, high) != (0.0, 1.0):
+        out = (out * (high - low) + low).astype(np.float32)
     write_image_file(job.output, ImageFile(out, image.exif, image.icc), args.quality)
     return f"{pixels.shape[1]}x{pixels.shape[0]}"
 
@@ -277,13 +285,13 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args, todo: list[Job], rows: list[Row]) -> int:
     import numpy as np
 
-    from restore.imagefile import ImageFileError
+    from restore.io.images import ImageFileError
+    from restore.io.weights import load_net
     from restore.restorer import Restorer
 
     try:
-        kwargs = dict(device=args.device, tile=args.tile, self_ensemble=args.self_ensemble)
-        restorer = (Restorer.from_checkpoint(args.weights, **kwargs) if args.weights
-                    else Restorer.from_pretrained(**kwargs))
+        restorer = Restorer(load_net(args.weights), device=args.device, tile=args.tile,
+                            self_ensemble=args.self_ensemble)
     except (OSError, ValueError, RuntimeError) as err:
         print(f"restore-image: error: cannot load the model: {err}", file=sys.stderr)
         rows.extend(Row(str(j.source), str(j.output), status="failed", error="model not loaded")

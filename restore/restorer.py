@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +18,12 @@ import torch
 from torch import Tensor
 
 from restore.convert import from_batch, to_batch
-from restore.models import RestorationVAE, load_net
+from restore.io.masks import holes_in_mask, holes_in_mask_tensor
+from restore.io.weights import load_net
+from restore.models import RestorationVAE
+from restore.models.geometry import DIHEDRAL, dihedral, undo_dihedral
+from restore.precision import autocast_dtype
 from restore.tiling import tiled
-
-DEFAULT_WEIGHTS = "default.pt"
-
-DIHEDRAL = [(k, flip) for flip in (False, True) for k in range(4)]  # the 8 flips and rotations
-
-
-def _dihedral(image: Tensor, k: int, flip: bool) -> Tensor:
-    """``image`` (``(..., H, W)``) mirrored left-right if ``flip``, then rotated by ``k`` x 90 deg."""
-    return torch.rot90(image.flip(-1) if flip else image, k, (-2, -1))
-
-
-def _undo_dihedral(image: Tensor, k: int, flip: bool) -> Tensor:
-    image = torch.rot90(image, -k, (-2, -1))
-    return image.flip(-1) if flip else image
-
 
 def pick_device(device: str | torch.device | None = "auto") -> torch.device:
     """``auto``/None: CUDA, then MPS, then CPU; otherwise the named device."""
@@ -46,14 +34,6 @@ def pick_device(device: str | torch.device | None = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     return torch.device(device)
-
-
-def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    if precision == "fp32":
-        return None
-    if precision == "auto":
-        return {"cuda": torch.float16, "cpu": torch.bfloat16}.get(device.type)
-    return {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
 
 
 class Restorer:
@@ -81,14 +61,12 @@ class Restorer:
         self.device = pick_device(device)
         self.net = net.eval().to(self.device).to(memory_format=torch.channels_last)
         self.tile, self.tile_overlap = tile, tile_overlap
-        self.autocast_dtype = _autocast_dtype(self.device, precision)
+        self.autocast_dtype = autocast_dtype(self.device.type, precision)
 
     @classmethod
     def from_pretrained(cls, **kwargs: Any) -> "Restorer":
         """The default model shipped inside the package (no network access)."""
-        path = resources.files("restore") / "weights" / DEFAULT_WEIGHTS
-        with resources.as_file(path) as file:
-            return cls(load_net(file), **kwargs)
+        return cls(load_net(), **kwargs)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, **kwargs: Any) -> "Restorer":
@@ -120,21 +98,21 @@ class Restorer:
 
     # ----------------------------------------------------------------------------------------------
     def _mask_batch(self, mask: Any, shape: tuple[int, ...]) -> Tensor | None:
+        """``(B, 1, H, W)`` float 0/1 holes of ``mask``, read by :mod:`restore.io.masks`'s rule."""
         if mask is None:
             return None
         if isinstance(mask, (str, os.PathLike)):
             mask = _read_path(mask)
-        # a copy: torch.from_numpy refuses negative strides (flipped / rotated arrays) and warns
-        # about read-only arrays (PIL images)
-        m = mask if isinstance(mask, Tensor) else torch.from_numpy(np.array(mask))
-        m = m.detach().to("cpu")
-        if m.dim() == 3 and m.shape[-1] in (1, 3, 4) and not isinstance(mask, Tensor):
-            m = m.amax(-1)  # (H, W, C) array or image: any channel set = hole
-        m = m.reshape(-1, 1, *m.shape[-2:]) if m.dim() >= 2 else m
+        if isinstance(mask, Tensor):
+            m = holes_in_mask_tensor(mask).cpu()
+        else:
+            m = torch.from_numpy(holes_in_mask(mask))[None, None]
         b, _, h, w = shape
         if m.shape[-2:] != (h, w):
             raise ValueError(f"mask size {tuple(m.shape[-2:])} does not match image size {(h, w)}")
-        return (m != 0).float().expand(b, 1, h, w)
+        if m.shape[0] not in (1, b):
+            raise ValueError(f"{m.shape[0]} masks for {b} images")
+        return m.float().expand(b, 1, h, w)
 
     def _net_tile(self, degraded: Tensor, mask: Tensor, window: tuple[int, int], sigma: float | None,
                   keep_known: bool, eps: Tensor | None, dtype: torch.dtype | None) -> Tensor:
@@ -182,7 +160,7 @@ class Restorer:
         else:
             out = None
             for k, flip in DIHEDRAL:
-                turned = _undo_dihedral(once(_dihedral(x, k, flip), _dihedral(m, k, flip)), k, flip)
+                turned = undo_dihedral(once(dihedral(x, k, flip), dihedral(m, k, flip)), k, flip)
                 out = turned if out is None else out.add_(turned)
             out = out.div_(len(DIHEDRAL))
         out = out.mean(1, keepdim=True) if gray else out
@@ -192,7 +170,7 @@ class Restorer:
 
 def _read_path(path: str | os.PathLike) -> np.ndarray:
     """Pixels of an image file (EXIF orientation applied); raises ``ImageFileError`` naming it."""
-    from restore.imagefile import read_image_file
+    from restore.io.images import read_image_file
 
     return read_image_file(path).pixels
 

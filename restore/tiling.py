@@ -12,8 +12,9 @@ import math
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from restore.models.geometry import pad_to_multiple
 
 
 def _starts(length: int, tile: int, overlap: int, multiple: int) -> list[int]:
@@ -73,11 +74,7 @@ def tiled(
         raise ValueError(f"need tile >= {multiple} and 0 <= overlap < tile / 2, got tile={tile}, "
                          f"overlap={overlap}")
     height, width = images.shape[-2:]
-    ph, pw = (-height) % multiple, (-width) % multiple
-    if ph or pw:
-        mode = "reflect" if ph < height and pw < width else "replicate"
-        images = F.pad(images, (0, pw, 0, ph), mode=mode)
-        extra = F.pad(extra, (0, pw, 0, ph), mode=mode)
+    images, extra = pad_to_multiple(images, multiple), pad_to_multiple(extra, multiple)
     b, _, h, w = images.shape
     if h <= tile and w <= tile:
         return fn(images, extra, (0, 0)).float()[..., :height, :width]

@@ -18,7 +18,8 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
-from restore.models import init_from
+from restore.io.weights import init_from
+from restore.precision import lightning_precision
 
 
 def config_dir() -> str:
@@ -28,18 +29,6 @@ def config_dir() -> str:
         if (candidate / "train.yaml").is_file():
             return str(candidate)
     raise FileNotFoundError("restore-train: cannot find the conf/ folder with train.yaml")
-
-
-def resolve_precision(precision: Any, accelerator: str) -> Any:
-    """``auto`` precision: 16-bit mixed on CUDA, bf16 mixed on CPU (2-4x faster than fp32 there)."""
-    if precision != "auto":
-        return precision
-    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
-    if on_gpu:
-        return "16-mixed"
-    if accelerator == "mps" or (accelerator == "auto" and torch.backends.mps.is_available()):
-        return "32-true"
-    return "bf16-mixed"
 
 
 def train(cfg: DictConfig) -> tuple[L.Trainer, L.LightningModule]:
@@ -60,7 +49,7 @@ def train(cfg: DictConfig) -> tuple[L.Trainer, L.LightningModule]:
         rank_zero_info(f"Network initialised from {source}")
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
-    precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
+    precision = lightning_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                           precision=precision)
     if trainer.is_global_zero:

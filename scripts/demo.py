@@ -18,12 +18,12 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-import kornia
 import numpy as np
 import torch
 from PIL import Image
 from torchvision.utils import make_grid, save_image
 
+from restore import metrics
 from restore.corruption import GaussianNoise, IrregularMasks, corrupt
 
 SAMPLES = ("astronaut", "chelsea", "coffee")
@@ -49,9 +49,7 @@ def _read(path: Path) -> torch.Tensor:
 
 
 def _scores(x: torch.Tensor, clean: torch.Tensor) -> tuple[float, float]:
-    psnr = kornia.metrics.psnr(x, clean, 1.0).item()
-    ssim = kornia.metrics.ssim(x, clean, 11).mean().item()
-    return psnr, ssim
+    return metrics.psnr(x, clean).item(), metrics.ssim(x, clean).item()
 
 
 def main() -> int:

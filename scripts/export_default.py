@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from restore.models import export_weights, load_net
+from restore.io.weights import export_weights, load_net
 
 DEFAULT = Path(__file__).resolve().parents[1] / "restore" / "weights" / "default.pt"
 

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from restore.corruption import CameraNoise, CorrelatedNoise, GaussianNoise, noise_statistics
-from restore.data import PairedImages, list_images, read_image
+from restore.data import PairedImages
+from restore.io import list_images, read_image
 
 REAL = {"CC15": ("real/CC15", "_real", "_mean"), "Nam25": ("real/Nam25", "_noise", "_gt")}
 

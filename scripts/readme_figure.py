@@ -20,6 +20,8 @@ from PIL import Image, ImageDraw
 
 from restore import Restorer
 from restore.corruption import IrregularMasks
+from restore.io.weights import load_net
+from restore.bench.protocol import psnr
 
 CROP = 192
 SIGMA = 25.0
@@ -40,17 +42,12 @@ def _row(tiles: list[np.ndarray], labels: list[str]) -> Image.Image:
     return row
 
 
-def _psnr(a: np.ndarray, b: np.ndarray, where=None) -> float:
-    err = (a.astype(np.float64) - b.astype(np.float64)) ** 2
-    return float(10 * np.log10(255.0**2 / (err[where].mean() if where is not None else err.mean())))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/restore_vs_peers.png"))
     parser.add_argument("--weights", type=Path, help="default: the shipped model")
     args = parser.parse_args()
-    r = Restorer.from_checkpoint(args.weights) if args.weights else Restorer.from_pretrained()
+    r = Restorer(load_net(args.weights))
 
     clean = _photo("astronaut", 40, 150)
     rng = np.random.default_rng(0)
@@ -58,8 +55,8 @@ def main() -> None:
     ref = (bm3d.bm3d_rgb(noisy / 255.0, sigma_psd=SIGMA / 255) * 255).clip(0, 255).round().astype(np.uint8)
     ours = r.denoise(noisy)
     top = _row([noisy, ref, ours, clean], [
-        f"noisy s={SIGMA:g} {_psnr(noisy, clean):.1f} dB", f"BM3D {_psnr(ref, clean):.1f} dB",
-        f"restore {_psnr(ours, clean):.1f} dB", "clean"])
+        f"noisy s={SIGMA:g} {psnr(noisy, clean):.1f} dB", f"BM3D {psnr(ref, clean):.1f} dB",
+        f"restore {psnr(ours, clean):.1f} dB", "clean"])
 
     clean = _photo("coffee", 100, 200)
     x = torch.from_numpy(clean.copy()).permute(2, 0, 1)[None].float() / 255
@@ -69,8 +66,8 @@ def main() -> None:
     telea = cv2.inpaint(masked, mask.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
     ours = r.inpaint(masked, mask)
     bottom = _row([masked, telea, ours, clean], [
-        "masked (LaMa medium)", f"Telea hole {_psnr(telea, clean, mask):.1f} dB",
-        f"restore hole {_psnr(ours, clean, mask):.1f} dB", "clean"])
+        "masked (LaMa medium)", f"Telea hole {psnr(telea, clean, mask):.1f} dB",
+        f"restore hole {psnr(ours, clean, mask):.1f} dB", "clean"])
 
     figure = Image.new("RGB", (top.width, top.height + bottom.height + 6), "white")
     figure.paste(top, (0, 0))

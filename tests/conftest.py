@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from restore.models import RestorationVAE, export_weights
+from restore.io.weights import export_weights
+from restore.models import RestorationVAE
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"

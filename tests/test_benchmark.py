@@ -1,32 +1,28 @@
-"""scripts/benchmark.py on two tiny synthetic images with a tiny random model (OpenCV peers only)."""
+"""restore-bench on tiny synthetic images and pairs with a tiny random model (OpenCV peers only)."""
 
 from __future__ import annotations
 
 import csv
 import importlib.util
 import math
-import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 
+from restore.bench import cli, peers, protocol, reports, runner
 from restore.data import synthetic_image
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("restore_benchmark_script", ROOT / "scripts" / "benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+    """The benchmark's public names in one namespace."""
+    names = {}
+    for module in (protocol, peers, runner, reports, cli):
+        names.update({k: v for k, v in vars(module).items() if not k.startswith("__")})
+    return SimpleNamespace(**names)
 
 
 @pytest.fixture
@@ -119,8 +115,8 @@ def test_cli_end_to_end(bench, image_dir, weights, tmp_path, one_thread):
 def test_gray_image_and_missing_peer(bench, weights, tmp_path, monkeypatch, one_thread):
     from restore import Restorer
 
-    real = bench.peer_problem
-    monkeypatch.setattr(bench, "peer_problem",
+    real = runner.peer_problem
+    monkeypatch.setattr(runner, "peer_problem",
                         lambda name: "`bm3d` is not installed" if name == "bm3d" else real(name))
     gray = (synthetic_image(5, (48, 64), channels=1) * 255 + 0.5).astype(np.uint8)
     samples = [bench.Sample("gray.png", gray)]
@@ -201,3 +197,10 @@ def test_cli_errors(bench, image_dir, tmp_path, capsys):
     assert bench.main(["--images", str(image_dir), "--weights", str(tmp_path / "none.pt"),
                        "--out", str(tmp_path / "o")]) == 2
     assert "cannot load weights" in capsys.readouterr().err
+
+
+def test_speed_run_reports_megapixels_per_second_and_memory(weights, capsys, one_thread):
+    assert cli.main(["speed", "--megapixels", "0.05", "--weights", str(weights), "--device", "cpu",
+                     "--precision", "fp32", "--tile", "512"]) == 0
+    out = capsys.readouterr().out
+    assert "MP/s" in out and "MiB" in out and "denoise" in out

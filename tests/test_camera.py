@@ -166,7 +166,7 @@ def test_noise_is_correlated_like_real_camera_noise():
 
 def test_noise_statistics_match_the_real_pairs(shared_data):
     """Against the residual of ``../shared/data/real/CC15`` itself, measured here."""
-    from restore.data import read_image
+    from restore.io import read_image
 
     folder = shared_data / "real" / "CC15"
     names = sorted(p.name[: -len("_mean.png")] for p in folder.glob("*_mean.png"))

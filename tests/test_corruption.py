@@ -15,7 +15,6 @@ from restore.corruption import (
     CorrelatedNoise,
     Corruption,
     CorruptionResult,
-    FileMasks,
     GaussianBlur,
     GaussianNoise,
     IrregularMasks,
@@ -34,8 +33,6 @@ from restore.corruption import (
     gaussian_blur,
     gaussian_noise,
     jpeg_compression,
-    holes_in_mask_image,
-    load_mask,
     poisson_gaussian_noise,
     salt_and_pepper_noise,
     speckle_noise,
@@ -367,92 +364,6 @@ def test_apply_mask_fills_holes_and_keeps_the_rest():
 # --------------------------------------------------------------------------------------------------
 # Mask files
 # --------------------------------------------------------------------------------------------------
-
-
-def _pattern(h: int = 20, w: int = 30, shift: int = 0) -> np.ndarray:
-    img = np.zeros((h, w), np.uint8)
-    img[5:10, 3 + shift : 12 + shift] = 255
-    img[15, 20] = 200  # > 127: hole
-    img[16, 21] = 100  # <= 127: known
-    img[17, 22] = 127  # exactly 127: known
-    return img
-
-
-def test_load_mask_reads_white_as_hole(tmp_path):
-    path = tmp_path / "m.png"
-    assert cv2.imwrite(str(path), _pattern())
-    mask = load_mask(path)
-    expected = (_pattern() > 127).astype(np.float32)
-    assert mask.shape == (1, 1, 20, 30) and mask.dtype == torch.float32
-    assert torch.equal(mask[0, 0], torch.from_numpy(expected))
-    assert mask.sum().item() == 5 * 9 + 1
-    # A 16-bit file: full white is a hole too.
-    path16 = tmp_path / "m16.png"
-    assert cv2.imwrite(str(path16), _pattern().astype(np.uint16) * 257)
-    assert torch.equal(load_mask(path16), mask)
-    # A colour file: a hole where the brightest channel is > 127, so a bright red stroke counts
-    # (its luma, 60, would not); as in restore-image --masks.
-    path_rgb = tmp_path / "rgb.png"
-    rgb = np.repeat(_pattern()[..., None], 3, axis=2)
-    rgb[0, 0] = (0, 0, 200)  # BGR: red
-    assert cv2.imwrite(str(path_rgb), rgb)
-    expected_rgb = mask.clone()
-    expected_rgb[..., 0, 0] = 1
-    assert torch.equal(load_mask(path_rgb), expected_rgb)
-
-
-def test_holes_in_mask_image_ignores_alpha_and_takes_any_type():
-    gray_alpha = np.stack([_pattern(), np.full((20, 30), 255, np.uint8)], axis=2)
-    assert np.array_equal(holes_in_mask_image(gray_alpha), _pattern() > 127)
-    rgba = np.zeros((2, 2, 4), np.uint16)
-    rgba[..., 3] = 65535
-    rgba[0, 1, 1] = 40000  # one bright channel, 16 bits
-    assert holes_in_mask_image(rgba).tolist() == [[False, True], [False, False]]
-    assert holes_in_mask_image(np.array([[0.2, 0.7]])).tolist() == [[False, True]]
-    with pytest.raises(ValueError, match="mask image"):
-        holes_in_mask_image(np.zeros((2, 2, 2, 2)))
-
-
-def test_load_mask_resizes_with_nearest_neighbour(tmp_path):
-    path = tmp_path / "m.png"
-    cv2.imwrite(str(path), _pattern())
-    big = load_mask(path, size=(40, 60))
-    assert big.shape == (1, 1, 40, 60)
-    expected = np.kron((_pattern() > 127).astype(np.float32), np.ones((2, 2), np.float32))
-    assert torch.equal(big[0, 0], torch.from_numpy(expected))
-    small = load_mask(path, size=(10, 15))
-    assert small.shape == (1, 1, 10, 15)
-    assert ((small == 0) | (small == 1)).all() and small.sum() > 0
-    assert torch.equal(load_mask(path, size=(20, 30)), load_mask(path))
-
-
-def test_load_mask_unreadable_file_raises_naming_the_path(tmp_path):
-    bad = tmp_path / "broken.png"
-    bad.write_bytes(b"this is not an image")
-    with pytest.raises(ValueError, match="broken.png"):
-        load_mask(bad)
-    with pytest.raises(ValueError, match="missing.png"):
-        load_mask(tmp_path / "missing.png")
-
-
-def test_file_masks_draw_from_the_files_resized_to_the_images(tmp_path):
-    (tmp_path / "sub").mkdir()
-    cv2.imwrite(str(tmp_path / "a.png"), _pattern())
-    cv2.imwrite(str(tmp_path / "sub" / "b.png"), _pattern(shift=10))
-    (tmp_path / "notes.txt").write_text("not a mask")
-    gen_masks = FileMasks(tmp_path)
-    assert len(gen_masks.files) == 2
-    masks = gen_masks(torch.zeros(32, 3, 40, 60, dtype=torch.float64), gen(22))
-    assert masks.shape == (32, 1, 40, 60) and masks.dtype == torch.float64
-    a = load_mask(tmp_path / "a.png", (40, 60))[0].double()
-    b = load_mask(tmp_path / "sub" / "b.png", (40, 60))[0].double()
-    is_a = torch.tensor([torch.equal(m, a) for m in masks])
-    is_b = torch.tensor([torch.equal(m, b) for m in masks])
-    assert (is_a ^ is_b).all() and is_a.any() and is_b.any()
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(ValueError, match="empty"):
-        FileMasks(empty)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,15 +11,13 @@ import pytest
 import torch
 from torch.utils.data import RandomSampler, SequentialSampler
 
+from restore.io import IMAGE_SUFFIXES, list_images, read_image
 from restore.data import (
-    IMAGE_SUFFIXES,
     ImageFolderDataModule,
     PairedImages,
     PatchDataset,
     SyntheticDataModule,
     SyntheticImages,
-    list_images,
-    read_image,
     synthetic_image,
 )
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from restore.models import (RestorationVAE, export_weights, gaussian_kl, init_from, load_net,
+from restore.io.weights import export_weights, init_from, load_net
+from restore.models import (RestorationVAE, gaussian_kl,
                             reparameterize)
 from restore.models.fill import harmonic_fill, pyramid_fill
 

@@ -9,15 +9,11 @@ import torch
 
 from restore import Restorer
 from restore.corruption import GaussianNoise, IrregularMasks, corrupt
-from restore.data import read_image, synthetic_image
+from restore.data import synthetic_image
+from restore.io import read_image
+from restore.bench.protocol import psnr
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray | None = None) -> float:
-    err = (a.astype(np.float64) - b.astype(np.float64)) ** 2
-    mse = err[where].mean() if where is not None else err.mean()
-    return float(10 * np.log10(255.0**2 / mse))
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +48,9 @@ def test_denoising_gains_psnr_blind_and_with_known_sigma(restorer, clean, sigma,
     # Measured on the CBSD68 crop (v0.5 weights): +5.4 / +7.0 / +9.3 dB blind, +5.5 / +7.0 / +9.3
     # told sigma (synthetic image, blind: +8.8 / +11.7 / +14.9).
     noisy = _noisy(clean, sigma)
-    before = _psnr(noisy, clean)
-    blind = _psnr(restorer.denoise(noisy), clean)
-    told = _psnr(restorer.denoise(noisy, sigma=sigma), clean)
+    before = psnr(noisy, clean)
+    blind = psnr(restorer.denoise(noisy), clean)
+    told = psnr(restorer.denoise(noisy, sigma=sigma), clean)
     assert blind > before + gain, (before, blind)
     assert told > before + gain, (before, told)
 
@@ -71,7 +67,7 @@ def test_inpainting_fills_holes_and_keeps_known_pixels(restorer, clean):
     holed, mask = _holes(clean)
     ours = restorer.inpaint(holed, mask)
     assert np.array_equal(ours[~mask], clean[~mask])
-    assert _psnr(ours, clean, mask) > _psnr(holed, clean, mask) + 5.0
+    assert psnr(ours, clean, mask) > psnr(holed, clean, mask) + 5.0
 
 
 def test_inpainting_beats_opencv_telea_on_a_real_photo(restorer, clean, shared_data):
@@ -80,7 +76,7 @@ def test_inpainting_beats_opencv_telea_on_a_real_photo(restorer, clean, shared_d
     holed, mask = _holes(clean)
     ours = restorer.inpaint(holed, mask)
     telea = cv2.inpaint(holed, mask.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
-    assert _psnr(ours, clean, mask) > _psnr(telea, clean, mask) + 1.0
+    assert psnr(ours, clean, mask) > psnr(telea, clean, mask) + 1.0
 
 
 def test_unclipped_float_noise_is_used_not_clipped_away(restorer, clean, shared_data):
@@ -88,8 +84,8 @@ def test_unclipped_float_noise_is_used_not_clipped_away(restorer, clean, shared_
     # CBSD68 crop at sigma 50: v0.5 24.84 dB unclipped, 24.63 clipped first (v0.4: 24.60, 24.44).
     noisy = clean / 255.0 + np.random.default_rng(0).normal(0, 50 / 255, clean.shape)
     noisy = noisy.astype(np.float32)
-    unclipped = _psnr(restorer.denoise(noisy) * 255, clean)
-    clipped = _psnr(restorer.denoise(np.clip(noisy, 0, 1)) * 255, clean)
+    unclipped = psnr(restorer.denoise(noisy) * 255, clean)
+    clipped = psnr(restorer.denoise(np.clip(noisy, 0, 1)) * 255, clean)
     assert unclipped > clipped + 0.08, (unclipped, clipped)
 
 

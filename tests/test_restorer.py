@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from restore.imagefile import ImageFileError
+from restore.io.images import ImageFileError
 from restore.restorer import Restorer
 
 pytestmark = pytest.mark.usefixtures("one_thread")

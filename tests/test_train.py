@@ -15,7 +15,8 @@ from hydra import compose, initialize_config_dir
 from conftest import CONF
 from restore.corruption import GaussianNoise, corrupt
 from restore.data import synthetic_image
-from restore.models import RestorationVAE, init_from, load_net
+from restore.io.weights import init_from, load_net
+from restore.models import RestorationVAE
 from restore.train import train
 
 pytestmark = pytest.mark.slow
@@ -151,6 +152,7 @@ def test_ddp_with_two_cpu_processes(tmp_path):
     ("experiment=cbsd432_finetune", "init_weights"),
     ("experiment=cbsd432_harmonic", "init_weights"),
     ("experiment=cbsd432_continue", "init_weights"),
+    ("experiment=photo", "init_weights"),
     ("+init_weights=/x ckpt_path=/y", "not both"),
 ])
 def test_bad_config_gives_a_short_clear_error(override, expected, tmp_path):

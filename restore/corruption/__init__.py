@@ -20,8 +20,6 @@ from restore.corruption.masks import (
     MixtureMasks,
     RectangleMasks,
     apply_mask,
-    holes_in_mask_image,
-    load_mask,
 )
 from restore.corruption.noise import (
     GaussianBlur,
@@ -46,7 +44,7 @@ __all__ = [
     "IrregularMasks", "JPEGCompression", "MaskGenerator", "MixtureMasks", "NoiseOp",
     "NoiseStatistics", "PoissonGaussianNoise", "RandomChoice", "RectangleMasks",
     "SaltAndPepperNoise", "SpeckleNoise", "apply_mask", "camera_noise", "correlated_noise",
-    "corrupt", "gaussian_blur", "gaussian_noise", "holes_in_mask_image", "jpeg_compression",
-    "load_mask", "noise_statistics", "poisson_gaussian_noise", "salt_and_pepper_noise",
+    "corrupt", "gaussian_blur", "gaussian_noise", "jpeg_compression",
+    "noise_statistics", "poisson_gaussian_noise", "salt_and_pepper_noise",
     "speckle_noise",
 ]

@@ -7,7 +7,7 @@ preset covers the same share of a 128-pixel training crop as of a 512-pixel phot
 ``reference_size=None`` for absolute pixels. Every generator caps the hole area at ``max_coverage``
 by adding strokes and boxes only while the cap holds, and draws again when that leaves no hole.
 
-Mask files use the same convention as everywhere else: white (> 127) = hole.
+Mask files are read by the one rule of :mod:`restore.io.masks` (white = hole).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from torch import Tensor, nn
 
 from restore.corruption import _random
 from restore.corruption.noise import check_images
-from restore.formats import IMAGE_SUFFIXES
+from restore.io.listing import IMAGE_SUFFIXES, list_images
+from restore.io.masks import load_mask
 
 IntRange = int | Sequence[int]
 
@@ -252,48 +253,13 @@ class MixtureMasks(MaskGenerator):
         )
 
 
-def holes_in_mask_image(pixels: np.ndarray) -> np.ndarray:
-    """Hole map (bool ``(H, W)``) of a decoded mask image: white = hole.
-
-    ``pixels`` is ``(H, W)`` or ``(H, W, C)`` with C = 1, 2 (gray + alpha), 3 or 4 (colour + alpha),
-    of an integer type or float in [0, 1]. A pixel is a hole when its brightest colour channel is
-    above half the range (> 127 for 8 bits), so holes painted in any bright colour count; alpha is
-    ignored.
-    """
-    if pixels.ndim == 3:
-        colour = pixels[..., :1] if pixels.shape[2] == 2 else pixels[..., :3]
-        pixels = colour.max(axis=2)
-    if pixels.ndim != 2:
-        raise ValueError(f"expected an (H, W) or (H, W, C) mask image, got shape {pixels.shape}")
-    half = np.iinfo(pixels.dtype).max // 2 if np.issubdtype(pixels.dtype, np.integer) else 0.5
-    return pixels > half
-
-
-def load_mask(path: str | Path, size: tuple[int, int] | None = None) -> Tensor:
-    """Read a mask image (white = hole, see :func:`holes_in_mask_image`) as a float32
-    ``(1, 1, H, W)`` tensor of 0/1.
-
-    ``size`` is ``(height, width)``; the mask is resized with nearest-neighbour when given. Raises
-    ``ValueError`` naming the file when it cannot be decoded.
-    """
-    image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)  # EXIF orientation applied
-    if image is None:
-        raise ValueError(f"{path}: not a readable mask image")
-    mask = holes_in_mask_image(image).astype(np.float32)
-    if size is not None and mask.shape != tuple(size):
-        mask = cv2.resize(mask, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-    return torch.from_numpy(mask)[None, None]
-
-
 class FileMasks(MaskGenerator):
     """Masks drawn at random from image files under ``root`` (recursive), resized to each image."""
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(max_coverage=1.0, reference_size=None)
         root = Path(root)
-        self.files = sorted(
-            p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-        ) if root.is_dir() else []
+        self.files = list_images(root) if root.is_dir() else []
         if not self.files:
             raise ValueError(f"{root}: no mask images found (looked for {', '.join(IMAGE_SUFFIXES)})")
 

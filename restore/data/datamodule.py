@@ -24,8 +24,10 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from restore.data.io import IMAGE_SUFFIXES, decode_image, list_images, read_image, to_float
+from restore.io.images import decode_image, read_image, to_float
+from restore.io.listing import IMAGE_SUFFIXES, list_images
 from restore.data.synthetic import SyntheticImages
+from restore.models.geometry import DIHEDRAL, dihedral
 
 
 class DecodedImages:
@@ -98,11 +100,11 @@ class PatchDataset(Dataset):
             left = int(torch.randint(0, width - size + 1, ()))
         else:
             top, left = (height - size) // 2, (width - size) // 2
-        patch = to_float(image[top : top + size, left : left + size])
+        crop = to_float(image[top : top + size, left : left + size])
+        patch = torch.from_numpy(np.array(crop)).permute(2, 0, 1)  # a copy: the cache is not written
         if self.train:
-            transform = int(torch.randint(0, 8, ()))
-            patch = np.rot90(patch[:, ::-1] if transform >= 4 else patch, transform % 4)
-        return torch.from_numpy(patch.transpose(2, 0, 1).copy())
+            patch = dihedral(patch, *DIHEDRAL[int(torch.randint(0, 8, ()))])
+        return patch.contiguous()
 
     def _load(self, index: int) -> np.ndarray:
         if hasattr(self.source, "image"):

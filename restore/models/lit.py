@@ -4,26 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-import kornia
 import lightning as L
 import torch
 import torchmetrics
 from torch import Tensor
 
 from restore.corruption import Corruption
+from restore.metrics import psnr, ssim
 from restore.models.vae import RestorationVAE
 
 LIKELIHOODS = ("laplace", "gaussian")
-
-
-def psnr_per_image(output: Tensor, target: Tensor) -> Tensor:
-    """PSNR in dB of each image of a ``(B, C, H, W)`` batch in ``[0, 1]`` (kornia.metrics.psnr)."""
-    return torch.stack([kornia.metrics.psnr(o, t, 1.0) for o, t in zip(output.float(), target.float())])
-
-
-def ssim_per_image(output: Tensor, target: Tensor, window: int = 11) -> Tensor:
-    """Mean SSIM of each image (kornia.metrics.ssim, Gaussian window of ``window`` pixels)."""
-    return kornia.metrics.ssim(output.float(), target.float(), window, max_val=1.0).mean(dim=(1, 2, 3))
 
 
 class RestorationModule(L.LightningModule):
@@ -161,9 +151,8 @@ class RestorationModule(L.LightningModule):
 
     def _score(self, task: str, restored: Tensor, clean: Tensor, degraded: Tensor) -> None:
         """Accumulate per-image PSNR / SSIM of ``task`` (reduced over batches and processes)."""
-        for metric, values in (("psnr", psnr_per_image(restored, clean)),
-                               ("ssim", ssim_per_image(restored, clean)),
-                               ("psnr_input", psnr_per_image(degraded, clean))):
+        for metric, values in (("psnr", psnr(restored, clean)), ("ssim", ssim(restored, clean)),
+                               ("psnr_input", psnr(degraded, clean))):
             key = f"{task}/{metric}"
             if key not in self.val_metrics:
                 self.val_metrics[key] = torchmetrics.MeanMetric().to(self.device)

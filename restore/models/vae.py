@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from restore.models.fill import harmonic_fill, pyramid_fill
+from restore.models.geometry import pad_to_multiple
 
 LOGVAR_LIMIT = 8.0
 FILLS = {"harmonic": harmonic_fill, "pyramid": pyramid_fill}
@@ -213,12 +214,7 @@ class RestorationVAE(nn.Module):
         condition = torch.cat([mask, maps.to(degraded.dtype)[:, :, None, None].expand(b, 2, h, w)], 1)
         if not filled:
             degraded = self.fill_holes(degraded, mask)
-        ph, pw = (-h) % self.stride, (-w) % self.stride
-        if ph or pw:
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            degraded = F.pad(degraded, (0, pw, 0, ph), mode=mode)
-            condition = F.pad(condition, (0, pw, 0, ph), mode=mode)
-        return degraded, condition, (h, w)
+        return pad_to_multiple(degraded, self.stride), pad_to_multiple(condition, self.stride), (h, w)
 
     def encode(self, degraded: Tensor, mask: Tensor | None = None,
                noise_level: Tensor | float | None = None, filled: bool = False) -> Encoding:

@@ -3,18 +3,22 @@
 The export is a ``torch.save`` dict of plain types and tensors, so it loads with
 ``torch.load(weights_only=True)``: ``{"format": "restore-vae", "version": 1, "config": {...},
 "state_dict": {...}}``. The recognition network ``q(z | x, y)`` is only needed for training and is
-left out.
+left out. :func:`load_net` also reads Lightning checkpoints and ``restore-train`` run folders, and
+with no path the weights shipped inside the package (:data:`SHIPPED_WEIGHTS`).
 """
 
 from __future__ import annotations
 
 import warnings
+from importlib import resources
 from pathlib import Path
 
 import torch
 
+from restore.io.atomic import atomic_path
 from restore.models.vae import RestorationVAE
 
+SHIPPED_WEIGHTS = "default.pt"  # in restore/weights/
 FORMAT = "restore-vae"
 VERSION = 1
 EXPORT_NAME = "model.pt"
@@ -32,13 +36,11 @@ def export_weights(net: RestorationVAE, path: str | Path, dtype: torch.dtype = t
     float32 either way.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to(dtype).contiguous().cpu() for k, v in net.state_dict().items()}
     payload = {"format": FORMAT, "version": VERSION, "config": dict(net.config),
                "state_dict": _inference_state(state)}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 
@@ -89,11 +91,15 @@ def _read_weights(path: str | Path, map_location: str | torch.device,
     raise ValueError(f"{path}: not a restore weights file or checkpoint")
 
 
-def load_net(path: str | Path, map_location: str | torch.device = "cpu") -> RestorationVAE:
-    """Load a network from an export file, a Lightning checkpoint or a ``restore-train`` run folder.
+def load_net(path: str | Path | None = None, map_location: str | torch.device = "cpu") -> RestorationVAE:
+    """Load a network from an export file, a Lightning checkpoint or a ``restore-train`` run folder;
+    with no ``path``, the weights shipped inside the package (no network access).
 
     Returns the network in eval mode. Raises ``FileNotFoundError`` or ``ValueError`` naming the file.
     """
+    if path is None:
+        with resources.as_file(resources.files("restore") / "weights" / SHIPPED_WEIGHTS) as file:
+            return load_net(file, map_location)
     config, state, path = _read_weights(path, map_location)
     return _build(config, state, path)
 

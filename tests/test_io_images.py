@@ -1,4 +1,4 @@
-"""restore.imagefile: OpenCV decoding, Pillow metadata (EXIF orientation, ICC), atomic writes."""
+"""restore.io.images: OpenCV decoding, Pillow metadata (EXIF orientation, ICC), atomic writes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-import restore.imagefile as imagefile
-from restore.imagefile import ImageFile, ImageFileError, read_image_file, write_image_file
+import restore.io.images as imagefile
+from restore.io.images import ImageFile, ImageFileError, read_image_file, write_image_file
 
 H, W = 48, 64  # multiples of 16: JPEG blocks line up with the test patterns
 

@@ -1,0 +1,79 @@
+"""Memory of a call: peak resident memory minus the memory before it, right on Linux and macOS."""
+
+from __future__ import annotations
+
+import gc
+import resource
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+def _maxrss_mib() -> float:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB on Linux
+
+
+def _proc_status_mib(key: str) -> float | None:
+    """``VmRSS`` / ``VmHWM`` of this process from /proc (Linux), or None."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    """Reset this process's peak RSS (``VmHWM``; Linux >= 4.0); False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return _proc_status_mib("VmHWM") is not None
+
+
+@dataclass
+class Memory:
+    """Extra resident memory of a call: its peak RSS minus the RSS just before it, in MiB.
+
+    Exact where the peak can be reset (Linux ``/proc/self/clear_refs``); otherwise from the
+    process-lifetime ``ru_maxrss``: exact when the call raised it, else only an upper bound.
+    """
+
+    mib: float | None
+    upper_bound: bool
+
+    def text(self) -> str:
+        if self.mib is None:
+            return "n/a"
+        return f"<= {self.mib:.0f}" if self.upper_bound else f"{self.mib:.0f}"
+
+
+def measure_memory(call: Callable[[], Any]) -> Memory:
+    gc.collect()
+    now = _proc_status_mib("VmRSS")
+    if now is not None and _reset_peak():
+        call()
+        return Memory(max(0.0, _proc_status_mib("VmHWM") - now), False)
+    peak_before = _maxrss_mib()
+    call()
+    peak_after = _maxrss_mib()
+    if now is None:  # no current RSS either: the rise of the lifetime peak (a lower bound)
+        return Memory(peak_after - peak_before, False)
+    if peak_after > peak_before:
+        return Memory(max(0.0, peak_after - now), False)
+    return Memory(max(0.0, peak_before - now), True)
+
+
+def memory_method() -> str:
+    """How :func:`measure_memory` works on this machine (for the report)."""
+    if _proc_status_mib("VmRSS") is not None and _reset_peak():
+        return ("peak RSS of the call (`VmHWM`, reset through `/proc/self/clear_refs` just before it) "
+                "minus the RSS before it: exact, page granularity")
+    return ("`ru_maxrss` after the call minus the current RSS before it; `ru_maxrss` never goes down, "
+            "so methods run cheapest first, and a call that stays under an earlier peak only gets an "
+            "upper bound (`<=`)")

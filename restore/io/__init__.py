@@ -1,0 +1,33 @@
+"""Files in and out: images, hole masks and network weights, each read and written in one place.
+
+* :mod:`restore.io.listing`: :data:`IMAGE_SUFFIXES`, :func:`list_images` (standard library only);
+* :mod:`restore.io.images`: :func:`read_image_file` / :func:`write_image_file` (metadata kept,
+  atomic writes), :func:`read_image` (float arrays for training), :class:`ImageFileError`;
+* :mod:`restore.io.masks`: the hole rule (:func:`holes_in_mask`), :func:`read_mask`,
+  :func:`load_mask`;
+* :mod:`restore.io.weights`: :func:`export_weights`, :func:`load_net`, :func:`init_from`;
+* :mod:`restore.io.atomic`: :func:`atomic_path`, the one atomic write.
+
+Names load on first use, so ``from restore.io import list_images`` stays light.
+"""
+
+from importlib import import_module
+
+_HOMES = {
+    "IMAGE_SUFFIXES": "listing", "is_image_file": "listing", "list_images": "listing",
+    "ImageFile": "images", "ImageFileError": "images", "decode_image": "images",
+    "read_image": "images", "read_image_file": "images", "to_float": "images",
+    "write_image_file": "images",
+    "holes_in_mask": "masks", "holes_in_mask_tensor": "masks", "load_mask": "masks",
+    "read_mask": "masks",
+    "SHIPPED_WEIGHTS": "weights", "export_weights": "weights", "init_from": "weights",
+    "load_net": "weights",
+    "atomic_path": "atomic",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        return getattr(import_module(f"restore.io.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'restore.io' has no attribute {name!r}")

@@ -1,0 +1,33 @@
+"""Geometry shared by training, the network and inference: padding to the network's stride and the
+eight flips and rotations of an image. Pure functions on ``(..., H, W)`` tensors."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+# The 8 flips and rotations as (quarter turns, mirrored first); index t = 4 * flip + k.
+DIHEDRAL = [(k, flip) for flip in (False, True) for k in range(4)]
+
+
+def pad_to_multiple(images: Tensor, multiple: int) -> Tensor:
+    """Pad ``(B, C, H, W)`` on the bottom and right so H and W are multiples of ``multiple``:
+    reflect padding, or replicate where the image is too small to reflect."""
+    h, w = images.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if not (ph or pw):
+        return images
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(images, (0, pw, 0, ph), mode=mode)
+
+
+def dihedral(image: Tensor, k: int, flip: bool) -> Tensor:
+    """``image`` mirrored left-right if ``flip``, then rotated by ``k`` quarter turns."""
+    return torch.rot90(image.flip(-1) if flip else image, k, (-2, -1))
+
+
+def undo_dihedral(image: Tensor, k: int, flip: bool) -> Tensor:
+    """The inverse of :func:`dihedral`."""
+    image = torch.rot90(image, -k, (-2, -1))
+    return image.flip(-1) if flip else image
