@@ -584,3 +584,22 @@ def test_help_is_fast_and_does_not_import_torch():
         env=ENV, capture_output=True, text=True, timeout=60)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == "[]"
+
+
+def test_cmyk_and_float_tiff_inputs_give_files_every_reader_opens(tmp_path, capsys, weights):
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    Image.fromarray(rgb).convert("CMYK").save(src / "cmyk.tif")
+    hdr = (rng.random((40, 48, 3), dtype=np.float32) * 4 - 1).astype(np.float32)  # -1 .. 3
+    assert cv2.imwrite(str(src / "hdr.tif"), np.ascontiguousarray(hdr[:, :, ::-1]))
+    out = tmp_path / "out"
+    code, _, err = cli(capsys, weights, src, "-o", out)
+    assert code == 0, err
+    with Image.open(out / "cmyk.tif") as back:
+        assert back.mode == "RGB"
+    restored = read_image_file(out / "hdr.tif").pixels
+    assert restored.dtype == np.float32 and restored.shape == hdr.shape
+    # Restored on its own scale: the range survives (not clipped to [0, 1]).
+    assert restored.min() < -0.3 and restored.max() > 2.3

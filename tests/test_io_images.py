@@ -349,3 +349,54 @@ def test_failed_save_keeps_existing_output(tmp_path, monkeypatch):
         write_image_file(path, ImageFile(photo(seed=2)))
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
+# --- CMYK and float TIFF ----------------------------------------------------------------------
+
+
+def test_cmyk_tiff_reads_as_rgb_and_writes_a_file_pillow_opens(tmp_path):
+    rgb = photo(3)
+    src = tmp_path / "cmyk.tif"
+    Image.fromarray(rgb).convert("CMYK").save(src)
+    image = read_image_file(src)
+    assert image.pixels.shape == rgb.shape and image.pixels.dtype == np.uint8
+    # Pillow's naive CMYK round trip is exact up to rounding.
+    assert np.abs(image.pixels.astype(int) - rgb).max() <= 2
+    out = tmp_path / "out.tif"
+    write_image_file(out, image)
+    with Image.open(out) as back:
+        assert back.mode == "RGB" and back.size == (rgb.shape[1], rgb.shape[0])
+
+
+def test_cmyk_jpeg_profile_is_used_or_the_file_refused(tmp_path, icc):
+    rgb = photo(3)
+    src = tmp_path / "cmyk.jpg"
+    Image.fromarray(rgb).convert("CMYK").save(src, quality=95, icc_profile=icc)  # an sRGB profile
+    # An RGB profile on CMYK data cannot transform it: the file is refused with a clear message
+    # rather than decoded wrongly.
+    with pytest.raises(ImageFileError, match="cmyk.jpg"):
+        read_image_file(src)
+    plain = tmp_path / "plain.jpg"
+    Image.fromarray(rgb).convert("CMYK").save(plain, quality=95)
+    image = read_image_file(plain)
+    assert image.icc is None and np.abs(image.pixels.astype(int) - rgb).mean() < 4
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_float32_tiff_round_trip_keeps_values_outside_unit_range(tmp_path, channels):
+    rng = np.random.default_rng(3)
+    shape = (24, 32) if channels == 1 else (24, 32, 3)
+    pixels = (rng.random(shape, dtype=np.float32) * 3 - 0.5).astype(np.float32)  # HDR: -0.5 .. 2.5
+    src = tmp_path / "hdr.tif"
+    bgr = pixels if channels == 1 else pixels[:, :, ::-1]
+    assert cv2.imwrite(str(src), np.ascontiguousarray(bgr))
+    image = read_image_file(src)
+    assert image.pixels.dtype == np.float32 and np.array_equal(image.pixels, pixels)
+    out = tmp_path / "out.tif"
+    write_image_file(out, image)
+    assert np.array_equal(read_image_file(out).pixels, pixels)
+    png = tmp_path / "out.png"  # other formats: clipped to [0, 1], 16 bits for PNG
+    write_image_file(png, image)
+    back = read_image_file(png).pixels
+    assert back.dtype == np.uint16
+    assert np.abs(back / 65535.0 - np.clip(pixels, 0, 1)).max() < 1e-4

@@ -25,6 +25,11 @@ from restore.io.atomic import atomic_path
 _PIL_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
                ".tiff": "TIFF", ".bmp": "BMP"}
 _ORIENTATION = 0x0112
+# TIFF tags that describe how the pixels are stored (size, samples, photometric interpretation,
+# strips, tiles, compression, ...). A TIFF's "EXIF" from Pillow holds them too; copied into the
+# output they would describe the input's layout (say CMYK) and corrupt the file.
+_LAYOUT_TAGS = {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 320, 322,
+                323, 324, 325, 338, 339, 340, 341, 530, 531, 532}
 
 Image.MAX_IMAGE_PIXELS = None  # we check the pixel count ourselves, with a clear message
 
@@ -127,6 +132,8 @@ def read_image_file(path: str | Path, max_pixels: int | None = None) -> ImageFil
         pixels = np.ascontiguousarray(pixels[:, :, [0, 3]])  # OpenCV expands gray + alpha to RGBA
     orientation = exif.get(_ORIENTATION, 1)
     pixels = _orient(pixels, orientation)
+    for tag in _LAYOUT_TAGS & set(exif):
+        del exif[tag]
     exif_bytes = None
     if len(exif):
         exif[_ORIENTATION] = 1
