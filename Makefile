@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test demo smoke clean
+.PHONY: install test test-fast lint demo smoke clean
 
 $(BIN)/restore-image:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,13 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 smoke: install
 	$(BIN)/restore-train experiment=smoke

@@ -16,7 +16,8 @@ from restore.io.weights import export_weights, load_net
 class ImageGrids(L.Callback):
     """Save a ``degraded | restored | clean`` grid per validation task each validation run.
 
-    Files: ``{dirpath}/step{global_step:07d}_{task}.png``, one row per image (at most ``max_images``).
+    Files: ``{dirpath}/step{global_step:07d}_{task}.png``, one row per image (at most
+        ``max_images``).
     Also sent to a TensorBoard logger when one is configured.
     """
 
@@ -24,7 +25,9 @@ class ImageGrids(L.Callback):
         self.dirpath = Path(dirpath)
         self.max_images = max_images
 
-    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+    def on_validation_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ):
         if batch_idx != 0 or not outputs or not trainer.is_global_zero or trainer.sanity_checking:
             return
         self.dirpath.mkdir(parents=True, exist_ok=True)
@@ -39,7 +42,8 @@ class ImageGrids(L.Callback):
 
 
 class ExportWeights(L.Callback):
-    """At the end of training, export the best checkpoint's network (or the last one) to ``path``."""
+    """At the end of training, export the best checkpoint's network (or the last one) to
+    ``path``."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -48,9 +52,14 @@ class ExportWeights(L.Callback):
         if not trainer.is_global_zero:
             return
         net = pl_module.net
-        best = trainer.checkpoint_callback.best_model_path if isinstance(
-            trainer.checkpoint_callback, ModelCheckpoint) else ""
+        best = (
+            trainer.checkpoint_callback.best_model_path
+            if isinstance(trainer.checkpoint_callback, ModelCheckpoint)
+            else ""
+        )
         if best and Path(best).is_file():
             net = load_net(best)
         export_weights(net, self.path)
-        rank_zero_info(f"Exported inference weights to {self.path} (from {best or 'final weights'})")
+        rank_zero_info(
+            f"Exported inference weights to {self.path} (from {best or 'final weights'})"
+        )

@@ -47,40 +47,83 @@ def build_parser() -> argparse.ArgumentParser:
         prog="restore-image",
         description="Denoise or inpaint images with a VAE. Originals are never modified.",
         epilog="Masks: white (or nonzero) = missing pixel. Example: "
-               "restore-image photos/ -o restored/ --recursive",
+        "restore-image photos/ -o restored/ --recursive",
     )
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files and folders")
-    p.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR", help="output folder")
-    p.add_argument("-r", "--recursive", action="store_true",
-                   help="descend into subfolders, keeping the tree under OUTDIR")
-    p.add_argument("--task", choices=["auto", "denoise", "inpaint"], default="auto",
-                   help="auto: inpaint where a mask exists, denoise otherwise (default)")
-    p.add_argument("--masks", type=Path, metavar="DIR",
-                   help="mask folder: same file stem as the image, any image extension, white = hole")
+    p.add_argument(
+        "-o", "--output", required=True, type=Path, metavar="OUTDIR", help="output folder"
+    )
+    p.add_argument(
+        "-r",
+        "--recursive",
+        action="store_true",
+        help="descend into subfolders, keeping the tree under OUTDIR",
+    )
+    p.add_argument(
+        "--task",
+        choices=["auto", "denoise", "inpaint"],
+        default="auto",
+        help="auto: inpaint where a mask exists, denoise otherwise (default)",
+    )
+    p.add_argument(
+        "--masks",
+        type=Path,
+        metavar="DIR",
+        help="mask folder: same file stem as the image, any image extension, white = hole",
+    )
     p.add_argument("--mask-from-alpha", action="store_true", help="transparent pixels are holes")
     p.add_argument("--mask-color", metavar="R,G,B", help="pixels of exactly this colour are holes")
-    p.add_argument("--noise-level", default="auto", metavar="auto|SIGMA",
-                   help="noise standard deviation on the 0-255 scale, or auto (blind; default). "
-                        "With a mask and SIGMA > 0, the known pixels are denoised too")
-    p.add_argument("--weights", type=Path, metavar="PATH",
-                   help="weights file, Lightning checkpoint or restore-train run folder "
-                        "(default: the model shipped with restore)")
+    p.add_argument(
+        "--noise-level",
+        default="auto",
+        metavar="auto|SIGMA",
+        help="noise standard deviation on the 0-255 scale, or auto (blind; default). "
+        "With a mask and SIGMA > 0, the known pixels are denoised too",
+    )
+    p.add_argument(
+        "--weights",
+        type=Path,
+        metavar="PATH",
+        help="weights file, Lightning checkpoint or restore-train run folder "
+        "(default: the model shipped with restore)",
+    )
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
-    p.add_argument("--tile", type=int, default=1024, metavar="N",
-                   help="tile size in pixels; smaller uses less memory (default 1024)")
-    p.add_argument("--self-ensemble", action="store_true",
-                   help="average the results of the 8 flips and rotations of each image: "
-                        "0.1-0.2 dB better, 8x slower")
-    p.add_argument("--format", choices=["keep", "png", "jpg", "webp", "tiff"], default="keep",
-                   help="output format (keep: same as the input)")
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="tile size in pixels; smaller uses less memory (default 1024)",
+    )
+    p.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="average the results of the 8 flips and rotations of each image: "
+        "0.1-0.2 dB better, 8x slower",
+    )
+    p.add_argument(
+        "--format",
+        choices=["keep", "png", "jpg", "webp", "tiff"],
+        default="keep",
+        help="output format (keep: same as the input)",
+    )
     p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality (95)")
     p.add_argument("--suffix", default="", help="added to output file stems, e.g. _restored")
     p.add_argument("--skip-existing", action="store_true", help="skip files whose output exists")
     p.add_argument("--dry-run", action="store_true", help="list what would be done, write nothing")
-    p.add_argument("--report", type=Path, metavar="FILE.csv|FILE.json",
-                   help="write one row per file: input, output, size, seconds, status, error")
-    p.add_argument("--max-pixels", type=float, default=200e6, metavar="N",
-                   help="refuse images above this many pixels (decompression bombs; default 2e8)")
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE.csv|FILE.json",
+        help="write one row per file: input, output, size, seconds, status, error",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=float,
+        default=200e6,
+        metavar="N",
+        help="refuse images above this many pixels (decompression bombs; default 2e8)",
+    )
     return p
 
 
@@ -111,14 +154,18 @@ def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
             # Leave out earlier outputs only when OUTDIR is a subfolder of the input folder: when it
             # is the folder itself (clash check below) or a parent (e.g. -o .), every file is in it.
             nested_out = outdir != item.resolve() and _is_within(outdir, item.resolve())
-            files = [p for p in list_images(item, args.recursive)
-                     if not (nested_out and _is_within(p.resolve(), outdir))]
+            files = [
+                p
+                for p in list_images(item, args.recursive)
+                if not (nested_out and _is_within(p.resolve(), outdir))
+            ]
             pairs = [(f, f.relative_to(item)) for f in files]
         elif item.is_file():
             pairs = [(item, Path(item.name))]
         else:
-            problems.append(Row(str(item), "", status="failed",
-                                error=f"{item}: no such file or folder"))
+            problems.append(
+                Row(str(item), "", status="failed", error=f"{item}: no such file or folder")
+            )
             continue
         for source, rel in pairs:
             ext = source.suffix.lower() if args.format == "keep" else OUT_SUFFIX[args.format]
@@ -127,8 +174,10 @@ def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
     sources = {j.source.resolve() for j in jobs}
     clash = [j for j in jobs if j.output in sources]
     if clash:
-        raise ValueError(f"output folder {args.output} would overwrite the input {clash[0].source}; "
-                         "choose another folder or a --suffix")
+        raise ValueError(
+            f"output folder {args.output} would overwrite the input {clash[0].source}; "
+            "choose another folder or a --suffix"
+        )
     seen: dict[Path, Path] = {}
     for j in jobs:
         if j.output in seen:
@@ -139,7 +188,10 @@ def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
 
 def _find_mask(folder: Path, source: Path) -> Path | None:
     for suffix in READ_SUFFIXES:
-        for candidate in (folder / f"{source.stem}{suffix}", folder / f"{source.stem}{suffix.upper()}"):
+        for candidate in (
+            folder / f"{source.stem}{suffix}",
+            folder / f"{source.stem}{suffix.upper()}",
+        ):
             if candidate.is_file():
                 return candidate
     return None
@@ -160,8 +212,13 @@ class Progress:
             return
         elapsed = max(time.monotonic() - self.start, 1e-6)
         eta = elapsed / self.done * (self.total - self.done)
-        print(f"\r{self.done}/{self.total} files  {self.megapixels / elapsed:.2f} MP/s  "
-              f"ETA {eta:4.0f} s ", end="", file=sys.stderr, flush=True)
+        print(
+            f"\r{self.done}/{self.total} files  {self.megapixels / elapsed:.2f} MP/s  "
+            f"ETA {eta:4.0f} s ",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def close(self) -> None:
         if self.enabled and self.done:
@@ -179,8 +236,10 @@ def _hole_mask(args, job: Job, image, np):
     if job.mask is not None:
         mask = read_image_file(job.mask).pixels
         if mask.shape[:2] != (h, w):
-            raise ImageFileError(f"{job.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but the image "
-                                 f"{job.source} is {w}x{h}")
+            raise ImageFileError(
+                f"{job.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but the image "
+                f"{job.source} is {w}x{h}"
+            )
         holes = holes_in_mask(mask)
     if args.mask_from_alpha and pixels.ndim == 3 and pixels.shape[2] in (2, 4):
         alpha = pixels[:, :, -1]
@@ -206,8 +265,11 @@ def _process(args, restorer, job: Job, np) -> str:
     pixels = image.pixels
     # Float images (32-bit TIFF) are restored on their own scale: [min(0, low), max(1, high)] is
     # mapped to [0, 1] and back, so HDR highlights and negative values survive, unclipped.
-    low, high = (min(0.0, float(pixels.min())), max(1.0, float(pixels.max()))) \
-        if pixels.dtype == np.float32 else (0.0, 1.0)
+    low, high = (
+        (min(0.0, float(pixels.min())), max(1.0, float(pixels.max())))
+        if pixels.dtype == np.float32
+        else (0.0, 1.0)
+    )
     scaled = pixels if (low, high) == (0.0, 1.0) else (pixels - low) / (high - low)
     sigma = args.sigma if args.sigma is None else args.sigma / (high - low)
     if holes is not None and sigma:
@@ -258,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     todo = []
     for job in jobs:
         if args.skip_existing and job.output.exists():
-            rows.append(Row(str(job.source), str(job.output), status="skipped", error="output exists"))
+            rows.append(
+                Row(str(job.source), str(job.output), status="skipped", error="output exists")
+            )
         elif args.dry_run:
             rows.append(Row(str(job.source), str(job.output), status="dry-run"))
             print(f"{job.source} -> {job.output}" + (f" (mask {job.mask})" if job.mask else ""))
@@ -273,8 +337,11 @@ def main(argv: list[str] | None = None) -> int:
         _write_report(args.report, rows)
     done = sum(r.status == "ok" for r in rows)
     skipped = sum(r.status == "skipped" for r in rows)
-    print(f"restore-image: {done} restored, {skipped} skipped, {len(failed)} failed"
-          + (" (dry run)" if args.dry_run else ""), file=sys.stderr)
+    print(
+        f"restore-image: {done} restored, {skipped} skipped, {len(failed)} failed"
+        + (" (dry run)" if args.dry_run else ""),
+        file=sys.stderr,
+    )
     for r in failed:
         print(f"  failed: {r.error}", file=sys.stderr)
     if status == EXIT_INTERRUPTED:
@@ -290,12 +357,18 @@ def _run(args, todo: list[Job], rows: list[Row]) -> int:
     from restore.restorer import Restorer
 
     try:
-        restorer = Restorer(load_net(args.weights), device=args.device, tile=args.tile,
-                            self_ensemble=args.self_ensemble)
+        restorer = Restorer(
+            load_net(args.weights),
+            device=args.device,
+            tile=args.tile,
+            self_ensemble=args.self_ensemble,
+        )
     except (OSError, ValueError, RuntimeError) as err:
         print(f"restore-image: error: cannot load the model: {err}", file=sys.stderr)
-        rows.extend(Row(str(j.source), str(j.output), status="failed", error="model not loaded")
-                    for j in todo)
+        rows.extend(
+            Row(str(j.source), str(j.output), status="failed", error="model not loaded")
+            for j in todo
+        )
         return EXIT_FAILURES
     progress = Progress(len(todo))
     try:
@@ -316,8 +389,11 @@ def _run(args, todo: list[Job], rows: list[Row]) -> int:
             progress.update(int(w) * int(h) / 1e6 if h else 0.0)
     except KeyboardInterrupt:
         progress.close()
-        print("restore-image: interrupted; finished files are complete, rerun with "
-              "--skip-existing to continue", file=sys.stderr)
+        print(
+            "restore-image: interrupted; finished files are complete, rerun with "
+            "--skip-existing to continue",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     progress.close()
     return EXIT_OK

@@ -2,7 +2,8 @@
 
 NumPy: ``(H, W)`` gray, ``(H, W, C)`` with C = 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA);
 uint8, uint16 or float32/float64 in ``[0, 1]``. PIL: modes L, LA, RGB, RGBA, I;16 and P (palette,
-returned as RGB or RGBA). torch: ``(C, H, W)`` or ``(B, C, H, W)`` floats in ``[0, 1]`` with C = 1, 3
+returned as RGB or RGBA). torch: ``(C, H, W)`` or ``(B, C, H, W)`` floats in ``[0, 1]`` with C = 1,
+3
 or 4. Alpha is set aside and reattached unchanged.
 
 Float inputs may stray outside ``[0, 1]`` by as much as unclipped synthetic noise puts them (values
@@ -25,12 +26,15 @@ FLOAT_RANGE = (-2.0, 3.0)  # [0, 1] plus unclipped Gaussian noise up to sigma ~7
 
 
 def _check_float_range(low: float, high: float) -> None:
-    """Reject NaN/inf and floats far outside [0, 1] (0-255 data, say), which noise cannot explain."""
+    """Reject NaN/inf and floats far outside [0, 1] (0-255 data, say), which noise cannot
+    explain."""
     if not (np.isfinite(low) and np.isfinite(high)):
         raise ValueError("float image has NaN or infinite values")
     if low < FLOAT_RANGE[0] or high > FLOAT_RANGE[1]:
-        raise ValueError(f"float images must be in [0, 1] (or near it, with unclipped noise); this "
-                         f"one spans [{low:.4g}, {high:.4g}] (0-255 data? divide by 255)")
+        raise ValueError(
+            f"float images must be in [0, 1] (or near it, with unclipped noise); this "
+            f"one spans [{low:.4g}, {high:.4g}] (0-255 data? divide by 255)"
+        )
 
 
 @dataclass
@@ -45,9 +49,13 @@ class Layout:
     device: torch.device | None = None
 
 
-def _from_numpy(array: np.ndarray, kind: str = "numpy", pil_mode: str | None = None) -> tuple[Tensor, Layout]:
+def _from_numpy(
+    array: np.ndarray, kind: str = "numpy", pil_mode: str | None = None
+) -> tuple[Tensor, Layout]:
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4)):
-        raise ValueError(f"expected an (H, W) or (H, W, C) image with C in 1-4, got shape {array.shape}")
+        raise ValueError(
+            f"expected an (H, W) or (H, W, C) image with C in 1-4, got shape {array.shape}"
+        )
     if array.dtype in _INT_MAX:
         scale = _INT_MAX[array.dtype]
     elif array.dtype in (np.float32, np.float64):
@@ -75,10 +83,15 @@ def to_batch(image: Any) -> tuple[Tensor, Layout]:
     if isinstance(image, np.ndarray):
         return _from_numpy(image)
     if isinstance(image, Tensor):
-        if image.dim() not in (3, 4) or image.shape[-3] not in (1, 3, 4) or not image.is_floating_point():
+        if (
+            image.dim() not in (3, 4)
+            or image.shape[-3] not in (1, 3, 4)
+            or not image.is_floating_point()
+        ):
             raise ValueError(
                 f"expected a float (C, H, W) or (B, C, H, W) tensor with C in 1, 3, 4; got "
-                f"{tuple(image.shape)} {image.dtype}")
+                f"{tuple(image.shape)} {image.dtype}"
+            )
         batch = image if image.dim() == 4 else image[None]
         alpha = None
         if batch.shape[1] == 4:
@@ -99,12 +112,15 @@ def to_batch(image: Any) -> tuple[Tensor, Layout]:
         elif mode not in ("L", "LA", "RGB", "RGBA", "I;16"):
             raise ValueError(f"unsupported PIL image mode {mode}")
         return _from_numpy(np.asarray(image), "pil", image.mode)
-    raise TypeError(f"unsupported image type {type(image).__name__}: use a NumPy array, a PIL image "
-                    "or a torch tensor")
+    raise TypeError(
+        f"unsupported image type {type(image).__name__}: use a NumPy array, a PIL image "
+        "or a torch tensor"
+    )
 
 
 def from_batch(batch: Tensor, layout: Layout) -> Any:
-    """Turn a float ``(B, C, H, W)`` batch in ``[0, 1]`` back into the type and layout of the input."""
+    """Turn a float ``(B, C, H, W)`` batch in ``[0, 1]`` back into the type and layout of the
+    input."""
     if layout.kind == "torch":
         out = batch.to(device=layout.device, dtype=layout.dtype)
         if layout.alpha is not None:  # reattached unchanged (no float32 round trip for float64)

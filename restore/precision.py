@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import torch
 
-AUTO_DTYPE: dict[str, torch.dtype | None] = {"cuda": torch.float16, "cpu": torch.bfloat16, "mps": None}
+AUTO_DTYPE: dict[str, torch.dtype | None] = {
+    "cuda": torch.float16,
+    "cpu": torch.bfloat16,
+    "mps": None,
+}
 _NAMED = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 _LIGHTNING = {torch.float16: "16-mixed", torch.bfloat16: "bf16-mixed", None: "32-true"}
 

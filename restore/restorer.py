@@ -25,6 +25,7 @@ from restore.models.geometry import DIHEDRAL, dihedral, undo_dihedral
 from restore.precision import autocast_dtype
 from restore.tiling import tiled
 
+
 def pick_device(device: str | torch.device | None = "auto") -> torch.device:
     """``auto``/None: CUDA, then MPS, then CPU; otherwise the named device."""
     if device in (None, "auto"):
@@ -46,15 +47,23 @@ class Restorer:
             network's stride internally.
         tile_overlap: overlap of neighbouring tiles in pixels: the outer half is context only, the
             inner half is blended smoothly.
-        precision: ``auto`` (fp16 on CUDA, bf16 on CPU, fp32 on MPS), ``fp32``, ``fp16`` or ``bf16``.
+        precision: ``auto`` (fp16 on CUDA, bf16 on CPU, fp32 on MPS), ``fp32``, ``fp16`` or
+            ``bf16``.
             Any output with NaNs from reduced precision is recomputed in fp32.
         self_ensemble: restore the 8 flips and rotations of the image and average them (8x the
-            time; 0.1-0.2 dB on CBSD68). ``sample`` ignores it: averaging draws would blur them.
+            time, a little better; see MODEL_CARD.md). ``sample`` ignores it: averaging draws
+            would blur them.
     """
 
-    def __init__(self, net: RestorationVAE, device: str | torch.device | None = "auto",
-                 tile: int = 1024, tile_overlap: int = 128, precision: str = "auto",
-                 self_ensemble: bool = False) -> None:
+    def __init__(
+        self,
+        net: RestorationVAE,
+        device: str | torch.device | None = "auto",
+        tile: int = 1024,
+        tile_overlap: int = 128,
+        precision: str = "auto",
+        self_ensemble: bool = False,
+    ) -> None:
         if precision not in ("auto", "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
         self.self_ensemble = self_ensemble
@@ -64,18 +73,19 @@ class Restorer:
         self.autocast_dtype = autocast_dtype(self.device.type, precision)
 
     @classmethod
-    def from_pretrained(cls, **kwargs: Any) -> "Restorer":
+    def from_pretrained(cls, **kwargs: Any) -> Restorer:
         """The default model shipped inside the package (no network access)."""
         return cls(load_net(), **kwargs)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, **kwargs: Any) -> "Restorer":
+    def from_checkpoint(cls, path: str | Path, **kwargs: Any) -> Restorer:
         """A ``restore-train`` run folder, Lightning checkpoint or exported weights file."""
         return cls(load_net(path), **kwargs)
 
     # ----------------------------------------------------------------------------------------------
     def denoise(self, image: Any, sigma: float | None = None) -> Any:
-        """Remove noise; ``sigma`` is the noise standard deviation on the 0-255 scale (None: blind)."""
+        """Remove noise; ``sigma`` is the noise standard deviation on the 0-255 scale (None:
+        blind)."""
         return self._run(image, None, sigma, keep_known=False)
 
     def inpaint(self, image: Any, mask: Any) -> Any:
@@ -86,15 +96,23 @@ class Restorer:
         """Denoise everywhere and fill the holes in ``mask`` (if given) at once."""
         return self._run(image, mask, sigma, keep_known=False)
 
-    def sample(self, image: Any, mask: Any = None, n: int = 8, sigma: float | None = None,
-               seed: int | None = None) -> list[Any]:
+    def sample(
+        self,
+        image: Any,
+        mask: Any = None,
+        n: int = 8,
+        sigma: float | None = None,
+        seed: int | None = None,
+    ) -> list[Any]:
         """``n`` plausible restorations drawn from the model (different fills of the holes)."""
         # Always sample (a None generator would decode the prior mean: n identical outputs); without
         # a seed, draw one from torch's global generator so torch.manual_seed still reproduces.
         g = torch.Generator(device=self.device)
         g.manual_seed(seed if seed is not None else int(torch.randint(2**62, ()).item()))
-        return [self._run(image, mask, sigma, keep_known=mask is not None, generator=g)
-                for _ in range(n)]
+        return [
+            self._run(image, mask, sigma, keep_known=mask is not None, generator=g)
+            for _ in range(n)
+        ]
 
     # ----------------------------------------------------------------------------------------------
     def _mask_batch(self, mask: Any, shape: tuple[int, ...]) -> Tensor | None:
@@ -114,8 +132,16 @@ class Restorer:
             raise ValueError(f"{m.shape[0]} masks for {b} images")
         return m.float().expand(b, 1, h, w)
 
-    def _net_tile(self, degraded: Tensor, mask: Tensor, window: tuple[int, int], sigma: float | None,
-                  keep_known: bool, eps: Tensor | None, dtype: torch.dtype | None) -> Tensor:
+    def _net_tile(
+        self,
+        degraded: Tensor,
+        mask: Tensor,
+        window: tuple[int, int],
+        sigma: float | None,
+        keep_known: bool,
+        eps: Tensor | None,
+        dtype: torch.dtype | None,
+    ) -> Tensor:
         """One tile at ``window`` = (y, x); ``eps``: the whole image's latent draws (sampling)."""
         ctx = torch.autocast(self.device.type, dtype=dtype) if dtype else nullcontext()
         x = degraded.contiguous(memory_format=torch.channels_last)
@@ -125,11 +151,18 @@ class Restorer:
             s = self.net.stride
             (y0, x0), (h, w) = window, x.shape[-2:]
             tile_eps = eps[..., y0 // s : (y0 + h) // s, x0 // s : (x0 + w) // s][None]
-            return self.net.sample(x, mask, 1, keep_known, noise_level=sigma, filled=True,
-                                   eps=tile_eps)[0]
+            return self.net.sample(
+                x, mask, 1, keep_known, noise_level=sigma, filled=True, eps=tile_eps
+            )[0]
 
-    def _run(self, image: Any, mask: Any, sigma: float | None, keep_known: bool,
-             generator: torch.Generator | None = None) -> Any:
+    def _run(
+        self,
+        image: Any,
+        mask: Any,
+        sigma: float | None,
+        keep_known: bool,
+        generator: torch.Generator | None = None,
+    ) -> Any:
         if isinstance(image, (str, os.PathLike)):
             image = _read_path(image)  # a file path gives a NumPy array back
         batch, layout = to_batch(image)
@@ -137,20 +170,38 @@ class Restorer:
         gray = batch.shape[1] == 1 and self.net.image_channels == 3
         x = batch.expand(-1, 3, -1, -1) if gray else batch
         x = x.to(self.device)
-        m = holes.to(self.device) if holes is not None else x.new_zeros((x.shape[0], 1, *x.shape[-2:]))
+        m = (
+            holes.to(self.device)
+            if holes is not None
+            else x.new_zeros((x.shape[0], 1, *x.shape[-2:]))
+        )
         if holes is not None:
             x = self.net.fill_holes(x, m)  # once for the whole image, so tiles share one fill
         eps = None
-        if generator is not None:  # one latent draw for the whole image: tiles agree where they overlap
+        if (
+            generator is not None
+        ):  # one latent draw for the whole image: tiles agree where they overlap
             s = self.net.stride
-            shape = (x.shape[0], self.net.latent_channels, -(-x.shape[-2] // s), -(-x.shape[-1] // s))
+            shape = (
+                x.shape[0],
+                self.net.latent_channels,
+                -(-x.shape[-2] // s),
+                -(-x.shape[-1] // s),
+            )
             eps = torch.randn(shape, generator=generator, device=generator.device).to(self.device)
 
         def once(inputs, hole_map):
             """One tiled pass; an output with NaNs from reduced precision is redone in fp32."""
+
             def run(dtype):
-                return tiled(lambda t, tm, at: self._net_tile(t, tm, at, sigma, keep_known, eps, dtype),
-                             inputs, hole_map, self.tile, self.tile_overlap, self.net.stride)
+                return tiled(
+                    lambda t, tm, at: self._net_tile(t, tm, at, sigma, keep_known, eps, dtype),
+                    inputs,
+                    hole_map,
+                    self.tile,
+                    self.tile_overlap,
+                    self.net.stride,
+                )
 
             out = run(self.autocast_dtype)
             return run(None) if self.autocast_dtype is not None and torch.isnan(out).any() else out

@@ -9,7 +9,7 @@ the overlap is used as context only, where convolution border effects are larges
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -18,7 +18,8 @@ from restore.models.geometry import pad_to_multiple
 
 
 def _starts(length: int, tile: int, overlap: int, multiple: int) -> list[int]:
-    """Tile starts covering ``length``: multiples of ``multiple``, overlapping by about ``overlap``."""
+    """Tile starts covering ``length``: multiples of ``multiple``, overlapping by about
+    ``overlap``."""
     if length <= tile:
         return [0]
     count = math.ceil((length - overlap) / (tile - overlap))
@@ -37,8 +38,9 @@ def _ramp(length: int, overlap: int, first: bool, last: bool, device) -> Tensor:
     if overlap > 0:
         context, blend = overlap // 2, overlap - overlap // 2
         t = (torch.arange(blend, device=device, dtype=torch.float32) + 0.5) / blend
-        ramp = torch.cat([torch.full((context,), 1e-6, device=device),
-                          0.5 - 0.5 * torch.cos(math.pi * t)])
+        ramp = torch.cat(
+            [torch.full((context,), 1e-6, device=device), 0.5 - 0.5 * torch.cos(math.pi * t)]
+        )
         if not first:
             w[:overlap] = ramp
         if not last:
@@ -71,8 +73,10 @@ def tiled(
     """
     tile = tile // multiple * multiple
     if tile <= 0 or not 0 <= overlap < tile / 2:
-        raise ValueError(f"need tile >= {multiple} and 0 <= overlap < tile / 2, got tile={tile}, "
-                         f"overlap={overlap}")
+        raise ValueError(
+            f"need tile >= {multiple} and 0 <= overlap < tile / 2, got tile={tile}, "
+            f"overlap={overlap}"
+        )
     height, width = images.shape[-2:]
     images, extra = pad_to_multiple(images, multiple), pad_to_multiple(extra, multiple)
     b, _, h, w = images.shape
@@ -87,8 +91,9 @@ def tiled(
         for ix, x in enumerate(xs):
             tw = min(tile, w - x)
             wx = _ramp(tw, overlap, ix == 0, ix == len(xs) - 1, images.device)
-            result = fn(images[..., y : y + th, x : x + tw], extra[..., y : y + th, x : x + tw],
-                        (y, x)).float()
+            result = fn(
+                images[..., y : y + th, x : x + tw], extra[..., y : y + th, x : x + tw], (y, x)
+            ).float()
             if out is None:
                 out = torch.zeros((b, result.shape[1], h, w), device=images.device)
             wt = (wy[:, None] * wx[None, :])[None, None]

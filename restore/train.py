@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import hydra
 import lightning as L
-import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_info
@@ -34,9 +32,13 @@ def config_dir() -> str:
 def train(cfg: DictConfig) -> tuple[L.Trainer, L.LightningModule]:
     """Train from a composed config; returns the trainer and the trained module."""
     if OmegaConf.is_missing(cfg, "init_weights"):
-        raise ValueError("this experiment fine-tunes: give init_weights=<run folder, .ckpt or export>")
+        raise ValueError(
+            "this experiment fine-tunes: give init_weights=<run folder, .ckpt or export>"
+        )
     if cfg.get("init_weights") and cfg.get("ckpt_path"):
-        raise ValueError("give init_weights (fine-tune, fresh optimizer) or ckpt_path (resume), not both")
+        raise ValueError(
+            "give init_weights (fine-tune, fresh optimizer) or ckpt_path (resume), not both"
+        )
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     module = instantiate(
@@ -50,8 +52,9 @@ def train(cfg: DictConfig) -> tuple[L.Trainer, L.LightningModule]:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     precision = lightning_precision(cfg.trainer.precision, cfg.trainer.accelerator)
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
-                          precision=precision)
+    trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision
+    )
     if trainer.is_global_zero:
         out = Path(cfg.paths.output_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -70,8 +70,16 @@ def main() -> int:
         _save(holes.mask, out / "masks" / f"{name}_holes.png")
         cases += [(f"{name}_noise.png", clean), (f"{name}_holes.png", clean)]
 
-    cmd = [sys.executable, "-m", "restore.cli", str(out / "degraded"), "-o", str(out / "restored"),
-           "--masks", str(out / "masks")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "restore.cli",
+        str(out / "degraded"),
+        "-o",
+        str(out / "restored"),
+        "--masks",
+        str(out / "masks"),
+    ]
     if args.weights:
         cmd += ["--weights", str(args.weights)]
     print("$", " ".join(cmd), flush=True)
@@ -84,15 +92,24 @@ def main() -> int:
         (p0, s0), (p1, s1) = _scores(degraded, clean), _scores(restored, clean)
         rows.append(f"| {file} | {p0:.2f} | {s0:.3f} | {p1:.2f} | {s1:.3f} | {p1 - p0:+.2f} |")
         size = (256, round(256 * clean.shape[-1] / clean.shape[-2]))
-        tiles += [torch.nn.functional.interpolate(t, size=size, mode="area")[0]
-                  for t in (degraded, restored, clean)]
+        tiles += [
+            torch.nn.functional.interpolate(t, size=size, mode="area")[0]
+            for t in (degraded, restored, clean)
+        ]
     width = max(t.shape[-1] for t in tiles)
     tiles = [torch.nn.functional.pad(t, (0, width - t.shape[-1]), value=1.0) for t in tiles]
     save_image(make_grid(tiles, nrow=3, padding=4, pad_value=1.0), out / "comparison.png")
-    table = "\n".join([
-        f"Gaussian noise sigma {SIGMA:g} (0-255) and LaMa `medium` holes, seed {SEED}.", "",
-        "| image | degraded PSNR (dB) | degraded SSIM | restored PSNR (dB) | restored SSIM | gain (dB) |",
-        "|---|---|---|---|---|---|", *rows, ""])
+    table = "\n".join(
+        [
+            f"Gaussian noise sigma {SIGMA:g} (0-255) and LaMa `medium` holes, seed {SEED}.",
+            "",
+            "| image | degraded PSNR (dB) | degraded SSIM | restored PSNR (dB) | restored SSIM "
+            "| gain (dB) |",
+            "|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
     (out / "psnr.md").write_text(table)
     print(table)
     print(f"comparison picture: {out / 'comparison.png'} (rows: degraded | restored | clean)")

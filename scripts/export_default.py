@@ -1,6 +1,6 @@
 """Export a restore-train run (or checkpoint) as the package's default weights, in float16.
 
-    python scripts/export_default.py runs/cbsd432_continue/<timestamp>   # -> restore/weights/default.pt
+python scripts/export_default.py runs/cbsd432_continue/<timestamp>   # -> restore/weights/default.pt
 """
 
 from __future__ import annotations

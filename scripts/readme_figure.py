@@ -19,9 +19,9 @@ import torch
 from PIL import Image, ImageDraw
 
 from restore import Restorer
+from restore.bench.protocol import psnr
 from restore.corruption import IrregularMasks
 from restore.io.weights import load_net
-from restore.bench.protocol import psnr
 
 CROP = 192
 SIGMA = 25.0
@@ -36,7 +36,7 @@ def _photo(name: str, top: int, left: int) -> np.ndarray:
 def _row(tiles: list[np.ndarray], labels: list[str]) -> Image.Image:
     row = Image.new("RGB", (len(tiles) * (CROP + 4), CROP + 18), "white")
     draw = ImageDraw.Draw(row)
-    for i, (tile, label) in enumerate(zip(tiles, labels)):
+    for i, (tile, label) in enumerate(zip(tiles, labels, strict=False)):
         row.paste(Image.fromarray(tile), (i * (CROP + 4), 18))
         draw.text((i * (CROP + 4) + 2, 3), label, fill="black")
     return row
@@ -52,11 +52,22 @@ def main() -> None:
     clean = _photo("astronaut", 40, 150)
     rng = np.random.default_rng(0)
     noisy = np.clip(np.round(clean + rng.normal(0, SIGMA, clean.shape)), 0, 255).astype(np.uint8)
-    ref = (bm3d.bm3d_rgb(noisy / 255.0, sigma_psd=SIGMA / 255) * 255).clip(0, 255).round().astype(np.uint8)
+    ref = (
+        (bm3d.bm3d_rgb(noisy / 255.0, sigma_psd=SIGMA / 255) * 255)
+        .clip(0, 255)
+        .round()
+        .astype(np.uint8)
+    )
     ours = r.denoise(noisy)
-    top = _row([noisy, ref, ours, clean], [
-        f"noisy s={SIGMA:g} {psnr(noisy, clean):.1f} dB", f"BM3D {psnr(ref, clean):.1f} dB",
-        f"restore {psnr(ours, clean):.1f} dB", "clean"])
+    top = _row(
+        [noisy, ref, ours, clean],
+        [
+            f"noisy s={SIGMA:g} {psnr(noisy, clean):.1f} dB",
+            f"BM3D {psnr(ref, clean):.1f} dB",
+            f"restore {psnr(ours, clean):.1f} dB",
+            "clean",
+        ],
+    )
 
     clean = _photo("coffee", 100, 200)
     x = torch.from_numpy(clean.copy()).permute(2, 0, 1)[None].float() / 255
@@ -65,9 +76,15 @@ def main() -> None:
     masked[mask] = 0
     telea = cv2.inpaint(masked, mask.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
     ours = r.inpaint(masked, mask)
-    bottom = _row([masked, telea, ours, clean], [
-        "masked (LaMa medium)", f"Telea hole {psnr(telea, clean, mask):.1f} dB",
-        f"restore hole {psnr(ours, clean, mask):.1f} dB", "clean"])
+    bottom = _row(
+        [masked, telea, ours, clean],
+        [
+            "masked (LaMa medium)",
+            f"Telea hole {psnr(telea, clean, mask):.1f} dB",
+            f"restore hole {psnr(ours, clean, mask):.1f} dB",
+            "clean",
+        ],
+    )
 
     figure = Image.new("RGB", (top.width, top.height + bottom.height + 6), "white")
     figure.paste(top, (0, 0))

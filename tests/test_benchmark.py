@@ -44,20 +44,50 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
 def test_cli_end_to_end(bench, image_dir, weights, tmp_path, one_thread):
     out = tmp_path / "out"
     peers = ["opencv-nlm", "opencv-telea", "opencv-ns", "push-pull", "harmonic"]
-    rc = bench.main(["--images", str(image_dir), "--weights", str(weights), "--out", str(out),
-                     "--max-images", "2", "--sigmas", "15", "25", "--presets", "thin", "medium",
-                     "--tasks", "denoise", "inpaint", "--peers", *peers, "--crop", "64", "--quiet"])
+    rc = bench.main(
+        [
+            "--images",
+            str(image_dir),
+            "--weights",
+            str(weights),
+            "--out",
+            str(out),
+            "--max-images",
+            "2",
+            "--sigmas",
+            "15",
+            "25",
+            "--presets",
+            "thin",
+            "medium",
+            "--tasks",
+            "denoise",
+            "inpaint",
+            "--peers",
+            *peers,
+            "--crop",
+            "64",
+            "--quiet",
+        ]
+    )
     assert rc == 0
 
     columns, rows = _read_csv(out / "results.csv")
     assert columns == bench.SUMMARY_COLUMNS
-    denoise = {("denoise", p, s, m) for p in ("float", "uint8") for s in ("15", "25")
-               for m in ("input", "opencv-nlm", "restore", "restore-blind")}
-    inpaint = {("inpaint", "holes=0", s, m) for s in ("thin", "medium")
-               for m in ("masked", "opencv-telea", "opencv-ns", "push-pull", "harmonic", "restore")}
+    denoise = {
+        ("denoise", p, s, m)
+        for p in ("float", "uint8")
+        for s in ("15", "25")
+        for m in ("input", "opencv-nlm", "restore", "restore-blind")
+    }
+    inpaint = {
+        ("inpaint", "holes=0", s, m)
+        for s in ("thin", "medium")
+        for m in ("masked", "opencv-telea", "opencv-ns", "push-pull", "harmonic", "restore")
+    }
     keys = [(r["task"], r["protocol"], r["setting"], r["method"]) for r in rows]
     assert len(keys) == len(set(keys)) and set(keys) == denoise | inpaint
-    by = dict(zip(keys, rows))
+    by = dict(zip(keys, rows, strict=False))
 
     for key, r in by.items():
         assert r["images"] == "2"
@@ -77,17 +107,23 @@ def test_cli_end_to_end(bench, image_dir, weights, tmp_path, one_thread):
     noisy_uint8 = float(by[("denoise", "uint8", "25", "input")]["psnr_db"])
     assert noisy_float == pytest.approx(20.17, abs=0.3)
     assert noisy_float - 0.1 < noisy_uint8 < 24
-    assert float(by[("denoise", "float", "15", "input")]["psnr_db"]) == pytest.approx(24.61, abs=0.3)
+    assert float(by[("denoise", "float", "15", "input")]["psnr_db"]) == pytest.approx(
+        24.61, abs=0.3
+    )
     # OpenCV's 8-bit NLM gets the same rounded input in both protocols, and it denoises.
-    assert by[("denoise", "float", "25", "opencv-nlm")]["psnr_db"] == \
-        by[("denoise", "uint8", "25", "opencv-nlm")]["psnr_db"]
+    assert (
+        by[("denoise", "float", "25", "opencv-nlm")]["psnr_db"]
+        == by[("denoise", "uint8", "25", "opencv-nlm")]["psnr_db"]
+    )
     assert float(by[("denoise", "uint8", "25", "opencv-nlm")]["psnr_db"]) > noisy_uint8 + 1
     for preset in ("thin", "medium"):
         masked = float(by[("inpaint", "holes=0", preset, "masked")]["psnr_db"])
         for method in ("opencv-telea", "push-pull", "harmonic"):
             assert float(by[("inpaint", "holes=0", preset, method)]["psnr_db"]) > masked + 3
-        hole = {m: float(by[("inpaint", "holes=0", preset, m)]["hole_psnr_db"])
-                for m in ("push-pull", "harmonic")}
+        hole = {
+            m: float(by[("inpaint", "holes=0", preset, m)]["hole_psnr_db"])
+            for m in ("push-pull", "harmonic")
+        }
         assert hole["harmonic"] > hole["push-pull"] + 0.5, hole  # the membrane fill is closer
 
     _, per_image = _read_csv(out / "per_image.csv")
@@ -95,8 +131,15 @@ def test_cli_end_to_end(bench, image_dir, weights, tmp_path, one_thread):
     assert {r["image"] for r in per_image} == {"img0.png", "img1.png"}
 
     md = (out / "results.md").read_text()
-    for label in ("noisy input", "OpenCV fastNlMeans", "OpenCV inpaint Telea", "OpenCV inpaint NS",
-                  "restore (sigma given)", "restore (blind)", "masked input"):
+    for label in (
+        "noisy input",
+        "OpenCV fastNlMeans",
+        "OpenCV inpaint Telea",
+        "OpenCV inpaint NS",
+        "restore (sigma given)",
+        "restore (blind)",
+        "masked input",
+    ):
         assert label in md
     assert str(image_dir) in md and str(weights) in md and "2 images" in md
     assert "kornia.metrics.ssim" in md and "Skipped peers" not in md
@@ -116,26 +159,38 @@ def test_gray_image_and_missing_peer(bench, weights, tmp_path, monkeypatch, one_
     from restore import Restorer
 
     real = runner.peer_problem
-    monkeypatch.setattr(runner, "peer_problem",
-                        lambda name: "`bm3d` is not installed" if name == "bm3d" else real(name))
+    monkeypatch.setattr(
+        runner,
+        "peer_problem",
+        lambda name: "`bm3d` is not installed" if name == "bm3d" else real(name),
+    )
     gray = (synthetic_image(5, (48, 64), channels=1) * 255 + 0.5).astype(np.uint8)
     samples = [bench.Sample("gray.png", gray)]
-    res = bench.run_benchmark(samples, Restorer.from_checkpoint(weights, device="cpu"),
-                              sigmas=[25], presets=["thin"],
-                              peers=["bm3d", "opencv-nlm", "opencv-ns", "restore-x8"], seed=1,
-                              opencv_h=0.9)
+    res = bench.run_benchmark(
+        samples,
+        Restorer.from_checkpoint(weights, device="cpu"),
+        sigmas=[25],
+        presets=["thin"],
+        peers=["bm3d", "opencv-nlm", "opencv-ns", "restore-x8"],
+        seed=1,
+        opencv_h=0.9,
+    )
     assert res.skipped.keys() == {"bm3d"} and res.opencv_h == {25.0: 22.5}
     methods = {(r["task"], r["method"]) for r in res.records}
-    assert methods == {("denoise", m) for m in ("input", "opencv-nlm", "restore", "restore-blind",
-                                                "restore-x8")} \
-        | {("inpaint", m) for m in ("masked", "opencv-ns", "restore", "restore-x8")}
+    assert methods == {
+        ("denoise", m) for m in ("input", "opencv-nlm", "restore", "restore-blind", "restore-x8")
+    } | {("inpaint", m) for m in ("masked", "opencv-ns", "restore", "restore-x8")}
     assert all(math.isfinite(r["psnr"]) for r in res.records)
 
     files = bench.write_outputs(res, tmp_path / "gray", crop=32)
     md = (tmp_path / "gray" / "results.md").read_text()
     assert "Skipped peers" in md and "`bm3d` is not installed" in md
-    assert {f.name for f in files} >= {"results.md", "results.csv", "crops_denoise_s25.png",
-                                        "crops_inpaint_thin.png"}
+    assert {f.name for f in files} >= {
+        "results.md",
+        "results.csv",
+        "crops_denoise_s25.png",
+        "crops_inpaint_thin.png",
+    }
 
     # Same seed and index: same noise and mask; the mask has holes.
     a, _ = bench.noisy_pair(samples[0], 0, 25, seed=1)
@@ -152,7 +207,10 @@ def write_real_sets(root: Path) -> None:
 
     from restore.corruption import correlated_noise
 
-    for folder, noisy_suffix, clean_suffix in (("CC15", "_real", "_mean"), ("Nam25", "_noise", "_gt")):
+    for folder, noisy_suffix, clean_suffix in (
+        ("CC15", "_real", "_mean"),
+        ("Nam25", "_noise", "_gt"),
+    ):
         (root / "real" / folder).mkdir(parents=True)
         for i in range(2):
             rgb = (synthetic_image(10 + i, (64, 80), seed=4) * 255 + 0.5).astype(np.uint8)
@@ -160,21 +218,39 @@ def write_real_sets(root: Path) -> None:
             noisy = correlated_noise(x, 8.0, 0.0, 0.5, generator=torch.Generator().manual_seed(i))
             noisy = (noisy[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
             for image, suffix in ((rgb, clean_suffix), (noisy, noisy_suffix)):
-                cv2.imwrite(str(root / "real" / folder / f"p{i}{suffix}.png"),
-                            cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+                cv2.imwrite(
+                    str(root / "real" / folder / f"p{i}{suffix}.png"),
+                    cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                )
 
 
 def test_real_noise_rows(bench, weights, tmp_path, one_thread):
     write_real_sets(tmp_path / "data")
     out = tmp_path / "out"
-    rc = bench.main(["--tasks", "real", "--real-dir", str(tmp_path / "data"), "--weights",
-                     str(weights), "--out", str(out), "--peers", "opencv-nlm", "--quiet"])
+    rc = bench.main(
+        [
+            "--tasks",
+            "real",
+            "--real-dir",
+            str(tmp_path / "data"),
+            "--weights",
+            str(weights),
+            "--out",
+            str(out),
+            "--peers",
+            "opencv-nlm",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     _, rows = _read_csv(out / "results.csv")
     by = {(r["setting"], r["method"]): r for r in rows}
     assert {r["task"] for r in rows} == {"real"}
-    assert set(by) == {(s, m) for s in ("CC15", "Nam25")
-                       for m in ("input", "opencv-nlm", "restore-told", "restore-blind")}
+    assert set(by) == {
+        (s, m)
+        for s in ("CC15", "Nam25")
+        for m in ("input", "opencv-nlm", "restore-told", "restore-blind")
+    }
     for setting in ("CC15", "Nam25"):
         noisy = float(by[(setting, "input")]["psnr_db"])
         assert noisy == pytest.approx(20 * math.log10(255 / 8.0), abs=0.6)  # RMS 8 noise
@@ -187,20 +263,59 @@ def test_real_noise_rows(bench, weights, tmp_path, one_thread):
     pairs = bench.load_real_pairs(tmp_path / "data" / "real" / "CC15", "_real", "_mean", 1)
     assert [p.name for p in pairs] == ["p0"]
     assert pairs[0].sigma == pytest.approx(8.0, rel=0.1)
-    assert bench.main(["--tasks", "real", "--real-dir", str(tmp_path / "nowhere"), "--out",
-                       str(out), "--quiet"]) == 2
+    assert (
+        bench.main(
+            [
+                "--tasks",
+                "real",
+                "--real-dir",
+                str(tmp_path / "nowhere"),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
 
 
 def test_cli_errors(bench, image_dir, tmp_path, capsys):
     assert bench.main(["--images", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     assert "not found" in capsys.readouterr().err
-    assert bench.main(["--images", str(image_dir), "--weights", str(tmp_path / "none.pt"),
-                       "--out", str(tmp_path / "o")]) == 2
+    assert (
+        bench.main(
+            [
+                "--images",
+                str(image_dir),
+                "--weights",
+                str(tmp_path / "none.pt"),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     assert "cannot load weights" in capsys.readouterr().err
 
 
 def test_speed_run_reports_megapixels_per_second_and_memory(weights, capsys, one_thread):
-    assert cli.main(["speed", "--megapixels", "0.05", "--weights", str(weights), "--device", "cpu",
-                     "--precision", "fp32", "--tile", "512"]) == 0
+    assert (
+        cli.main(
+            [
+                "speed",
+                "--megapixels",
+                "0.05",
+                "--weights",
+                str(weights),
+                "--device",
+                "cpu",
+                "--precision",
+                "fp32",
+                "--tile",
+                "512",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "MP/s" in out and "MiB" in out and "denoise" in out

@@ -32,7 +32,9 @@ def photo(seed: int = 0, h: int = H, w: int = W) -> np.ndarray:
     """Smooth colour uint8 image with mild noise."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w].astype(np.float64)
-    planes = [0.5 + 0.3 * np.sin(x / (6 + 2 * c) + c + seed) * np.cos(y / (8 + c)) for c in range(3)]
+    planes = [
+        0.5 + 0.3 * np.sin(x / (6 + 2 * c) + c + seed) * np.cos(y / (8 + c)) for c in range(3)
+    ]
     img = np.stack(planes, -1) + rng.normal(0, 0.04, (h, w, 3))
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
@@ -54,7 +56,8 @@ def exif_bytes(orientation: int) -> bytes:
 
 
 def make_inputs(root: Path) -> Path:
-    """in/: gray, RGB, RGBA (transparent hole), 16-bit PNG and TIFF, EXIF-rotated JPEG, subfolders."""
+    """in/: gray, RGB, RGBA (transparent hole), 16-bit PNG and TIFF, EXIF-rotated JPEG,
+    subfolders."""
     src = root / "in"
     (src / "sub" / "deeper").mkdir(parents=True)
     Image.fromarray(photo(0)).save(src / "rgb.png")
@@ -82,8 +85,11 @@ def inputs(tmp_path) -> Path:
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def files(folder: Path) -> list[str]:
@@ -162,8 +168,15 @@ def test_folder_recursive_keeps_tree(capsys, weights, inputs, tmp_path):
 
 def test_single_files_and_missing_input(capsys, weights, inputs, tmp_path):
     out = tmp_path / "out"
-    code, _, err = cli(capsys, weights, inputs / "rgb.png", inputs / "sub" / "nested.png",
-                       tmp_path / "ghost.png", "-o", out)
+    code, _, err = cli(
+        capsys,
+        weights,
+        inputs / "rgb.png",
+        inputs / "sub" / "nested.png",
+        tmp_path / "ghost.png",
+        "-o",
+        out,
+    )
     assert code == 1
     assert files(out) == ["nested.png", "rgb.png"]
     assert "ghost.png" in err and "no such file" in err
@@ -177,7 +190,7 @@ def test_corrupt_file_among_good_ones(capsys, weights, inputs, tmp_path):
     code, _, err = cli(capsys, weights, inputs, "-o", out, "--report", tmp_path / "r.csv")
     assert code == 1
     assert files(out) == TOP  # the good ones are all written
-    summary = err[err.index("restore-image: 6 restored"):]
+    summary = err[err.index("restore-image: 6 restored") :]
     assert "6 restored, 0 skipped, 2 failed" in summary
     assert str(inputs / "broken.png") in summary and str(inputs / "cut.jpg") in summary
     assert "truncated" in summary
@@ -191,19 +204,46 @@ def test_exit_codes_in_subprocess(weights, inputs, tmp_path):
     script = Path(sys.executable).with_name("restore-image")
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "restore.cli"]
     common = ["--weights", str(weights), "--device", "cpu"]
-    good = subprocess.run([*cmd, str(inputs / "rgb.png"), str(inputs / "gray.png"), "-o",
-                           str(tmp_path / "a"), *common], env=ENV, capture_output=True, text=True,
-                          timeout=120)
+    good = subprocess.run(
+        [
+            *cmd,
+            str(inputs / "rgb.png"),
+            str(inputs / "gray.png"),
+            "-o",
+            str(tmp_path / "a"),
+            *common,
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert good.returncode == 0, good.stderr
     assert files(tmp_path / "a") == ["gray.png", "rgb.png"]
     (inputs / "broken.jpg").write_bytes(b"nope")
-    bad = subprocess.run([*cmd, str(inputs / "rgb.png"), str(inputs / "broken.jpg"), "-o",
-                          str(tmp_path / "b"), *common], env=ENV, capture_output=True, text=True,
-                         timeout=120)
+    bad = subprocess.run(
+        [
+            *cmd,
+            str(inputs / "rgb.png"),
+            str(inputs / "broken.jpg"),
+            "-o",
+            str(tmp_path / "b"),
+            *common,
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 1
     assert "broken.jpg" in bad.stderr and files(tmp_path / "b") == ["rgb.png"]
-    usage = subprocess.run([*cmd, str(inputs), "-o", str(inputs), *common], env=ENV,
-                           capture_output=True, text=True, timeout=120)
+    usage = subprocess.run(
+        [*cmd, str(inputs), "-o", str(inputs), *common],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert usage.returncode == 2 and "would overwrite" in usage.stderr
 
 
@@ -261,7 +301,9 @@ def test_mask_color(capsys, weights, inputs, tmp_path):
     img[HOLE] = (255, 0, 255)
     Image.fromarray(img).save(inputs / "painted.png")
     out = tmp_path / "out"
-    code, _, err = cli(capsys, weights, inputs / "painted.png", "-o", out, "--mask-color", "255,0,255")
+    code, _, err = cli(
+        capsys, weights, inputs / "painted.png", "-o", out, "--mask-color", "255,0,255"
+    )
     assert code == 0, err
     res = pixels(out / "painted.png")
     np.testing.assert_array_equal(res[~hole()], img[~hole()])
@@ -272,8 +314,17 @@ def test_task_denoise_ignores_masks(capsys, weights, inputs, tmp_path):
     masks = tmp_path / "masks"
     masks.mkdir()
     Image.fromarray(hole().astype(np.uint8) * 255).save(masks / "rgb.png")
-    code, _, err = cli(capsys, weights, inputs / "rgb.png", "-o", tmp_path / "a", "--masks", masks,
-                       "--task", "denoise")
+    code, _, err = cli(
+        capsys,
+        weights,
+        inputs / "rgb.png",
+        "-o",
+        tmp_path / "a",
+        "--masks",
+        masks,
+        "--task",
+        "denoise",
+    )
     assert code == 0, err
     code, _, err = cli(capsys, weights, inputs / "rgb.png", "-o", tmp_path / "b")
     assert code == 0, err
@@ -288,8 +339,18 @@ def test_task_inpaint_without_mask_fails_that_file(capsys, weights, inputs, tmp_
     masks.mkdir()
     Image.fromarray(hole().astype(np.uint8) * 255).save(masks / "rgb.png")
     out = tmp_path / "out"
-    code, _, err = cli(capsys, weights, inputs / "rgb.png", inputs / "gray.png", "-o", out,
-                       "--masks", masks, "--task", "inpaint")
+    code, _, err = cli(
+        capsys,
+        weights,
+        inputs / "rgb.png",
+        inputs / "gray.png",
+        "-o",
+        out,
+        "--masks",
+        masks,
+        "--task",
+        "inpaint",
+    )
     assert code == 1
     assert files(out) == ["rgb.png"]
     assert str(inputs / "gray.png") in err and "no hole mask" in err
@@ -305,8 +366,9 @@ def test_skip_existing(capsys, weights, inputs, tmp_path):
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
     contents = digest(out)
     time.sleep(0.02)
-    code, _, err = cli(capsys, weights, inputs, "-o", out, "--skip-existing", "--report",
-                       tmp_path / "r.json")
+    code, _, err = cli(
+        capsys, weights, inputs, "-o", out, "--skip-existing", "--report", tmp_path / "r.json"
+    )
     assert code == 0
     assert "0 restored, 6 skipped, 0 failed" in err
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == stamps
@@ -346,7 +408,10 @@ def test_report(capsys, weights, inputs, tmp_path, kind):
     by_name = {Path(r["input"]).name: r for r in rows}
     assert sorted(by_name) == sorted(TOP + ["broken.webp"])
     assert by_name["gray.png"]["status"] == "skipped"
-    assert by_name["broken.webp"]["status"] == "failed" and "broken.webp" in by_name["broken.webp"]["error"]
+    assert (
+        by_name["broken.webp"]["status"] == "failed"
+        and "broken.webp" in by_name["broken.webp"]["error"]
+    )
     ok = [r for r in rows if r["status"] == "ok"]
     assert len(ok) == 5 and all(r["error"] == "" for r in ok)
     assert by_name["rgb.png"]["size"] == f"{W}x{H}" and by_name["rot.jpg"]["size"] == f"{H}x{W}"
@@ -354,8 +419,9 @@ def test_report(capsys, weights, inputs, tmp_path, kind):
     assert float(by_name["rgb.png"]["seconds"]) > 0
 
 
-@pytest.mark.parametrize("fmt, ext", [("png", ".png"), ("jpg", ".jpg"), ("webp", ".webp"),
-                                      ("tiff", ".tif")])
+@pytest.mark.parametrize(
+    "fmt, ext", [("png", ".png"), ("jpg", ".jpg"), ("webp", ".webp"), ("tiff", ".tif")]
+)
 def test_format_and_suffix(capsys, weights, inputs, tmp_path, fmt, ext):
     names = [n for n in TOP if n != "deep.tif"]  # deep.png and deep.tif would collide
     (inputs / "deep.tif").unlink()
@@ -387,8 +453,11 @@ def test_colliding_outputs_refused(capsys, weights, inputs, tmp_path):
 
 def test_refuses_to_overwrite_inputs(capsys, weights, inputs, tmp_path):
     before = digest(inputs)
-    for args in ([inputs, "-o", inputs], [inputs, "-o", inputs, "-r"],
-                 [inputs / "rgb.png", "-o", inputs]):
+    for args in (
+        [inputs, "-o", inputs],
+        [inputs, "-o", inputs, "-r"],
+        [inputs / "rgb.png", "-o", inputs],
+    ):
         code, _, err = cli(capsys, weights, *args)
         assert code == 2, args
         assert "would overwrite the input" in err
@@ -397,8 +466,9 @@ def test_refuses_to_overwrite_inputs(capsys, weights, inputs, tmp_path):
 
 def test_same_folder_with_suffix_is_fine(capsys, weights, inputs, tmp_path):
     before = digest(inputs)
-    code, _, err = cli(capsys, weights, inputs / "rgb.png", inputs / "gray.png", "-o", inputs,
-                       "--suffix", "_r")
+    code, _, err = cli(
+        capsys, weights, inputs / "rgb.png", inputs / "gray.png", "-o", inputs, "--suffix", "_r"
+    )
     assert code == 0, err
     after = digest(inputs)
     assert {k: v for k, v in after.items() if k in before} == before
@@ -531,16 +601,19 @@ def test_interrupt_during_restoration(capsys, weights, inputs, tmp_path, monkeyp
 # Usage errors and start-up
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--mask-color", "300,0,0"], "--mask-color"),
-    (["--mask-color", "red"], "--mask-color"),
-    (["--tile", "100"], "--tile"),
-    (["--report", "r.txt"], "--report"),
-    (["--noise-level", "abc"], "noise-level"),
-    (["--noise-level", "300"], "noise-level"),
-    (["--masks", "/nonexistent/masks"], "no such folder"),
-    (["--format", "gif"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--mask-color", "300,0,0"], "--mask-color"),
+        (["--mask-color", "red"], "--mask-color"),
+        (["--tile", "100"], "--tile"),
+        (["--report", "r.txt"], "--report"),
+        (["--noise-level", "abc"], "noise-level"),
+        (["--noise-level", "300"], "noise-level"),
+        (["--masks", "/nonexistent/masks"], "no such folder"),
+        (["--format", "gif"], "invalid choice"),
+    ],
+)
 def test_usage_errors(capsys, weights, inputs, tmp_path, args, words):
     code, _, err = cli(capsys, weights, inputs, "-o", tmp_path / "out", *args)
     assert code == 2 and words in err
@@ -556,8 +629,13 @@ def test_bad_weights(capsys, inputs, tmp_path):
 
 def test_noise_level(capsys, weights, inputs, tmp_path):
     assert cli(capsys, weights, inputs / "rgb.png", "-o", tmp_path / "a")[0] == 0
-    assert cli(capsys, weights, inputs / "rgb.png", "-o", tmp_path / "b", "--noise-level", "25")[0] == 0
-    assert not np.array_equal(pixels(tmp_path / "a" / "rgb.png"), pixels(tmp_path / "b" / "rgb.png"))
+    assert (
+        cli(capsys, weights, inputs / "rgb.png", "-o", tmp_path / "b", "--noise-level", "25")[0]
+        == 0
+    )
+    assert not np.array_equal(
+        pixels(tmp_path / "a" / "rgb.png"), pixels(tmp_path / "b" / "rgb.png")
+    )
 
 
 def test_self_ensemble_matches_the_api(capsys, weights, inputs, tmp_path):
@@ -578,10 +656,18 @@ def test_help_is_fast_and_does_not_import_torch():
     assert "usage: restore-image" in result.stdout and "--mask-from-alpha" in result.stdout
     assert elapsed < 2.0, f"--help took {elapsed:.2f} s"
     probe = subprocess.run(
-        [sys.executable, "-c", "import restore.cli, sys; "
-         "restore.cli.build_parser().parse_args(['x', '-o', 'y']); "
-         "print(sorted(m for m in ('torch', 'numpy', 'cv2', 'PIL') if m in sys.modules))"],
-        env=ENV, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-c",
+            "import restore.cli, sys; "
+            "restore.cli.build_parser().parse_args(['x', '-o', 'y']); "
+            "print(sorted(m for m in ('torch', 'numpy', 'cv2', 'PIL') if m in sys.modules))",
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == "[]"
 

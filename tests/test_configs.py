@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import CONF
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-
-from conftest import CONF
 
 GROUPS = ["data", "model", "corruption", "trainer", "callbacks", "logger", "paths", "experiment"]
 CASES = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
@@ -28,8 +27,11 @@ def test_config_composes_and_instantiates(group, name, tmp_path):
     cfg = _compose([f"{group}={name}", f"paths.output_dir={tmp_path}"])
     OmegaConf.resolve(cfg)  # every interpolation resolves
     instantiate(cfg.data)
-    instantiate(cfg.model, corruption=instantiate(cfg.corruption.train),
-                val_tasks=instantiate(cfg.corruption.val, _convert_="all"))
+    instantiate(
+        cfg.model,
+        corruption=instantiate(cfg.corruption.train),
+        val_tasks=instantiate(cfg.corruption.val, _convert_="all"),
+    )
     for cb in cfg.callbacks.values():
         instantiate(cb)
 

@@ -19,7 +19,7 @@ from restore.corruption import (
     GaussianNoise,
     IrregularMasks,
     JPEGCompression,
-    MaskGenerator,
+    MaskSampler,
     MixtureMasks,
     PoissonGaussianNoise,
     RandomChoice,
@@ -177,7 +177,7 @@ def test_jpeg_error_grows_as_quality_drops():
     assert errors[0] > errors[1] > errors[2]
     assert errors[0] > 3 * errors[2]
     # Same size of error as OpenCV's libjpeg at the same quality.
-    for q, err in zip((10, 50, 95), errors):
+    for q in (10, 50, 95):
         rgb = (x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
         ref = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255
@@ -314,8 +314,12 @@ def test_brush_stroke_width_and_length_obey_limits_in_absolute_pixels():
     images = torch.zeros(48, 1, 128, 128)
     for max_width, max_length in [(8, 60), (20, 40)]:
         g = BrushStrokeMasks(
-            strokes=1, max_width=max_width, max_length=max_length, max_vertices=1,
-            max_coverage=1.0, reference_size=None,
+            strokes=1,
+            max_width=max_width,
+            max_length=max_length,
+            max_vertices=1,
+            max_coverage=1.0,
+            reference_size=None,
         )
         masks = g(images, gen(18))[:, 0].numpy()
         half_widths = [_max_half_width(m) for m in masks]
@@ -330,7 +334,11 @@ def test_brush_stroke_width_and_length_obey_limits_in_absolute_pixels():
     )
     assert max(_max_half_width(m) for m in scaled(images, gen(19))[:, 0].numpy()) <= 12 / 2 + 1
     absolute = BrushStrokeMasks(
-        strokes=1, max_width=40, max_length=60, max_vertices=1, max_coverage=1.0,
+        strokes=1,
+        max_width=40,
+        max_length=60,
+        max_vertices=1,
+        max_coverage=1.0,
         reference_size=None,
     )
     assert max(_max_half_width(m) for m in absolute(images, gen(19))[:, 0].numpy()) > 12
@@ -371,24 +379,24 @@ def test_apply_mask_fills_holes_and_keeps_the_rest():
 # --------------------------------------------------------------------------------------------------
 
 
-def test_corruption_fills_holes_and_reports_noise_level_outside_them():
+def test_corruption_fills_holes_and_reports_the_rms_error_outside_them():
     x = grey((8, 3, 128, 128))
     result = Corruption(noise=[GaussianNoise(25)], masks=IrregularMasks("medium"))(x, gen(23))
     assert isinstance(result, CorruptionResult)
     assert result.degraded.shape == x.shape and result.mask.shape == (8, 1, 128, 128)
-    assert result.noise_level.shape == (8,) and result.noise_level.dtype == torch.float32
+    assert result.rms_error.shape == (8,) and result.rms_error.dtype == torch.float32
     hole = result.mask.bool().expand_as(x)
     assert ((result.mask == 0) | (result.mask == 1)).all()
     assert (_coverage(result.mask) > 0).all() and (_coverage(result.mask) <= 0.5).all()
     assert (result.degraded[hole] == 0).all()
     known = result.degraded[~hole]
     assert (known != 0.5).float().mean() > 0.99  # noisy outside the holes
-    torch.testing.assert_close(result.noise_level, torch.full((8,), 25.0), rtol=0.05, atol=0.0)
-    # noise_level is the RMS error over known pixels on the 0-255 scale.
+    torch.testing.assert_close(result.rms_error, torch.full((8,), 25.0), rtol=0.05, atol=0.0)
+    # rms_error is the RMS error over known pixels on the 0-255 scale.
     for i in range(8):
         keep = ~hole[i]
         rms = 255 * (result.degraded[i][keep] - x[i][keep]).pow(2).mean().sqrt()
-        torch.testing.assert_close(result.noise_level[i], rms, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(result.rms_error[i], rms, rtol=1e-4, atol=1e-4)
 
 
 def test_corruption_fill_value_and_function_form():
@@ -398,9 +406,9 @@ def test_corruption_fill_value_and_function_form():
     assert hole.any()
     torch.testing.assert_close(r.degraded[hole], torch.full_like(r.degraded[hole], 0.3))
     assert torch.equal(r.degraded[~hole], x[~hole])
-    assert torch.equal(r.noise_level, torch.zeros(4))  # no noise ops: exact outside the holes
+    assert torch.equal(r.rms_error, torch.zeros(4))  # no noise ops: exact outside the holes
     plain = corrupt(x)
-    assert torch.equal(plain.degraded, x) and not plain.mask.any() and not plain.noise_level.any()
+    assert torch.equal(plain.degraded, x) and not plain.mask.any() and not plain.rms_error.any()
 
 
 def test_mask_probability():
@@ -408,7 +416,7 @@ def test_mask_probability():
     never = Corruption(noise=[GaussianNoise(25)], masks=IrregularMasks("medium"), mask_p=0.0)
     none = never(x, gen(26))
     assert not none.mask.any()
-    torch.testing.assert_close(none.noise_level.mean(), torch.tensor(25.0), rtol=0.05, atol=0.0)
+    torch.testing.assert_close(none.rms_error.mean(), torch.tensor(25.0), rtol=0.05, atol=0.0)
     half = Corruption(masks=IrregularMasks("medium"), mask_p=0.5)(x, gen(27))
     n_masked = (_coverage(half.mask) > 0).sum().item()
     assert 16 <= n_masked <= 48
@@ -458,7 +466,8 @@ OPS = {
     "JPEGCompression": (JPEGCompression((10, 90)), True),
     "GaussianBlur": (GaussianBlur((0.5, 2.0)), True),
     "RandomChoice": (
-        RandomChoice([GaussianNoise(10), SpeckleNoise(0.2), JPEGCompression(30)]), True
+        RandomChoice([GaussianNoise(10), SpeckleNoise(0.2), JPEGCompression(30)]),
+        True,
     ),
     "camera_noise": (lambda x, g: camera_noise(x, CameraParams.draw(x.shape[0], g), g), True),
     "correlated_noise": (lambda x, g: correlated_noise(x, 8.0, 1.0, 2.0, generator=g), True),
@@ -474,7 +483,8 @@ OPS = {
     "Corruption": (
         Corruption(
             noise=[GaussianNoise((5, 30)), JPEGCompression((30, 90), p=0.5)],
-            masks=IrregularMasks("medium"), mask_p=0.7,
+            masks=IrregularMasks("medium"),
+            mask_p=0.7,
         ),
         True,
     ),
@@ -483,7 +493,7 @@ OPS = {
 
 def _outputs(value) -> list[torch.Tensor]:
     if isinstance(value, CorruptionResult):
-        return [value.degraded, value.mask, value.noise_level]
+        return [value.degraded, value.mask, value.rms_error]
     return [value]
 
 
@@ -499,13 +509,13 @@ def _input(dtype=torch.float32, device="cpu") -> torch.Tensor:
 def test_same_seed_same_output_different_seed_different_output(name):
     x = _input()
     first, again = _run(name, x, 100), _run(name, x, 100)
-    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=False))
     other = _run(name, x, 101)
     if OPS[name][1]:
-        assert not all(torch.equal(a, b) for a, b in zip(first, other))
+        assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=False))
     else:
-        assert all(torch.equal(a, b) for a, b in zip(first, other))
-    if not isinstance(OPS[name][0], MaskGenerator):
+        assert all(torch.equal(a, b) for a, b in zip(first, other, strict=False))
+    if not isinstance(OPS[name][0], MaskSampler):
         assert not torch.equal(first[0], x)  # it does something (p=0.5 hits some of 4 images)
 
 
@@ -515,10 +525,10 @@ def test_shape_dtype_device_and_range_are_kept(name, dtype):
     x = _input(dtype)
     out = _run(name, x, 7)
     main = out[0]
-    expected_shape = (4, 1, 32, 48) if isinstance(OPS[name][0], MaskGenerator) else x.shape
+    expected_shape = (4, 1, 32, 48) if isinstance(OPS[name][0], MaskSampler) else x.shape
     assert main.shape == expected_shape and main.dtype == dtype and main.device == x.device
     assert main.min() >= 0 and main.max() <= 1
-    if isinstance(OPS[name][0], MaskGenerator):
+    if isinstance(OPS[name][0], MaskSampler):
         assert ((main == 0) | (main == 1)).all()
     if name == "Corruption":
         assert out[1].dtype == dtype and out[1].shape == (4, 1, 32, 48)
@@ -526,7 +536,7 @@ def test_shape_dtype_device_and_range_are_kept(name, dtype):
     assert torch.isfinite(main.float()).all()
     # Same seed, same numbers whatever the dtype (up to its rounding).
     ref = _run(name, _input(), 7)[0]
-    if isinstance(OPS[name][0], MaskGenerator):
+    if isinstance(OPS[name][0], MaskSampler):
         assert torch.equal(main.float(), ref)
     elif dtype == torch.float64:
         # float64 input is rounded to float32 for the work; the results agree closely except where
@@ -545,7 +555,7 @@ def test_cuda_device_is_kept(name):
     for t in out:
         assert t.device.type == "cuda"
     assert out[0].dtype == x.dtype and out[0].min() >= 0 and out[0].max() <= 1
-    assert all(torch.equal(a, b) for a, b in zip(out, _run(name, x, 8)))
+    assert all(torch.equal(a, b) for a, b in zip(out, _run(name, x, 8), strict=False))
     # A CPU generator draws on the CPU: random ops give the CPU result on the GPU.
     if name in ("gaussian_noise", "speckle_noise", "salt_and_pepper_noise", "RectangleMasks"):
         cpu = _run(name, _input(), 8)[0]

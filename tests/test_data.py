@@ -11,7 +11,6 @@ import pytest
 import torch
 from torch.utils.data import RandomSampler, SequentialSampler
 
-from restore.io import IMAGE_SUFFIXES, list_images, read_image
 from restore.data import (
     ImageFolderDataModule,
     PairedImages,
@@ -20,6 +19,7 @@ from restore.data import (
     SyntheticImages,
     synthetic_image,
 )
+from restore.io import IMAGE_SUFFIXES, list_images, read_image
 
 
 def write(path: Path, image: np.ndarray, params: list[int] | None = None) -> Path:
@@ -238,7 +238,7 @@ def test_train_patches_are_flipped_or_rotated_windows(tmp_path):
     values = (np.arange(9 * 7, dtype=np.uint16).reshape(9, 7) + 1) * 1000  # all distinct
     path = write(tmp_path / "ramp.png", values)
     image = read_image(path, channels=1)[:, :, 0]
-    windows = [image[t : t + 4, l : l + 4] for t in range(6) for l in range(4)]
+    windows = [image[t : t + 4, c : c + 4] for t in range(6) for c in range(4)]
     candidates = [c for window in windows for c in dihedral(window)]
 
     dataset = PatchDataset([path], patch_size=4, train=True, channels=1, length=60)
@@ -301,7 +301,7 @@ def test_folder_datamodule_validation_is_fixed(photo_folder):
     first = list(datamodule.val_dataloader())
     second = list(datamodule.val_dataloader())
     assert [b.shape[0] for b in first] == [3, 1]
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=False):
         assert torch.equal(a, b)
 
 
@@ -359,7 +359,7 @@ def test_cached_and_decoded_per_patch_batches_are_equal(photo_folder):
         setup_quietly(datamodule)
         torch.manual_seed(0)
         batches.append([next(iter(datamodule.train_dataloader())), *datamodule.val_dataloader()])
-    for cached, decoded in zip(*batches):
+    for cached, decoded in zip(*batches, strict=False):
         assert torch.equal(cached, decoded)
     assert isinstance(datamodule.data_train.source, list)
 
@@ -375,7 +375,8 @@ def test_several_roots_are_split_each_and_pooled(photo_folder, tmp_path):
     assert set(alone.val_files) < set(both.val_files)
     assert len(both.val_files) == 2 + 4 and len(both.train_files) == 8 + 16
     assert set(both.train_files) | set(both.val_files) == set(alone.train_files) | set(
-        alone.val_files) | set(others)
+        alone.val_files
+    ) | set(others)
     assert not set(both.train_files) & set(both.val_files)
 
 
@@ -391,8 +392,10 @@ def write_pairs(folder: Path, count: int, noisy: str, clean: str) -> None:
 def test_real_pairs_are_served_as_extra_validation_loaders(photo_folder, tmp_path):
     write_pairs(tmp_path / "cc", 3, "_real", "_mean")
     write_pairs(tmp_path / "nam", 2, "_noise", "_gt")
-    real = {"cc": {"root": tmp_path / "cc", "noisy_suffix": "_real", "clean_suffix": "_mean"},
-            "nam": {"root": tmp_path / "nam", "noisy_suffix": "_noise", "clean_suffix": "_gt"}}
+    real = {
+        "cc": {"root": tmp_path / "cc", "noisy_suffix": "_real", "clean_suffix": "_mean"},
+        "nam": {"root": tmp_path / "nam", "noisy_suffix": "_noise", "clean_suffix": "_gt"},
+    }
     datamodule = folder_module(photo_folder, real_val=real)
     setup_quietly(datamodule)
     synthetic, cc, nam = datamodule.val_dataloader()
@@ -400,7 +403,12 @@ def test_real_pairs_are_served_as_extra_validation_loaders(photo_folder, tmp_pat
     items = list(cc)
     assert len(items) == 3 and len(list(nam)) == 2
     batch = items[0]
-    assert batch["name"] == ["cc"] and batch["noisy"].shape == batch["clean"].shape == (1, 3, 40, 48)
+    assert batch["name"] == ["cc"] and batch["noisy"].shape == batch["clean"].shape == (
+        1,
+        3,
+        40,
+        48,
+    )
     rms = (batch["noisy"] - batch["clean"]).square().mean().sqrt() * 255
     assert 6 < rms < 10
     plain = folder_module(photo_folder)
@@ -478,8 +486,15 @@ def test_folder_datamodule_with_worker_processes(photo_folder):
 
 def test_synthetic_datamodule():
     datamodule = SyntheticDataModule(
-        num_train=6, num_val=3, image_size=40, seed=2, patch_size=16, val_patch_size=32,
-        batch_size=4, val_batch_size=2, num_workers=0,
+        num_train=6,
+        num_val=3,
+        image_size=40,
+        seed=2,
+        patch_size=16,
+        val_patch_size=32,
+        batch_size=4,
+        val_batch_size=2,
+        num_workers=0,
     )
     datamodule.setup("fit")
     train = list(datamodule.train_dataloader())
@@ -493,8 +508,15 @@ def test_synthetic_datamodule():
     assert torch.equal(val, torch.cat(list(datamodule.val_dataloader())))
 
     gray = SyntheticDataModule(
-        num_train=2, num_val=1, image_size=24, channels=1, cache=False, patch_size=16,
-        val_patch_size=32, batch_size=2, num_workers=0,
+        num_train=2,
+        num_val=1,
+        image_size=24,
+        channels=1,
+        cache=False,
+        patch_size=16,
+        val_patch_size=32,
+        batch_size=2,
+        num_workers=0,
     )
     gray.setup("fit")
     assert next(iter(gray.train_dataloader())).shape == (2, 1, 16, 16)

@@ -7,9 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from PIL import Image
-
 from conftest import ROOT
+from PIL import Image
 
 pytest.importorskip("skimage")
 
@@ -17,14 +16,29 @@ pytest.importorskip("skimage")
 def test_demo_writes_degraded_restored_comparison_and_table(weights, tmp_path):
     out = tmp_path / "demo"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"), "--out", str(out),
-                           "--weights", str(weights)], capture_output=True, text=True, env=env,
-                          timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "demo.py"),
+            "--out",
+            str(out),
+            "--weights",
+            str(weights),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    names = [f"{n}_{kind}.png" for n in ("astronaut", "chelsea", "coffee") for kind in ("noise", "holes")]
+    names = [
+        f"{n}_{kind}.png" for n in ("astronaut", "chelsea", "coffee") for kind in ("noise", "holes")
+    ]
     for folder in ("degraded", "restored"):
         assert sorted(p.name for p in (out / folder).iterdir()) == sorted(names)
-    assert sorted(p.name for p in (out / "masks").iterdir()) == sorted(n for n in names if "holes" in n)
+    assert sorted(p.name for p in (out / "masks").iterdir()) == sorted(
+        n for n in names if "holes" in n
+    )
     table = (out / "psnr.md").read_text()
     assert all(n in table for n in names)
     rows = [line for line in table.splitlines() if line.startswith("| ") and ".png" in line]

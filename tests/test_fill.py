@@ -56,8 +56,12 @@ def test_harmonic_fill_solves_the_laplace_equation():
     known = mask.expand_as(x) == 0
     assert torch.equal(out[known], x[known])
     padded = torch.nn.functional.pad(out, (1, 1, 1, 1), mode="replicate")
-    mean4 = (padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1] + padded[..., 1:-1, :-2]
-             + padded[..., 1:-1, 2:]) / 4
+    mean4 = (
+        padded[..., :-2, 1:-1]
+        + padded[..., 2:, 1:-1]
+        + padded[..., 1:-1, :-2]
+        + padded[..., 1:-1, 2:]
+    ) / 4
     assert (out - mean4)[~known].abs().max() < 1e-6  # every hole pixel = mean of its 4 neighbours
     # The default sweeps land well on the way there from push-pull (the start, = sweeps=0).
     holes = ~known
@@ -72,8 +76,12 @@ def test_neighbour_sum_repeats_the_border_pixels():
     for h, w in ((5, 4), (1, 7), (7, 1), (1, 1)):
         x = torch.rand(2, 3, h, w)
         padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
-        expected = (padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1] + padded[..., 1:-1, :-2]
-                    + padded[..., 1:-1, 2:])
+        expected = (
+            padded[..., :-2, 1:-1]
+            + padded[..., 2:, 1:-1]
+            + padded[..., 1:-1, :-2]
+            + padded[..., 1:-1, 2:]
+        )
         torch.testing.assert_close(_neighbour_sum(x, torch.empty_like(x)), expected)
 
 
@@ -83,7 +91,7 @@ def test_harmonic_fill_treats_batch_items_apart_and_keeps_half_precision():
     mask = (torch.rand(3, 1, 20, 30, generator=g) < 0.5).float()
     whole = harmonic_fill(x, mask)
     for i in range(3):
-        torch.testing.assert_close(harmonic_fill(x[i:i + 1], mask[i:i + 1]), whole[i:i + 1])
+        torch.testing.assert_close(harmonic_fill(x[i : i + 1], mask[i : i + 1]), whole[i : i + 1])
     half = harmonic_fill(x.half(), mask.half())
     assert half.dtype == torch.float16
     torch.testing.assert_close(half.float(), whole, atol=2e-3, rtol=0)

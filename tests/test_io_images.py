@@ -104,7 +104,8 @@ def test_gray_alpha_16bit_is_written_as_rgba(tmp_path):
 
 
 def test_rgba_tiff_from_pillow_is_not_premultiplied(tmp_path):
-    """OpenCV's libtiff RGBA path premultiplies colour by alpha; the stored colour must come back."""
+    """OpenCV's libtiff RGBA path premultiplies colour by alpha; the stored colour must come
+    back."""
     pixels = photo(4)
     pixels[:, :, 3] = 128
     Image.fromarray(pixels).save(tmp_path / "a.tif")
@@ -221,7 +222,9 @@ def test_exif_orientation_applied_on_read_jpeg(tmp_path, orientation):
     assert np.median(np.abs(pixels.astype(int) - expected)) <= 3
     if orientation == 6:  # 90 degrees clockwise: top left (red) goes to the top right
         assert tuple(pixels[2, -3].astype(int)) == pytest.approx((250, 10, 10), abs=12)
-        assert tuple(pixels[-3, -3].astype(int)) == pytest.approx((10, 250, 10), abs=12)  # was top right
+        assert tuple(pixels[-3, -3].astype(int)) == pytest.approx(
+            (10, 250, 10), abs=12
+        )  # was top right
 
 
 @pytest.mark.parametrize("ext", ["jpg", "png", "webp", "tif"])
@@ -265,10 +268,13 @@ def _bad_files(tmp_path: Path) -> dict[str, Path]:
     good_jpg, good_png = tmp_path / "good.jpg", tmp_path / "good.png"
     Image.fromarray(photo()).save(good_jpg, quality=90)
     Image.fromarray(photo()).save(good_png)
-    files = {"empty.png": b"", "garbage.jpg": b"this is not an image at all" * 20,
-             "cut.jpg": good_jpg.read_bytes()[: good_jpg.stat().st_size // 2],
-             "cut.png": good_png.read_bytes()[: good_png.stat().st_size // 2],
-             "cut_tail.png": good_png.read_bytes()[:-12]}  # only IEND missing
+    files = {
+        "empty.png": b"",
+        "garbage.jpg": b"this is not an image at all" * 20,
+        "cut.jpg": good_jpg.read_bytes()[: good_jpg.stat().st_size // 2],
+        "cut.png": good_png.read_bytes()[: good_png.stat().st_size // 2],
+        "cut_tail.png": good_png.read_bytes()[:-12],
+    }  # only IEND missing
     out = {}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
@@ -276,9 +282,16 @@ def _bad_files(tmp_path: Path) -> dict[str, Path]:
     return out
 
 
-@pytest.mark.parametrize("name, words", [("empty.png", "empty"), ("garbage.jpg", "not a supported"),
-                                         ("cut.jpg", "truncated"), ("cut.png", "truncated"),
-                                         ("cut_tail.png", "truncated")])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("empty.png", "empty"),
+        ("garbage.jpg", "not a supported"),
+        ("cut.jpg", "truncated"),
+        ("cut.png", "truncated"),
+        ("cut_tail.png", "truncated"),
+    ],
+)
 def test_bad_files_raise_naming_the_file(tmp_path, name, words):
     path = _bad_files(tmp_path)[name]
     with pytest.raises(ImageFileError) as info:

@@ -82,8 +82,6 @@ def test_load_mask_unreadable_file_raises_naming_the_path(tmp_path):
         load_mask(tmp_path / "missing.png")
 
 
-
-
 def test_file_masks_draw_from_the_files_resized_to_the_images(tmp_path):
     (tmp_path / "sub").mkdir()
     cv2.imwrite(str(tmp_path / "a.png"), _pattern())
@@ -91,7 +89,9 @@ def test_file_masks_draw_from_the_files_resized_to_the_images(tmp_path):
     (tmp_path / "notes.txt").write_text("not a mask")
     gen_masks = FileMasks(tmp_path)
     assert len(gen_masks.files) == 2
-    masks = gen_masks(torch.zeros(32, 3, 40, 60, dtype=torch.float64), torch.Generator().manual_seed(22))
+    masks = gen_masks(
+        torch.zeros(32, 3, 40, 60, dtype=torch.float64), torch.Generator().manual_seed(22)
+    )
     assert masks.shape == (32, 1, 40, 60) and masks.dtype == torch.float64
     a = load_mask(tmp_path / "a.png", (40, 60))[0].double()
     b = load_mask(tmp_path / "sub" / "b.png", (40, 60))[0].double()
@@ -106,6 +106,7 @@ def test_file_masks_draw_from_the_files_resized_to_the_images(tmp_path):
 
 # --------------------------------------------------------------------------------------------------
 # one rule through every entry point
+
 
 def _hole_square(h: int = 64, w: int = 64) -> np.ndarray:
     holes = np.zeros((h, w), bool)
@@ -122,19 +123,30 @@ def _mask_files(folder, holes: np.ndarray) -> dict[str, object]:
     sixteen = holes.astype(np.uint16) * 65535
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
-    for name, pixels, mode in (("rgba", rgba, "RGBA"), ("gray_alpha", gray_alpha, "LA"),
-                               ("gray16", sixteen, None), ("gray", white, "L")):
+    for name, pixels, mode in (
+        ("rgba", rgba, "RGBA"),
+        ("gray_alpha", gray_alpha, "LA"),
+        ("gray16", sixteen, None),
+        ("gray", white, "L"),
+    ):
         path = folder / f"{name}.png"
         if mode is None:
             assert cv2.imwrite(str(path), pixels)
         else:
             Image.fromarray(pixels, mode).save(path)
         files[name] = path
-    return {**files, "rgba_array": rgba, "gray_alpha_array": gray_alpha, "uint16_array": sixteen,
-            "bool_array": holes, "zero_one_uint8": holes.astype(np.uint8),
-            "float_array": holes.astype(np.float32), "pil_rgba": Image.fromarray(rgba, "RGBA"),
-            "tensor_rgba": torch.from_numpy(rgba).permute(2, 0, 1).float() / 255,
-            "tensor_bool": torch.from_numpy(holes)[None, None]}
+    return {
+        **files,
+        "rgba_array": rgba,
+        "gray_alpha_array": gray_alpha,
+        "uint16_array": sixteen,
+        "bool_array": holes,
+        "zero_one_uint8": holes.astype(np.uint8),
+        "float_array": holes.astype(np.float32),
+        "pil_rgba": Image.fromarray(rgba, "RGBA"),
+        "tensor_rgba": torch.from_numpy(rgba).permute(2, 0, 1).float() / 255,
+        "tensor_bool": torch.from_numpy(holes)[None, None],
+    }
 
 
 def test_every_mask_kind_gives_the_same_holes(tmp_path):
@@ -165,8 +177,11 @@ def test_the_api_changes_only_the_hole_whatever_the_mask_kind(tmp_path, weights)
 
 def test_the_cli_and_training_read_the_same_holes(tmp_path, weights):
     holes = _hole_square()
-    files = {k: v for k, v in _mask_files(tmp_path / "all", holes).items() if k in
-             ("rgba", "gray_alpha", "gray16")}
+    files = {
+        k: v
+        for k, v in _mask_files(tmp_path / "all", holes).items()
+        if k in ("rgba", "gray_alpha", "gray16")
+    }
     rng = np.random.default_rng(1)
     image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     for name, path in files.items():
@@ -176,8 +191,22 @@ def test_the_cli_and_training_read_the_same_holes(tmp_path, weights):
         cv2.imwrite(str(photos / "shot.png"), image)
         (masks / f"shot{path.suffix}").write_bytes(path.read_bytes())
         out_dir = tmp_path / name / "out"
-        assert main([str(photos), "-o", str(out_dir), "--masks", str(masks),
-                     "--weights", str(weights), "--device", "cpu"]) == 0
+        assert (
+            main(
+                [
+                    str(photos),
+                    "-o",
+                    str(out_dir),
+                    "--masks",
+                    str(masks),
+                    "--weights",
+                    str(weights),
+                    "--device",
+                    "cpu",
+                ]
+            )
+            == 0
+        )
         out = read_image_file(out_dir / "shot.png").pixels
         changed = (out != cv2.cvtColor(image, cv2.COLOR_BGR2RGB)).any(axis=2)
         assert not changed[~holes].any() and changed[holes].sum() > 50, name

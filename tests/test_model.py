@@ -7,8 +7,7 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from restore.io.weights import export_weights, init_from, load_net
-from restore.models import (RestorationVAE, gaussian_kl,
-                            reparameterize)
+from restore.models import RestorationVAE, gaussian_kl, reparameterize
 from restore.models.fill import harmonic_fill, pyramid_fill
 
 SMALL = dict(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
@@ -50,7 +49,13 @@ def test_training_pass_shapes_and_gradients_reach_every_part():
     assert (out.kl >= 0).all()
     loss = (out.reconstruction - clean).abs().mean() + out.kl.mean()
     loss.backward()
-    for name in ("stem.weight", "prior.conv.weight", "posterior.conv.weight", "fuse.weight", "head.weight"):
+    for name in (
+        "stem.weight",
+        "prior.conv.weight",
+        "posterior.conv.weight",
+        "fuse.weight",
+        "head.weight",
+    ):
         assert net.get_parameter(name).grad.abs().sum() > 0, name
 
 
@@ -86,8 +91,9 @@ def test_untrained_net_is_identity_and_keep_known_copies_known_pixels():
     torch.testing.assert_close(out * (1 - mask), x * (1 - mask))
     assert out[..., 5:15, 5:15].abs().max() == 0  # holes start from 0 ...
     for name, fill in (("pyramid", pyramid_fill), ("harmonic", harmonic_fill)):  # ... or a fill
-        torch.testing.assert_close(RestorationVAE(**SMALL, hole_fill=name).eval().restore(x, mask),
-                                   fill(x, mask))
+        torch.testing.assert_close(
+            RestorationVAE(**SMALL, hole_fill=name).eval().restore(x, mask), fill(x, mask)
+        )
 
 
 def test_export_and_reload_give_identical_outputs(tmp_path):

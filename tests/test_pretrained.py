@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from restore import Restorer
+from restore.bench.protocol import psnr
 from restore.corruption import GaussianNoise, IrregularMasks, corrupt
 from restore.data import synthetic_image
 from restore.io import read_image
-from restore.bench.protocol import psnr
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -23,11 +23,14 @@ def restorer() -> Restorer:
 
 @pytest.fixture(scope="module")
 def clean() -> np.ndarray:
-    """A 192x256 uint8 test image: a real photo crop when ../shared/data is there, else synthetic."""
+    """A 192x256 uint8 test image: a real photo crop when ../shared/data is there, else
+    synthetic."""
     from conftest import SHARED_DATA
 
     photo = SHARED_DATA / "CBSD68" / "101085.png"
-    image = read_image(photo)[:192, :256] if photo.is_file() else synthetic_image(5, (192, 256), seed=3)
+    image = (
+        read_image(photo)[:192, :256] if photo.is_file() else synthetic_image(5, (192, 256), seed=3)
+    )
     return (image * 255 + 0.5).astype(np.uint8)
 
 
@@ -57,7 +60,9 @@ def test_denoising_gains_psnr_blind_and_with_known_sigma(restorer, clean, sigma,
 
 def _holes(clean: np.ndarray, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     x = torch.from_numpy(clean).permute(2, 0, 1)[None].float() / 255
-    mask = IrregularMasks("medium")(x, generator=torch.Generator().manual_seed(seed))[0, 0].numpy() > 0
+    mask = (
+        IrregularMasks("medium")(x, generator=torch.Generator().manual_seed(seed))[0, 0].numpy() > 0
+    )
     holed = clean.copy()
     holed[mask] = 0
     return holed, mask

@@ -1,4 +1,5 @@
-"""The ``Restorer`` API: every input type round-trips, inpainting keeps known pixels, tiling is seamless."""
+"""The ``Restorer`` API: every input type round-trips, inpainting keeps known pixels, tiling is
+seamless."""
 
 from __future__ import annotations
 
@@ -55,17 +56,20 @@ def mean_change(out, img, scale: float) -> float:
 ALPHA = np.tile(np.arange(W, dtype=np.uint8) * 2, (H, 1))  # distinct alpha values, including 0
 
 
-@pytest.mark.parametrize("name, image, scale", [
-    ("HxW uint8", u8(photo()[:, :, 0]), 255),
-    ("HxWx1 uint8", u8(photo()[:, :, :1]), 255),
-    ("HxWx3 uint8", u8(photo()), 255),
-    ("HxWx3 uint16", u16(photo()), 65535),
-    ("HxWx4 uint8", np.dstack([u8(photo()), ALPHA]), 255),
-    ("HxWx2 uint8", np.dstack([u8(photo()[:, :, 1]), ALPHA]), 255),
-    ("HxWx3 float32", photo(), 1),
-    ("HxW float32", photo()[:, :, 2].copy(), 1),
-    ("HxWx3 float64", photo().astype(np.float64), 1),
-])
+@pytest.mark.parametrize(
+    "name, image, scale",
+    [
+        ("HxW uint8", u8(photo()[:, :, 0]), 255),
+        ("HxWx1 uint8", u8(photo()[:, :, :1]), 255),
+        ("HxWx3 uint8", u8(photo()), 255),
+        ("HxWx3 uint16", u16(photo()), 65535),
+        ("HxWx4 uint8", np.dstack([u8(photo()), ALPHA]), 255),
+        ("HxWx2 uint8", np.dstack([u8(photo()[:, :, 1]), ALPHA]), 255),
+        ("HxWx3 float32", photo(), 1),
+        ("HxW float32", photo()[:, :, 2].copy(), 1),
+        ("HxWx3 float64", photo().astype(np.float64), 1),
+    ],
+)
 def test_numpy_round_trip(restorer, name, image, scale):
     before = image.copy()
     out = restorer.denoise(image)
@@ -140,11 +144,15 @@ def test_pil_palette(restorer):
     assert palette.mode == "P"
     out = restorer.denoise(palette)
     assert isinstance(out, Image.Image) and out.mode == "RGB" and out.size == (W, H)
-    np.testing.assert_array_equal(np.asarray(out), restorer.denoise(np.asarray(palette.convert("RGB"))))
+    np.testing.assert_array_equal(
+        np.asarray(out), restorer.denoise(np.asarray(palette.convert("RGB")))
+    )
     palette.info["transparency"] = 0
     out = restorer.denoise(palette)
     assert out.mode == "RGBA"
-    np.testing.assert_array_equal(np.asarray(out)[:, :, 3], np.asarray(palette.convert("RGBA"))[:, :, 3])
+    np.testing.assert_array_equal(
+        np.asarray(out)[:, :, 3], np.asarray(palette.convert("RGBA"))[:, :, 3]
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -386,7 +394,7 @@ def test_tiled_samples_match_whole_image(tiled_pair):
     calls["n"] = 0
     a, b = whole.sample(img, mask, n=2, seed=3), tiles.sample(img, mask, n=2, seed=3)
     assert calls["n"] >= 12  # 2 samples x at least 6 tiles
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         assert np.abs(x - y).max() < 1e-4
     assert np.abs(a[0] - a[1])[mask].max() > 1e-3  # the samples differ by more than the tolerance
 
@@ -401,23 +409,26 @@ def test_bad_tile_settings(weights):
 # Bad inputs
 
 
-@pytest.mark.parametrize("image, error, words", [
-    (np.zeros((H, W, 3), np.int32), ValueError, "unsupported image dtype int32"),
-    (np.full((H, W, 3), 128.0, np.float32), ValueError, "divide by 255"),
-    (np.full((H, W, 3), -2.5, np.float64), ValueError, "spans [-2.5, -2.5]"),
-    (np.full((H, W, 3), np.nan, np.float32), ValueError, "NaN"),
-    (torch.full((3, H, W), 200.0), ValueError, "divide by 255"),
-    (torch.full((3, H, W), float("inf")), ValueError, "infinite"),
-    (np.zeros((2, H, W, 3), np.uint8), ValueError, "shape"),
-    (np.zeros((H, W, 5), np.uint8), ValueError, "shape"),
-    (np.zeros(W, np.uint8), ValueError, "shape"),
-    ([[0, 1], [1, 0]], TypeError, "unsupported image type list"),
-    (torch.zeros(3, H, W, dtype=torch.uint8), ValueError, "float"),
-    (torch.zeros(5, H, W), ValueError, "tensor"),
-    (torch.zeros(H, W), ValueError, "tensor"),
-    (Image.new("CMYK", (W, H)), ValueError, "unsupported PIL image mode CMYK"),
-    (Image.new("F", (W, H)), ValueError, "unsupported PIL image mode F"),
-])
+@pytest.mark.parametrize(
+    "image, error, words",
+    [
+        (np.zeros((H, W, 3), np.int32), ValueError, "unsupported image dtype int32"),
+        (np.full((H, W, 3), 128.0, np.float32), ValueError, "divide by 255"),
+        (np.full((H, W, 3), -2.5, np.float64), ValueError, "spans [-2.5, -2.5]"),
+        (np.full((H, W, 3), np.nan, np.float32), ValueError, "NaN"),
+        (torch.full((3, H, W), 200.0), ValueError, "divide by 255"),
+        (torch.full((3, H, W), float("inf")), ValueError, "infinite"),
+        (np.zeros((2, H, W, 3), np.uint8), ValueError, "shape"),
+        (np.zeros((H, W, 5), np.uint8), ValueError, "shape"),
+        (np.zeros(W, np.uint8), ValueError, "shape"),
+        ([[0, 1], [1, 0]], TypeError, "unsupported image type list"),
+        (torch.zeros(3, H, W, dtype=torch.uint8), ValueError, "float"),
+        (torch.zeros(5, H, W), ValueError, "tensor"),
+        (torch.zeros(H, W), ValueError, "tensor"),
+        (Image.new("CMYK", (W, H)), ValueError, "unsupported PIL image mode CMYK"),
+        (Image.new("F", (W, H)), ValueError, "unsupported PIL image mode F"),
+    ],
+)
 def test_bad_inputs(restorer, image, error, words):
     with pytest.raises(error) as info:
         restorer.denoise(image)
@@ -447,7 +458,7 @@ def test_sample_seeded(restorer):
     again = restorer.sample(img, mask, n=3, seed=0)
     other = restorer.sample(img, mask, n=3, seed=1)
     assert len(first) == 3
-    for a, b in zip(first, again):
+    for a, b in zip(first, again, strict=False):
         assert a.dtype == np.uint8 and a.shape == img.shape
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a[~mask], img[~mask])  # known pixels kept
@@ -505,7 +516,8 @@ def test_from_pretrained():
 
 
 def test_reduced_precision_output_with_nans_is_recomputed_in_fp32(weights, monkeypatch):
-    """The fp16-on-GPU safety net, exercised on CPU with bf16: a NaN output triggers an fp32 rerun."""
+    """The fp16-on-GPU safety net, exercised on CPU with bf16: a NaN output triggers an fp32
+    rerun."""
     r = Restorer.from_checkpoint(weights, device="cpu", precision="bf16")
     reference = Restorer.from_checkpoint(weights, device="cpu", precision="fp32").denoise(photo())
     calls = []

@@ -1,4 +1,5 @@
-"""End-to-end training: the smoke experiment learns, writes its run folder, reloads exactly; DDP runs."""
+"""End-to-end training: the smoke experiment learns, writes its run folder, reloads exactly; DDP
+runs."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import CONF
 from hydra import compose, initialize_config_dir
 
-from conftest import CONF
 from restore.corruption import GaussianNoise, corrupt
 from restore.data import synthetic_image
 from restore.io.weights import init_from, load_net
@@ -41,7 +42,9 @@ def _write_pairs(folder: Path, count: int = 2) -> None:
         clean = synthetic_image(500 + i, 64, seed=3)
         noisy = clean + np.random.default_rng(i).normal(0, 15 / 255, clean.shape)
         for image, suffix in ((clean, "_mean"), (noisy, "_real")):
-            bgr = cv2.cvtColor((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8), cv2.COLOR_RGB2BGR)
+            bgr = cv2.cvtColor(
+                (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8), cv2.COLOR_RGB2BGR
+            )
             cv2.imwrite(str(folder / f"p{i}{suffix}.png"), bgr)
 
 
@@ -51,10 +54,16 @@ def smoke_run(tmp_path_factory):
     pairs = tmp_path_factory.mktemp("pairs") / "real"
     _write_pairs(pairs)
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[
-            "experiment=smoke", f"paths.output_dir={run}", "+trainer.enable_progress_bar=false",
-            f"data.real_val={{pairs: {{root: '{pairs}', noisy_suffix: _real, clean_suffix: _mean}}}}",
-        ])
+        cfg = compose(
+            "train",
+            overrides=[
+                "experiment=smoke",
+                f"paths.output_dir={run}",
+                "+trainer.enable_progress_bar=false",
+                f"data.real_val={{pairs: {{root: '{pairs}', noisy_suffix: _real, "
+                "clean_suffix: _mean}}",
+            ],
+        )
     trainer, module = train(cfg)
     return run, trainer, module
 
@@ -63,7 +72,10 @@ def test_smoke_run_folder_has_config_checkpoints_export_and_grids(smoke_run):
     run, _, _ = smoke_run
     assert (run / "config.yaml").is_file()
     assert "${" not in (run / "config.yaml").read_text()  # resolved
-    assert list((run / "checkpoints").glob("best-*.ckpt")) and (run / "checkpoints" / "last.ckpt").is_file()
+    assert (
+        list((run / "checkpoints").glob("best-*.ckpt"))
+        and (run / "checkpoints" / "last.ckpt").is_file()
+    )
     export = run / "export" / "model.pt"
     assert export.is_file() and export.stat().st_size < 10e6
     grids = sorted((run / "grids").glob("*.png"))
@@ -99,7 +111,8 @@ def test_reloaded_checkpoint_and_export_match_the_model_that_wrote_them(smoke_ru
     run, trainer, module = smoke_run
     clean = torch.from_numpy(synthetic_image(999, 64, seed=7)).permute(2, 0, 1)[None]
     noisy = corrupt(clean, [GaussianNoise(25)], generator=torch.Generator().manual_seed(0)).degraded
-    # Same memory format as the loaded copy (training ran channels-last): kernels then match bit for bit.
+    # Same memory format as the loaded copy (training ran channels-last): kernels then match bit
+    # for bit.
     net = module.net.float().eval().to(memory_format=torch.contiguous_format)
     last = load_net(run / "checkpoints" / "last.ckpt")
     assert torch.equal(last.restore(noisy), net.restore(noisy))
@@ -112,7 +125,8 @@ def test_reloaded_checkpoint_and_export_match_the_model_that_wrote_them(smoke_ru
 
 
 def test_fine_tuning_starts_from_the_checkpoint_of_a_run_folder(smoke_run):
-    """A run folder given to ``init_weights`` yields its checkpoint, recognition network included."""
+    """A run folder given to ``init_weights`` yields its checkpoint, recognition network
+    included."""
     run, trainer, module = smoke_run
     net = RestorationVAE(**module.net.config)
     source = init_from(net, run)
@@ -125,17 +139,27 @@ def test_fine_tuning_starts_from_the_checkpoint_of_a_run_folder(smoke_run):
 def _cli(*overrides, cwd: Path, timeout=300):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "restore.train", *overrides], cwd=cwd, env=env,
-        capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "restore.train", *overrides],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
 def test_ddp_with_two_cpu_processes(tmp_path):
     out = tmp_path / "run"
     proc = _cli(
-        "experiment=smoke", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu",
-        "trainer.max_steps=4", "trainer.val_check_interval=2", f"hydra.run.dir={out}",
-        "data.num_train=64", cwd=tmp_path,
+        "experiment=smoke",
+        "trainer=ddp",
+        "trainer.devices=2",
+        "trainer.accelerator=cpu",
+        "trainer.max_steps=4",
+        "trainer.val_check_interval=2",
+        f"hydra.run.dir={out}",
+        "data.num_train=64",
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = proc.stderr + proc.stdout
@@ -143,18 +167,21 @@ def test_ddp_with_two_cpu_processes(tmp_path):
     assert (out / "export" / "model.pt").is_file()
 
 
-@pytest.mark.parametrize("override,expected", [
-    ("data.rot=/x", "rot"),
-    ("data.root=/no/such/folder", "/no/such/folder"),
-    ("model.net.widths=[8]", "widths"),
-    ("data.batch_size=0", "batch_size"),
-    ("+init_weights=/no/such/run", "/no/such/run"),
-    ("experiment=cbsd432_finetune", "init_weights"),
-    ("experiment=cbsd432_harmonic", "init_weights"),
-    ("experiment=cbsd432_continue", "init_weights"),
-    ("experiment=photo", "init_weights"),
-    ("+init_weights=/x ckpt_path=/y", "not both"),
-])
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        ("data.rot=/x", "rot"),
+        ("data.root=/no/such/folder", "/no/such/folder"),
+        ("model.net.widths=[8]", "widths"),
+        ("data.batch_size=0", "batch_size"),
+        ("+init_weights=/no/such/run", "/no/such/run"),
+        ("experiment=cbsd432_finetune", "init_weights"),
+        ("experiment=cbsd432_harmonic", "init_weights"),
+        ("experiment=cbsd432_continue", "init_weights"),
+        ("experiment=photo", "init_weights"),
+        ("+init_weights=/x ckpt_path=/y", "not both"),
+    ],
+)
 def test_bad_config_gives_a_short_clear_error(override, expected, tmp_path):
     proc = _cli(*override.split(), f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=120)
     assert proc.returncode != 0
@@ -165,13 +192,21 @@ def test_bad_config_gives_a_short_clear_error(override, expected, tmp_path):
 
 def test_multirun_sweeps_two_jobs(tmp_path):
     proc = _cli(
-        "--multirun", "model.likelihood=laplace,gaussian", "experiment=smoke", "trainer.max_steps=2",
-        "trainer.val_check_interval=2", "data.num_train=32", f"paths.log_dir={tmp_path}",
-        "+trainer.enable_progress_bar=false", cwd=tmp_path,
+        "--multirun",
+        "model.likelihood=laplace,gaussian",
+        "experiment=smoke",
+        "trainer.max_steps=2",
+        "trainer.val_check_interval=2",
+        "data.num_train=32",
+        f"paths.log_dir={tmp_path}",
+        "+trainer.enable_progress_bar=false",
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     exports = sorted(tmp_path.glob("smoke/multirun/*/*/export/model.pt"))
     assert [p.parent.parent.name for p in exports] == ["0", "1"]
-    likelihoods = {(p.parent.parent / "config.yaml").read_text().split("likelihood: ")[1].split()[0]
-                   for p in exports}
+    likelihoods = {
+        (p.parent.parent / "config.yaml").read_text().split("likelihood: ")[1].split()[0]
+        for p in exports
+    }
     assert likelihoods == {"laplace", "gaussian"}

@@ -1,6 +1,6 @@
 """``restore-bench``: benchmark restore weights against classical denoisers and inpainters.
 
-    restore-bench                                   # shipped model on ../shared/data (CBSD68, real pairs)
+    restore-bench                      # shipped model on ../shared/data (CBSD68, real pairs)
     restore-bench --weights runs/x/export/model.pt --max-images 10 --out runs/bench
     restore-bench --sigmas 25 --presets medium --peers bm3d opencv-telea
     restore-bench --tasks real --peers bm3d --max-images 4     # real noise, BM3D subset
@@ -23,17 +23,23 @@ import argparse
 import hashlib
 import platform
 import sys
-from importlib import resources
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
+from importlib import resources
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import torch
 
 from restore.bench.peers import OPENCV_H_FACTORS, OPENCV_TUNE_IMAGES, PEERS
-from restore.bench.protocol import REAL_SETS, data_dir, default_images_dir, load_images, load_real_pairs
+from restore.bench.protocol import (
+    REAL_SETS,
+    data_dir,
+    default_images_dir,
+    load_images,
+    load_real_pairs,
+)
 from restore.bench.reports import write_outputs
 from restore.bench.runner import run_benchmark
 
@@ -46,7 +52,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def make_restorer(weights: str | None, device: str = "auto", precision: str = "auto", tile: int = 1024):
+def make_restorer(
+    weights: str | None, device: str = "auto", precision: str = "auto", tile: int = 1024
+):
     """``(Restorer, description)`` for ``weights`` (None: the shipped model)."""
     from restore import Restorer
     from restore.io.weights import SHIPPED_WEIGHTS, load_net
@@ -54,15 +62,21 @@ def make_restorer(weights: str | None, device: str = "auto", precision: str = "a
     restorer = Restorer(load_net(weights), device=device, precision=precision, tile=tile)
     if weights is None:
         data = (resources.files("restore") / "weights" / SHIPPED_WEIGHTS).read_bytes()
-        return restorer, f"shipped `{SHIPPED_WEIGHTS}` (sha256 {hashlib.sha256(data).hexdigest()[:12]})"
+        return (
+            restorer,
+            f"shipped `{SHIPPED_WEIGHTS}` (sha256 {hashlib.sha256(data).hexdigest()[:12]})",
+        )
     path = Path(weights)
     digest = f" (sha256 {_sha256(path)[:12]})" if path.is_file() else ""
     return restorer, f"`{weights}`{digest}"
 
 
 def _versions() -> str:
-    parts = [f"python {platform.python_version()}", f"torch {torch.__version__}",
-             f"opencv {cv2.__version__}"]
+    parts = [
+        f"python {platform.python_version()}",
+        f"torch {torch.__version__}",
+        f"opencv {cv2.__version__}",
+    ]
     for mod in ("kornia", "bm3d", "skimage"):
         try:
             parts.append(f"{mod} {__import__(mod).__version__}")
@@ -72,49 +86,104 @@ def _versions() -> str:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=Path, default=None,
-                        help="folder of clean images, searched recursively (default: "
-                             "$RESTORE_DATA_DIR/CBSD68, else ../shared/data/CBSD68)")
-    parser.add_argument("--weights", default=None,
-                        help="export file, checkpoint or run folder (default: the shipped model)")
-    parser.add_argument("--out", type=Path, default=Path("runs") / "benchmark",
-                        help="output folder (default: runs/benchmark)")
-    parser.add_argument("--sigmas", type=float, nargs="+", default=[15.0, 25.0, 50.0],
-                        help="noise levels on the 0-255 scale (default: 15 25 50)")
-    parser.add_argument("--presets", nargs="+", default=["thin", "medium", "thick"],
-                        choices=["thin", "medium", "thick"],
-                        help="LaMa mask presets (default: all three)")
-    parser.add_argument("--tasks", nargs="+", default=["denoise", "inpaint", "real"],
-                        choices=["denoise", "inpaint", "real"],
-                        help="denoise: synthetic Gaussian noise on --images; inpaint: LaMa masks "
-                             "on --images; real: the real noisy/clean pairs of --real-dir "
-                             "(default: all three)")
-    parser.add_argument("--real-dir", type=Path, default=None,
-                        help="data folder holding real/CC15 and real/Nam25 (default: "
-                             "$RESTORE_DATA_DIR, else ../shared/data)")
-    parser.add_argument("--max-images", type=int, default=None,
-                        help="only the first N images, sorted by path (default: all)")
-    parser.add_argument("--peers", nargs="*", default=None, choices=PEERS,
-                        help="comparison methods, restore-x8 (restore's 8-fold self-ensemble, 8x "
-                             "slower) among them (default: all; missing packages are skipped with "
-                             "a note; the flag alone: none)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="image i gets noise from default_rng(seed + i) and its mask from "
-                             "torch.Generator().manual_seed(seed + i) (default: 0)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--images",
+        type=Path,
+        default=None,
+        help="folder of clean images, searched recursively (default: "
+        "$RESTORE_DATA_DIR/CBSD68, else ../shared/data/CBSD68)",
+    )
+    parser.add_argument(
+        "--weights",
+        default=None,
+        help="export file, checkpoint or run folder (default: the shipped model)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs") / "benchmark",
+        help="output folder (default: runs/benchmark)",
+    )
+    parser.add_argument(
+        "--sigmas",
+        type=float,
+        nargs="+",
+        default=[15.0, 25.0, 50.0],
+        help="noise levels on the 0-255 scale (default: 15 25 50)",
+    )
+    parser.add_argument(
+        "--presets",
+        nargs="+",
+        default=["thin", "medium", "thick"],
+        choices=["thin", "medium", "thick"],
+        help="LaMa mask presets (default: all three)",
+    )
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        default=["denoise", "inpaint", "real"],
+        choices=["denoise", "inpaint", "real"],
+        help="denoise: synthetic Gaussian noise on --images; inpaint: LaMa masks "
+        "on --images; real: the real noisy/clean pairs of --real-dir "
+        "(default: all three)",
+    )
+    parser.add_argument(
+        "--real-dir",
+        type=Path,
+        default=None,
+        help="data folder holding real/CC15 and real/Nam25 (default: "
+        "$RESTORE_DATA_DIR, else ../shared/data)",
+    )
+    parser.add_argument(
+        "--max-images",
+        type=int,
+        default=None,
+        help="only the first N images, sorted by path (default: all)",
+    )
+    parser.add_argument(
+        "--peers",
+        nargs="*",
+        default=None,
+        choices=PEERS,
+        help="comparison methods, restore-x8 (restore's 8-fold self-ensemble, 8x "
+        "slower) among them (default: all; missing packages are skipped with "
+        "a note; the flag alone: none)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="image i gets noise from default_rng(seed + i) and its mask from "
+        "torch.Generator().manual_seed(seed + i) (default: 0)",
+    )
     parser.add_argument("--device", default="auto", help="Restorer device (default: auto)")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
-                        help="Restorer precision (default: auto = fp16 on CUDA, bf16 on CPU)")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "fp16", "bf16"],
+        help="Restorer precision (default: auto = fp16 on CUDA, bf16 on CPU)",
+    )
     parser.add_argument("--tile", type=int, default=1024, help="Restorer tile size (default: 1024)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="set torch and OpenCV thread counts (default: leave them as they are)")
-    parser.add_argument("--opencv-h", type=float, default=None,
-                        help="OpenCV NLM h as a multiple of sigma (default: tuned per sigma over "
-                             f"{', '.join(map(str, OPENCV_H_FACTORS))} on the first "
-                             f"{OPENCV_TUNE_IMAGES} images)")
-    parser.add_argument("--crop", type=int, default=192,
-                        help="side of the example crops in pixels (default: 192)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="set torch and OpenCV thread counts (default: leave them as they are)",
+    )
+    parser.add_argument(
+        "--opencv-h",
+        type=float,
+        default=None,
+        help="OpenCV NLM h as a multiple of sigma (default: tuned per sigma over "
+        f"{', '.join(map(str, OPENCV_H_FACTORS))} on the first "
+        f"{OPENCV_TUNE_IMAGES} images)",
+    )
+    parser.add_argument(
+        "--crop", type=int, default=192, help="side of the example crops in pixels (default: 192)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser.parse_args(argv)
 
@@ -133,8 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     images = args.images or default_images_dir()
     synthetic = bool(set(args.tasks) & {"denoise", "inpaint"})
     if synthetic and not images.is_dir():
-        print(f"error: image folder {images} not found (pass --images DIR or set RESTORE_DATA_DIR)",
-              file=sys.stderr)
+        print(
+            f"error: image folder {images} not found (pass --images DIR or set RESTORE_DATA_DIR)",
+            file=sys.stderr,
+        )
         return 2
     from restore.io import list_images
 
@@ -145,10 +216,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = args.real_dir or data_dir()
         for name, (folder, noisy_suffix, clean_suffix) in REAL_SETS.items():
             try:
-                real[name] = load_real_pairs(root / folder, noisy_suffix, clean_suffix, args.max_images)
+                real[name] = load_real_pairs(
+                    root / folder, noisy_suffix, clean_suffix, args.max_images
+                )
             except (FileNotFoundError, ValueError) as err:
-                print(f"error: real pairs {name}: {err} (pass --real-dir DIR, or leave out "
-                      "--tasks real)", file=sys.stderr)
+                print(
+                    f"error: real pairs {name}: {err} (pass --real-dir DIR, or leave out "
+                    "--tasks real)",
+                    file=sys.stderr,
+                )
                 return 2
     try:
         restorer, weights = make_restorer(args.weights, args.device, args.precision, args.tile)
@@ -158,20 +234,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     log(f"{len(samples)} image(s) from {images}; weights {weights}; device {restorer.device}")
     start = time.perf_counter()
-    res = run_benchmark(samples, restorer, sigmas=args.sigmas, presets=args.presets,
-                        peers=args.peers, seed=args.seed, tasks=args.tasks, opencv_h=args.opencv_h,
-                        real=real, log=log)
+    res = run_benchmark(
+        samples,
+        restorer,
+        sigmas=args.sigmas,
+        presets=args.presets,
+        peers=args.peers,
+        seed=args.seed,
+        tasks=args.tasks,
+        opencv_h=args.opencv_h,
+        real=real,
+        log=log,
+    )
     dtype = restorer.autocast_dtype
     res.info.update(
-        images=images, count=len(samples), available=available if available != len(samples) else None,
-        seed=args.seed, weights=weights, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        device=restorer.device, hole_fill=restorer.net.hole_fill,
-        precision=f"{args.precision} ({'fp32' if dtype is None else str(dtype).replace('torch.', '')})",
+        images=images,
+        count=len(samples),
+        available=available if available != len(samples) else None,
+        seed=args.seed,
+        weights=weights,
+        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        device=restorer.device,
+        hole_fill=restorer.net.hole_fill,
+        precision=f"{args.precision} ({str(dtype).replace('torch.', '') if dtype else 'fp32'})",
         versions=_versions(),
-        opencv_h_rule=(f"h = {args.opencv_h:g} x sigma" if args.opencv_h is not None else
-                       f"h = factor x sigma, factor in {list(OPENCV_H_FACTORS)} chosen per sigma for the "
-                       f"best mean PSNR on the first {min(len(samples), OPENCV_TUNE_IMAGES)} benchmark "
-                       "image(s), uint8 inputs: slightly favours OpenCV"))
+        opencv_h_rule=(
+            f"h = {args.opencv_h:g} x sigma"
+            if args.opencv_h is not None
+            else f"h = factor x sigma, factor in {list(OPENCV_H_FACTORS)} chosen per sigma for the "
+            f"best mean PSNR on the first {min(len(samples), OPENCV_TUNE_IMAGES)} benchmark "
+            "image(s), uint8 inputs: slightly favours OpenCV"
+        ),
+    )
     files = write_outputs(res, args.out, args.crop)
     log(f"done in {time.perf_counter() - start:.0f} s")
     for f in files:

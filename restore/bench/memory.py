@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gc
+import os
 import resource
+import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 def _maxrss_mib() -> float:
@@ -53,14 +56,33 @@ class Memory:
         return f"<= {self.mib:.0f}" if self.upper_bound else f"{self.mib:.0f}"
 
 
-def measure_memory(call: Callable[[], Any]) -> Memory:
-    gc.collect()
+def _current_rss_mib() -> float | None:
+    """This process's resident memory now: ``/proc`` on Linux, ``ps`` elsewhere (macOS), or None."""
     now = _proc_status_mib("VmRSS")
+    if now is not None:
+        return now
+    try:
+        out = subprocess.run(
+            ["ps", "-o", "rss=", "-p", str(os.getpid())],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+        return int(out.split()[0]) / 1024  # kB
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+        return None
+
+
+def measure_memory(call: Callable[..., Any], *args: Any) -> Memory:
+    """The extra resident memory of ``call(*args)`` (see :class:`Memory`)."""
+    gc.collect()
+    now = _current_rss_mib()
     if now is not None and _reset_peak():
-        call()
+        call(*args)
         return Memory(max(0.0, _proc_status_mib("VmHWM") - now), False)
     peak_before = _maxrss_mib()
-    call()
+    call(*args)
     peak_after = _maxrss_mib()
     if now is None:  # no current RSS either: the rise of the lifetime peak (a lower bound)
         return Memory(peak_after - peak_before, False)
@@ -72,8 +94,12 @@ def measure_memory(call: Callable[[], Any]) -> Memory:
 def memory_method() -> str:
     """How :func:`measure_memory` works on this machine (for the report)."""
     if _proc_status_mib("VmRSS") is not None and _reset_peak():
-        return ("peak RSS of the call (`VmHWM`, reset through `/proc/self/clear_refs` just before it) "
-                "minus the RSS before it: exact, page granularity")
-    return ("`ru_maxrss` after the call minus the current RSS before it; `ru_maxrss` never goes down, "
-            "so methods run cheapest first, and a call that stays under an earlier peak only gets an "
-            "upper bound (`<=`)")
+        return (
+            "peak RSS of the call (`VmHWM`, reset through `/proc/self/clear_refs` just before it) "
+            "minus the RSS before it: exact, page granularity"
+        )
+    return (
+        "`ru_maxrss` after the call minus the current RSS before it; `ru_maxrss` never goes down, "
+        "so methods run cheapest first, and a call that stays under an earlier peak only gets an "
+        "upper bound (`<=`)"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -15,7 +15,16 @@ from restore.bench.protocol import RealPair, Sample, _as255, noisy_pair, psnr
 DENOISE_PEERS = ("opencv-nlm", "skimage-nlm", "bm3d", "restore-x8")
 INPAINT_PEERS = ("opencv-telea", "opencv-ns", "push-pull", "harmonic", "restore-x8")
 PEERS = tuple(dict.fromkeys(DENOISE_PEERS + INPAINT_PEERS))  # restore-x8 is in both
-OPENCV_H_FACTORS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2)  # h = factor * sigma, searched per sigma
+OPENCV_H_FACTORS = (
+    0.5,
+    0.6,
+    0.7,
+    0.8,
+    0.9,
+    1.0,
+    1.1,
+    1.2,
+)  # h = factor * sigma, searched per sigma
 OPENCV_TUNE_IMAGES = 2
 REAL_OPENCV_H = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12)  # OpenCV NLM h searched per real set
 INPAINT_RADIUS = 5
@@ -53,8 +62,19 @@ FLOAT_INPUT = {
 # Memory is measured on the first (warm-up) call of each method, in this order: cheapest first, so
 # that where the peak RSS cannot be reset (not Linux) each call's peak is more likely to rise above
 # the peaks before it (ru_maxrss never goes down).
-MEMORY_ORDER = ("push-pull", "harmonic", "opencv-telea", "opencv-ns", "opencv-nlm", "skimage-nlm",
-                "bm3d", "restore", "restore-told", "restore-blind", "restore-x8")
+MEMORY_ORDER = (
+    "push-pull",
+    "harmonic",
+    "opencv-telea",
+    "opencv-ns",
+    "opencv-nlm",
+    "skimage-nlm",
+    "bm3d",
+    "restore",
+    "restore-told",
+    "restore-blind",
+    "restore-x8",
+)
 
 
 def peer_problem(name: str) -> str | None:
@@ -98,8 +118,15 @@ def _skimage_nlm(x: np.ndarray, sigma: float) -> np.ndarray:
 
     z, s = _to_float(x), sigma / 255.0
     gray = z.shape[2] == 1
-    out = denoise_nl_means(z[..., 0] if gray else z, h=0.8 * s, sigma=s, fast_mode=True,
-                           patch_size=5, patch_distance=6, channel_axis=None if gray else -1)
+    out = denoise_nl_means(
+        z[..., 0] if gray else z,
+        h=0.8 * s,
+        sigma=s,
+        fast_mode=True,
+        patch_size=5,
+        patch_distance=6,
+        channel_axis=None if gray else -1,
+    )
     return out.reshape(z.shape)
 
 
@@ -118,8 +145,9 @@ def _opencv_inpaint(image: np.ndarray, mask: np.ndarray, flag: int) -> np.ndarra
     return out.reshape(image.shape)
 
 
-def _classical_fill(fill: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-                    ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+def _classical_fill(
+    fill: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A fill of :mod:`restore.models.fill` (``pyramid_fill`` or ``harmonic_fill``) as a peer that
     takes an 8-bit image and a bool mask and gives a float image in [0, 1]."""
 
@@ -131,9 +159,13 @@ def _classical_fill(fill: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     return run
 
 
-def tune_opencv_h(samples: Sequence[Sample], sigmas: Sequence[float], seed: int,
-                  factors: Sequence[float] = OPENCV_H_FACTORS,
-                  n_images: int = OPENCV_TUNE_IMAGES) -> dict[float, float]:
+def tune_opencv_h(
+    samples: Sequence[Sample],
+    sigmas: Sequence[float],
+    seed: int,
+    factors: Sequence[float] = OPENCV_H_FACTORS,
+    n_images: int = OPENCV_TUNE_IMAGES,
+) -> dict[float, float]:
     """Per sigma, the ``h = factor * sigma`` of OpenCV's NLM with the best mean PSNR on the first
     ``n_images`` images (uint8 inputs, the same noise as the benchmark)."""
     best = {}
@@ -156,8 +188,9 @@ def _self_ensemble(restorer):
     return ensemble
 
 
-def denoisers(restorer, peers: Sequence[str], opencv_h: dict[float, float]
-              ) -> dict[str, Callable[[np.ndarray, float], np.ndarray]]:
+def denoisers(
+    restorer, peers: Sequence[str], opencv_h: dict[float, float]
+) -> dict[str, Callable[[np.ndarray, float], np.ndarray]]:
     """Denoising methods ``name -> f(noisy, sigma)`` in memory order; ``noisy`` is float64 (float
     protocol) or uint8."""
     ensemble = _self_ensemble(restorer)
@@ -173,7 +206,9 @@ def denoisers(restorer, peers: Sequence[str], opencv_h: dict[float, float]
     return {name: table[name] for name in MEMORY_ORDER if name in table and name in keep}
 
 
-def real_denoisers(restorer, peers: Sequence[str]) -> dict[str, Callable[[np.ndarray, float, float], np.ndarray]]:
+def real_denoisers(
+    restorer, peers: Sequence[str]
+) -> dict[str, Callable[[np.ndarray, float, float], np.ndarray]]:
     """Real-noise methods ``name -> f(noisy_uint8, true_sigma, opencv_h)``."""
     ensemble = _self_ensemble(restorer)
     table = {
@@ -190,12 +225,16 @@ def real_denoisers(restorer, peers: Sequence[str]) -> dict[str, Callable[[np.nda
 
 def tune_real_opencv_h(pairs: Sequence[RealPair], grid: Sequence[float] = REAL_OPENCV_H) -> float:
     """The OpenCV NLM ``h`` of ``grid`` with the best mean PSNR over ``pairs``."""
-    scores = {h: np.mean([psnr(_as255(_opencv_nlm(p.noisy, h), p.clean.shape), p.clean)
-                          for p in pairs]) for h in grid}
+    scores = {
+        h: np.mean([psnr(_as255(_opencv_nlm(p.noisy, h), p.clean.shape), p.clean) for p in pairs])
+        for h in grid
+    }
     return float(max(grid, key=lambda h: scores[h]))
 
 
-def inpainters(restorer, peers: Sequence[str]) -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+def inpainters(
+    restorer, peers: Sequence[str]
+) -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
     from restore.models.fill import harmonic_fill, pyramid_fill
 
     ensemble = _self_ensemble(restorer)

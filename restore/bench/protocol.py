@@ -34,6 +34,7 @@ SSIM_NAME = "kornia.metrics.ssim, 11x11 Gaussian window (sigma 1.5), valid regio
 # --------------------------------------------------------------------------------------------------
 # images
 
+
 @dataclass
 class Sample:
     name: str
@@ -71,15 +72,16 @@ def data_dir() -> Path:
     return Path(os.environ.get("RESTORE_DATA_DIR", "../shared/data"))
 
 
-def load_real_pairs(root: str | Path, noisy_suffix: str, clean_suffix: str,
-                    max_images: int | None = None) -> list[RealPair]:
+def load_real_pairs(
+    root: str | Path, noisy_suffix: str, clean_suffix: str, max_images: int | None = None
+) -> list[RealPair]:
     """The first ``max_images`` noisy/clean pairs of a folder (paired as in training's validation:
     :class:`restore.data.PairedImages`), sorted by name."""
     from restore.data import PairedImages
 
     pairs = PairedImages(root, noisy_suffix, clean_suffix, Path(root).name)
     names = [p.stem[: len(p.stem) - len(clean_suffix)] for p in pairs.clean_paths]
-    found = [RealPair(n, noisy, clean) for n, (noisy, clean) in zip(names, pairs.pairs)]
+    found = [RealPair(n, *pair) for n, pair in zip(names, pairs.pairs, strict=True)]
     return found[:max_images] if max_images is not None else found
 
 
@@ -100,15 +102,19 @@ def load_images(folder: str | Path, max_images: int | None = None) -> list[Sampl
     for path in paths:
         rgb = np.round(read_image(path, 3).astype(np.float64) * 255).astype(np.uint8)
         gray = np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])
-        samples.append(Sample(path.relative_to(folder).as_posix(), rgb[..., :1].copy() if gray else rgb))
+        samples.append(
+            Sample(path.relative_to(folder).as_posix(), rgb[..., :1].copy() if gray else rgb)
+        )
     return samples
-
 
 
 # --------------------------------------------------------------------------------------------------
 # noise and holes
 
-def noisy_pair(sample: Sample, index: int, sigma: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+
+def noisy_pair(
+    sample: Sample, index: int, sigma: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(float64 noisy image on the 0-1 scale, not clipped; its round(clip()) uint8 version)."""
     z = np.random.default_rng(seed + index).standard_normal(sample.clean.shape)
     noisy = sample.clean / 255.0 + (sigma / 255.0) * z
@@ -127,8 +133,10 @@ def hole_mask(sample: Sample, index: int, preset: str, seed: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 # metrics
 
+
 def _as255(image: np.ndarray, shape: tuple[int, ...], clip: bool = True) -> np.ndarray:
-    """``image`` (uint8, or float on the 0-1 scale) as float64 on the 0-255 scale, shaped ``shape``."""
+    """``image`` (uint8, or float on the 0-1 scale) as float64 on the 0-255 scale, shaped
+    ``shape``."""
     out = image.astype(np.float64) if image.dtype == np.uint8 else image.astype(np.float64) * 255.0
     out = out.reshape(shape)
     return np.clip(out, 0.0, 255.0) if clip else out

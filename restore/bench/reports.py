@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -16,12 +17,33 @@ from restore.bench.peers import FLOAT_INPUT, INPAINT_LABELS, INPAINT_RADIUS, LAB
 from restore.bench.protocol import SSIM_NAME, _as255
 from restore.bench.runner import Results
 
-
-SUMMARY_COLUMNS = ["task", "protocol", "setting", "method", "images", "psnr_db", "ssim",
-                   "hole_psnr_db", "seconds_per_mp", "first_call_extra_mib",
-                   "first_call_extra_is_upper_bound", "float_protocol_input"]
-PER_IMAGE_COLUMNS = ["task", "protocol", "setting", "method", "image", "psnr_db", "ssim",
-                     "hole_psnr_db", "hole_share", "seconds", "megapixels"]
+SUMMARY_COLUMNS = [
+    "task",
+    "protocol",
+    "setting",
+    "method",
+    "images",
+    "psnr_db",
+    "ssim",
+    "hole_psnr_db",
+    "seconds_per_mp",
+    "first_call_extra_mib",
+    "first_call_extra_is_upper_bound",
+    "float_protocol_input",
+]
+PER_IMAGE_COLUMNS = [
+    "task",
+    "protocol",
+    "setting",
+    "method",
+    "image",
+    "psnr_db",
+    "ssim",
+    "hole_psnr_db",
+    "hole_share",
+    "seconds",
+    "megapixels",
+]
 
 
 def _mean(values) -> float:
@@ -39,17 +61,24 @@ def summarise(res: Results) -> list[dict]:
         seconds = [r["seconds"] for r in rs]
         timed = not any(math.isnan(s) for s in seconds)
         mem = res.memory.get((task, method))
-        rows.append({
-            "task": task, "protocol": protocol, "setting": setting, "method": method,
-            "images": len(rs),
-            "psnr_db": _mean([r["psnr"] for r in rs]),
-            "ssim": _mean([r["ssim"] for r in rs]),
-            "hole_psnr_db": _mean([r["hole_psnr"] for r in rs]),
-            "seconds_per_mp": sum(seconds) / sum(r["megapixels"] for r in rs) if timed else float("nan"),
-            "first_call_extra_mib": mem.mib if mem and mem.mib is not None else float("nan"),
-            "first_call_extra_is_upper_bound": mem.upper_bound if mem else "",
-            "float_protocol_input": FLOAT_INPUT.get(method, "") if protocol == "float" else "",
-        })
+        rows.append(
+            {
+                "task": task,
+                "protocol": protocol,
+                "setting": setting,
+                "method": method,
+                "images": len(rs),
+                "psnr_db": _mean([r["psnr"] for r in rs]),
+                "ssim": _mean([r["ssim"] for r in rs]),
+                "hole_psnr_db": _mean([r["hole_psnr"] for r in rs]),
+                "seconds_per_mp": sum(seconds) / sum(r["megapixels"] for r in rs)
+                if timed
+                else float("nan"),
+                "first_call_extra_mib": mem.mib if mem and mem.mib is not None else float("nan"),
+                "first_call_extra_is_upper_bound": mem.upper_bound if mem else "",
+                "float_protocol_input": FLOAT_INPUT.get(method, "") if protocol == "float" else "",
+            }
+        )
     return rows
 
 
@@ -89,7 +118,8 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
         f"seed {info.get('seed', '?')}; weights: {info.get('weights', '?')}; "
         f"date {info.get('date', '?')}; device {info.get('device', '?')}, precision "
         f"{info.get('precision', '?')}; torch threads {torch.get_num_threads()}, OpenCV threads "
-        f"{cv2.getNumThreads()}; {info.get('versions', '')}")
+        f"{cv2.getNumThreads()}; {info.get('versions', '')}"
+    )
     lines.append("")
     by = {(r["task"], r["protocol"], r["setting"], r["method"]): r for r in rows}
     mem_text = {k: m.text() for k, m in res.memory.items()}
@@ -115,8 +145,10 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
         lines.append("")
         if res.opencv_h:
             hs = ", ".join(f"σ{s:g}: h={h:g}" for s, h in res.opencv_h.items())
-            lines.append(f"OpenCV `fastNlMeansDenoisingColored` (template 7, search 21, h = hColor): {hs}"
-                         f" ({res.info.get('opencv_h_rule', '')}).")
+            lines.append(
+                f"OpenCV `fastNlMeansDenoisingColored` (template 7, search 21, h = hColor): {hs}"
+                f" ({res.info.get('opencv_h_rule', '')})."
+            )
             lines.append("")
 
     if res.presets:
@@ -131,16 +163,34 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
             cells = [INPAINT_LABELS.get(m, LABELS.get(m, m))]
             for p in res.presets:
                 r = by.get(("inpaint", "holes=0", p, m))
-                cells += ([_fmt(r["psnr_db"], 2), _fmt(r["hole_psnr_db"], 2), _fmt(r["ssim"], 4),
-                           _fmt(r["seconds_per_mp"], 2)] if r else ["-"] * 4)
+                cells += (
+                    [
+                        _fmt(r["psnr_db"], 2),
+                        _fmt(r["hole_psnr_db"], 2),
+                        _fmt(r["ssim"], 4),
+                        _fmt(r["seconds_per_mp"], 2),
+                    ]
+                    if r
+                    else ["-"] * 4
+                )
             cells.append(mem_text.get(("inpaint", m), "-"))
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-        cover = {p: _mean([r["hole_share"] for r in res.records
-                           if r["task"] == "inpaint" and r["setting"] == p and r["method"] == "masked"])
-                 for p in res.presets}
+        cover = {
+            p: _mean(
+                [
+                    r["hole_share"]
+                    for r in res.records
+                    if r["task"] == "inpaint" and r["setting"] == p and r["method"] == "masked"
+                ]
+            )
+            for p in res.presets
+        }
         if any(not math.isnan(c) for c in cover.values()):
-            lines += ["Mean hole share: " + ", ".join(f"{p} {100 * c:.1f}%" for p, c in cover.items()), ""]
+            lines += [
+                "Mean hole share: " + ", ".join(f"{p} {100 * c:.1f}%" for p, c in cover.items()),
+                "",
+            ]
 
     if res.real_sets:
         methods = list(dict.fromkeys(r["method"] for r in rows if r["task"] == "real"))
@@ -159,12 +209,25 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
             cells.append(_fmt(_s_per_mp(recs), 2))
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-        counts = {name: len({r["image"] for r in res.records if r["task"] == "real"
-                             and r["setting"] == name}) for name in res.real_sets}
-        lines.append("Pairs: " + ", ".join(f"{n} {c}" for n, c in counts.items()) + ". " + (
-            "OpenCV h tuned per set over " + f"{list(REAL_OPENCV_H)}: "
-            + ", ".join(f"{n} h={h:g}" for n, h in res.real_opencv_h.items()) + "."
-            if res.real_opencv_h else ""))
+        counts = {
+            name: len(
+                {r["image"] for r in res.records if r["task"] == "real" and r["setting"] == name}
+            )
+            for name in res.real_sets
+        }
+        lines.append(
+            "Pairs: "
+            + ", ".join(f"{n} {c}" for n, c in counts.items())
+            + ". "
+            + (
+                "OpenCV h tuned per set over "
+                + f"{list(REAL_OPENCV_H)}: "
+                + ", ".join(f"{n} h={h:g}" for n, h in res.real_opencv_h.items())
+                + "."
+                if res.real_opencv_h
+                else ""
+            )
+        )
         lines.append("")
 
     lines += ["## Protocol", ""]
@@ -174,17 +237,18 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
         "(float outputs are not rounded); input rows are scored as fed (the float-protocol noisy "
         "image is not clipped).",
         "- Denoising: noise = sigma/255 x one standard-normal field per image from "
-        "`numpy.random.default_rng(seed + index)` (the same field at every sigma), added in float64 "
-        "to the clean 8-bit image / 255. **float** protocol: the noisy image as is, not clipped "
-        "(the published-table protocol); *restore*, BM3D and scikit-image get it as is "
-        "(`Restorer` takes floats a little outside [0, 1]), OpenCV's 8-bit NLM gets it clipped and "
-        "rounded (its float and uint8 results are the same). **uint8** protocol: round(clip(x + n)) "
-        "to 8 bits, what a real photo holds; float methods get it / 255.",
+        "`numpy.random.default_rng(seed + index)` (the same field at every sigma), added in "
+        "float64 to the clean 8-bit image / 255. **float** protocol: the noisy image as is, not "
+        "clipped (the published-table protocol); *restore*, BM3D and scikit-image get it as is "
+        "(`Restorer` takes floats a little outside [0, 1]), OpenCV's 8-bit NLM gets it clipped "
+        "and rounded (its float and uint8 results are the same). **uint8** protocol: "
+        "round(clip(x + n)) to 8 bits, what a real photo holds; float methods get it / 255.",
         "- *restore (sigma given)* passes the true sigma to `Restorer.denoise(img, sigma=...)`; "
         "*restore (blind)* passes none; *self-ensemble x8* averages the 8 flips and rotations "
-        "(`Restorer(self_ensemble=True)`, blind). BM3D: `bm3d.bm3d_rgb(noisy, sigma_psd=sigma/255)` "
-        "(`bm3d.bm3d` for gray), default profile. scikit-image: `denoise_nl_means(h=0.8*s, "
-        "sigma=s, fast_mode=True, patch_size=5, patch_distance=6, channel_axis=-1)`, s = sigma/255.",
+        "(`Restorer(self_ensemble=True)`, blind). BM3D: "
+        "`bm3d.bm3d_rgb(noisy, sigma_psd=sigma/255)` (`bm3d.bm3d` for gray), default profile. "
+        "scikit-image: `denoise_nl_means(h=0.8*s, sigma=s, fast_mode=True, patch_size=5, "
+        "patch_distance=6, channel_axis=-1)`, s = sigma/255.",
         "- Real noise: 8-bit noisy/clean pairs (`real/CC15`: `*_real` / `*_mean`, `real/Nam25`: "
         "`*_noise` / `*_gt`; the clean image is the mean of many shots of the scene), given as "
         "they are. *told the true sigma*: the RMS of noisy - clean (0-255) goes to "
@@ -198,10 +262,11 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
         f"residual to (these weights: `hole_fill: {info.get('hole_fill', '?')}`). PSNR and SSIM "
         "over the whole image, hole PSNR over hole pixels (all channels).",
         "- s/MP: wall-clock seconds (`time.perf_counter` around the call) per megapixel, summed "
-        "over the timed calls; each method first gets one untimed warm-up call on the first image.",
+        "over the timed calls; each method first gets one untimed warm-up call on the first "
+        "image.",
         f"- first-call MiB: extra resident memory of that warm-up call: {memory_method()}. It "
-        "includes one-time allocations (thread pools, caches); model weights loaded before the call "
-        "are not counted.",
+        "includes one-time allocations (thread pools, caches); model weights loaded before the "
+        "call are not counted.",
     ]
     if res.skipped:
         lines += ["", "Skipped peers:", ""]
@@ -221,12 +286,23 @@ def write_plots(res: Results, rows: list[dict], out: Path) -> list[str]:
     written = []
     if res.sigmas:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-        for ax, proto in zip(axes, ("float", "uint8")):
+        for ax, proto in zip(axes, ("float", "uint8"), strict=False):
             methods = dict.fromkeys(r["method"] for r in rows if r["task"] == "denoise")
             for m in methods:
-                ys = [next((r["psnr_db"] for r in rows if r["task"] == "denoise" and r["method"] == m
-                            and r["protocol"] == proto and r["setting"] == f"{s:g}"), np.nan)
-                      for s in res.sigmas]
+                ys = [
+                    next(
+                        (
+                            r["psnr_db"]
+                            for r in rows
+                            if r["task"] == "denoise"
+                            and r["method"] == m
+                            and r["protocol"] == proto
+                            and r["setting"] == f"{s:g}"
+                        ),
+                        np.nan,
+                    )
+                    for s in res.sigmas
+                ]
                 ax.plot(res.sigmas, ys, "o-" if m != "input" else "k--", label=LABELS.get(m, m))
             ax.set_title(f"denoising, {proto} protocol")
             ax.set_xlabel("sigma (0-255)")
@@ -242,12 +318,27 @@ def write_plots(res: Results, rows: list[dict], out: Path) -> list[str]:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         x = np.arange(len(res.presets))
         width = 0.8 / max(1, len(methods))
-        for ax, key, title in zip(axes, ("psnr_db", "hole_psnr_db"), ("whole image", "inside holes")):
+        for ax, key, title in zip(
+            axes, ("psnr_db", "hole_psnr_db"), ("whole image", "inside holes"), strict=False
+        ):
             for k, m in enumerate(methods):
-                ys = [next((r[key] for r in rows if r["task"] == "inpaint" and r["method"] == m
-                            and r["setting"] == p), np.nan) for p in res.presets]
-                ax.bar(x + (k - (len(methods) - 1) / 2) * width, ys, width,
-                       label=INPAINT_LABELS.get(m, LABELS.get(m, m)))
+                ys = [
+                    next(
+                        (
+                            r[key]
+                            for r in rows
+                            if r["task"] == "inpaint" and r["method"] == m and r["setting"] == p
+                        ),
+                        np.nan,
+                    )
+                    for p in res.presets
+                ]
+                ax.bar(
+                    x + (k - (len(methods) - 1) / 2) * width,
+                    ys,
+                    width,
+                    label=INPAINT_LABELS.get(m, LABELS.get(m, m)),
+                )
             ax.set_xticks(x, res.presets)
             ax.set_title(f"inpainting PSNR, {title}")
             ax.set_ylabel("PSNR (dB)")
@@ -291,8 +382,12 @@ def write_crops(res: Results, out: Path, size: int = 192) -> list[str]:
         h, w = ex["clean"].shape[:2]
         c = min(size, h, w)
         box = ((h - c) // 2, (w - c) // 2, c)
-        order = [("noisy", f"noisy s{res.crop_sigma:g}"), ("bm3d", "BM3D"), ("restore", "restore"),
-                 ("clean", "clean")]
+        order = [
+            ("noisy", f"noisy s{res.crop_sigma:g}"),
+            ("bm3d", "BM3D"),
+            ("restore", "restore"),
+            ("clean", "clean"),
+        ]
         name = f"crops_denoise_s{res.crop_sigma:g}.png"
         _save_rgb(_strip([_panel(ex[k], label, box) for k, label in order if k in ex]), out / name)
         written.append(name)
@@ -308,8 +403,12 @@ def write_crops(res: Results, out: Path, size: int = 192) -> list[str]:
                 score = abs(mask[y : y + c, x : x + c].mean() - 0.3)  # some hole, mostly context
                 if best is None or score < best:
                     best, box = score, (y, x, c)
-        order = [("masked", f"masked ({res.crop_preset})"), ("opencv-telea", "Telea"),
-                 ("restore", "restore"), ("clean", "clean")]
+        order = [
+            ("masked", f"masked ({res.crop_preset})"),
+            ("opencv-telea", "Telea"),
+            ("restore", "restore"),
+            ("clean", "clean"),
+        ]
         name = f"crops_inpaint_{res.crop_preset}.png"
         _save_rgb(_strip([_panel(ex[k], label, box) for k, label in order if k in ex]), out / name)
         written.append(name)
@@ -331,13 +430,18 @@ def write_outputs(res: Results, out: str | Path, crop: int = 192) -> list[Path]:
         files += plots
         notes.append("Plots: " + ", ".join(f"`{p}`" for p in plots) + ".")
     except ImportError:
-        notes.append("Plots skipped: matplotlib is not installed (`pip install matplotlib`, or the "
-                     "project's `bench` extra).")
+        notes.append(
+            "Plots skipped: matplotlib is not installed (`pip install matplotlib`, or the "
+            "project's `bench` extra)."
+        )
     crops = write_crops(res, out, crop)
     files += crops
     if crops:
-        notes.append("Example crops of the first image (uint8 protocol for denoising): "
-                     + ", ".join(f"`{c}`" for c in crops) + ".")
+        notes.append(
+            "Example crops of the first image (uint8 protocol for denoising): "
+            + ", ".join(f"`{c}`" for c in crops)
+            + "."
+        )
     (out / "results.md").write_text(markdown(res, rows, notes))
     files.insert(0, "results.md")
     return [out / f for f in files]

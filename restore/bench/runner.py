@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,9 @@ from restore.bench.protocol import RealPair, Sample, _as255, hole_mask, noisy_pa
 
 @dataclass
 class Results:
-    records: list[dict] = field(default_factory=list)  # one per image x task x protocol x setting x method
+    records: list[dict] = field(
+        default_factory=list
+    )  # one per image x task x protocol x setting x method
     memory: dict[tuple[str, str], Memory] = field(default_factory=dict)  # (task, method)
     opencv_h: dict[float, float] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # peer -> reason
@@ -39,9 +42,9 @@ class Results:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _timed(call: Callable[[], np.ndarray]) -> tuple[np.ndarray, float]:
+def _timed(call: Callable[..., np.ndarray], *args: Any) -> tuple[np.ndarray, float]:
     start = time.perf_counter()
-    out = call()
+    out = call(*args)
     return out, time.perf_counter() - start
 
 
@@ -49,21 +52,30 @@ def _middle(values: Sequence, preferred) -> Any:
     return preferred if preferred in values else values[len(values) // 2]
 
 
-def run_benchmark(samples: Sequence[Sample], restorer, *, sigmas: Sequence[float] = (15, 25, 50),
-                  presets: Sequence[str] = ("thin", "medium", "thick"),
-                  peers: Sequence[str] | None = None, seed: int = 0,
-                  tasks: Sequence[str] = ("denoise", "inpaint"), opencv_h: float | None = None,
-                  real: dict[str, list[RealPair]] | None = None,
-                  log: Callable[[str], None] = lambda s: None) -> Results:
+def run_benchmark(
+    samples: Sequence[Sample],
+    restorer,
+    *,
+    sigmas: Sequence[float] = (15, 25, 50),
+    presets: Sequence[str] = ("thin", "medium", "thick"),
+    peers: Sequence[str] | None = None,
+    seed: int = 0,
+    tasks: Sequence[str] = ("denoise", "inpaint"),
+    opencv_h: float | None = None,
+    real: dict[str, list[RealPair]] | None = None,
+    log: Callable[[str], None] = lambda s: None,
+) -> Results:
     """Run every method on every image; ``opencv_h`` None tunes OpenCV's h per sigma (see
     :func:`tune_opencv_h`), else h = ``opencv_h * sigma``. ``real`` (set name -> pairs) is
     scored when ``tasks`` has ``real``."""
     if not samples and set(tasks) & {"denoise", "inpaint"}:
         raise ValueError("no images to benchmark")
     sigmas = [float(s) for s in sigmas]
-    res = Results(sigmas=sigmas if "denoise" in tasks else [],
-                  presets=list(presets) if "inpaint" in tasks else [],
-                  real_sets=list(real or {}) if "real" in tasks else [])
+    res = Results(
+        sigmas=sigmas if "denoise" in tasks else [],
+        presets=list(presets) if "inpaint" in tasks else [],
+        real_sets=list(real or {}) if "real" in tasks else [],
+    )
     requested = list(PEERS if peers is None else peers)
     for name in requested:
         if name not in PEERS:
@@ -98,20 +110,28 @@ def run_benchmark(samples: Sequence[Sample], restorer, *, sigmas: Sequence[float
         warm_masked = np.where(warm_mask[..., None], 0, first.clean).astype(np.uint8)
     for name in MEMORY_ORDER:
         if name in inp:
-            res.memory[("inpaint", name)] = measure_memory(lambda: inp[name](warm_masked, warm_mask))
+            res.memory[("inpaint", name)] = measure_memory(inp[name], warm_masked, warm_mask)
             log(f"warm-up inpaint {name}: first call +{res.memory[('inpaint', name)].text()} MiB")
         if name in den:
-            res.memory[("denoise", name)] = measure_memory(lambda: den[name](warm_u8, sigmas[0]))
+            res.memory[("denoise", name)] = measure_memory(den[name], warm_u8, sigmas[0])
             log(f"warm-up denoise {name}: first call +{res.memory[('denoise', name)].text()} MiB")
 
     def record(task, protocol, setting, method, sample, out, seconds, mask=None, clip=True):
         clean = sample.clean
         result = _as255(out, clean.shape, clip=clip)
-        row = dict(task=task, protocol=protocol, setting=setting, method=method, image=sample.name,
-                   psnr=psnr(result, clean), ssim=ssim(result, clean),
-                   hole_psnr=psnr(result, clean, mask) if mask is not None else float("nan"),
-                   seconds=seconds, megapixels=sample.megapixels,
-                   hole_share=float(mask.mean()) if mask is not None else float("nan"))
+        row = dict(
+            task=task,
+            protocol=protocol,
+            setting=setting,
+            method=method,
+            image=sample.name,
+            psnr=psnr(result, clean),
+            ssim=ssim(result, clean),
+            hole_psnr=psnr(result, clean, mask) if mask is not None else float("nan"),
+            seconds=seconds,
+            megapixels=sample.megapixels,
+            hole_share=float(mask.mean()) if mask is not None else float("nan"),
+        )
         res.records.append(row)
         return row
 
@@ -120,16 +140,26 @@ def run_benchmark(samples: Sequence[Sample], restorer, *, sigmas: Sequence[float
         for sigma in sigmas if den else []:
             noisy_f, noisy_u8 = noisy_pair(sample, index, sigma, seed)
             for protocol, noisy in (("float", noisy_f), ("uint8", noisy_u8)):
-                record("denoise", protocol, f"{sigma:g}", "input", sample, noisy, float("nan"),
-                       clip=False)
+                record(
+                    "denoise",
+                    protocol,
+                    f"{sigma:g}",
+                    "input",
+                    sample,
+                    noisy,
+                    float("nan"),
+                    clip=False,
+                )
                 keep = index == 0 and sigma == res.crop_sigma and protocol == "uint8"
                 if keep:
                     res.examples["denoise"] = {"noisy": noisy_u8, "clean": sample.clean}
                 for name, fn in den.items():
-                    out, seconds = _timed(lambda: fn(noisy, sigma))
+                    out, seconds = _timed(fn, noisy, sigma)
                     row = record("denoise", protocol, f"{sigma:g}", name, sample, out, seconds)
-                    log(f"[{index + 1}/{n}] {sample.name} denoise sigma {sigma:g} {protocol:5s} "
-                        f"{name:13s} {row['psnr']:6.2f} dB  {seconds:7.2f} s")
+                    log(
+                        f"[{index + 1}/{n}] {sample.name} denoise sigma {sigma:g} {protocol:5s} "
+                        f"{name:13s} {row['psnr']:6.2f} dB  {seconds:7.2f} s"
+                    )
                     if keep:
                         res.examples["denoise"][name] = out
         for preset in presets if inp else []:
@@ -140,21 +170,28 @@ def run_benchmark(samples: Sequence[Sample], restorer, *, sigmas: Sequence[float
             if keep:
                 res.examples["inpaint"] = {"masked": masked, "clean": sample.clean, "mask": mask}
             for name, fn in inp.items():
-                out, seconds = _timed(lambda: fn(masked, mask))
+                out, seconds = _timed(fn, masked, mask)
                 row = record("inpaint", "holes=0", preset, name, sample, out, seconds, mask)
-                log(f"[{index + 1}/{n}] {sample.name} inpaint {preset:6s} {name:13s} "
-                    f"{row['psnr']:6.2f} dB (hole {row['hole_psnr']:6.2f})  {seconds:7.2f} s")
+                log(
+                    f"[{index + 1}/{n}] {sample.name} inpaint {preset:6s} {name:13s} "
+                    f"{row['psnr']:6.2f} dB (hole {row['hole_psnr']:6.2f})  {seconds:7.2f} s"
+                )
                 if keep:
                     res.examples["inpaint"][name] = out
     return res
 
 
-def run_real(res: Results, real: dict[str, list[RealPair]], restorer, peers: Sequence[str],
-             log: Callable[[str], None]) -> None:
+def run_real(
+    res: Results,
+    real: dict[str, list[RealPair]],
+    restorer,
+    peers: Sequence[str],
+    log: Callable[[str], None],
+) -> None:
     """Score every real-noise method on every pair of every set into ``res``."""
     methods = real_denoisers(restorer, peers)
     first = next(iter(real.values()))[0]
-    for name, fn in methods.items():  # warm-up, untimed
+    for fn in methods.values():  # warm-up, untimed
         fn(first.noisy, first.sigma, 3.0)
     for set_name, pairs in real.items():
         if "opencv-nlm" in methods:
@@ -164,17 +201,32 @@ def run_real(res: Results, real: dict[str, list[RealPair]], restorer, peers: Seq
         for index, pair in enumerate(pairs):
             rows = [("input", pair.noisy, float("nan"))]
             for name, fn in methods.items():
-                out, seconds = _timed(lambda: fn(pair.noisy, pair.sigma, h))
+                out, seconds = _timed(fn, pair.noisy, pair.sigma, h)
                 rows.append((name, out, seconds))
             for name, out, seconds in rows:
                 result = _as255(out, pair.clean.shape)
-                res.records.append(dict(
-                    task="real", protocol="uint8", setting=set_name, method=name, image=pair.name,
-                    psnr=psnr(result, pair.clean), ssim=ssim(result, pair.clean),
-                    hole_psnr=float("nan"), seconds=seconds, megapixels=pair.megapixels,
-                    hole_share=float("nan")))
-                log(f"[{index + 1}/{len(pairs)}] {set_name} {pair.name} {name:13s} "
-                    f"{res.records[-1]['psnr']:6.2f} dB  {seconds:7.2f} s")
+                res.records.append(
+                    dict(
+                        task="real",
+                        protocol="uint8",
+                        setting=set_name,
+                        method=name,
+                        image=pair.name,
+                        psnr=psnr(result, pair.clean),
+                        ssim=ssim(result, pair.clean),
+                        hole_psnr=float("nan"),
+                        seconds=seconds,
+                        megapixels=pair.megapixels,
+                        hole_share=float("nan"),
+                    )
+                )
+                log(
+                    f"[{index + 1}/{len(pairs)}] {set_name} {pair.name} {name:13s} "
+                    f"{res.records[-1]['psnr']:6.2f} dB  {seconds:7.2f} s"
+                )
             if index == 0:
-                res.examples[f"real_{set_name}"] = {"noisy": pair.noisy, "clean": pair.clean,
-                                                    **{n: o for n, o, _ in rows}}
+                res.examples[f"real_{set_name}"] = {
+                    "noisy": pair.noisy,
+                    "clean": pair.clean,
+                    **{n: o for n, o, _ in rows},
+                }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -17,7 +17,8 @@ from restore.bench.memory import _proc_status_mib, measure_memory, memory_method
 
 
 def synthetic_photo(megapixels: float, seed: int = 0) -> np.ndarray:
-    """A smooth 3:2 photo stand-in with sigma-25 noise, uint8, built in row blocks (little memory)."""
+    """A smooth 3:2 photo stand-in with sigma-25 noise, uint8, built in row blocks (little
+    memory)."""
     width = int((megapixels * 1e6 * 3 / 2) ** 0.5)
     height = int(width * 2 / 3)
     rng = np.random.default_rng(seed)
@@ -32,7 +33,9 @@ def synthetic_photo(megapixels: float, seed: int = 0) -> np.ndarray:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="restore-bench speed", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="restore-bench speed", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--megapixels", type=float, default=24.0)
     parser.add_argument("--tile", type=int, default=1024)
     parser.add_argument("--weights", help="weights file (default: the shipped model)")
@@ -44,8 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from restore import Restorer
     from restore.io.weights import load_net
 
-    restorer = Restorer(load_net(args.weights), device=args.device, tile=args.tile,
-                        precision=args.precision)
+    restorer = Restorer(
+        load_net(args.weights), device=args.device, tile=args.tile, precision=args.precision
+    )
     image = synthetic_photo(args.megapixels)
     height, width = image.shape[:2]
     mask = np.zeros((height, width), bool)
@@ -63,9 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     extra = measure_memory(call)
     mp = width * height / 1e6
-    print(f"{args.task} {width}x{height} ({mp:.1f} MP) on {restorer.device}, tile {args.tile}, "
-          f"threads {torch.get_num_threads()}: {seconds[0]:.1f} s = {mp / seconds[0]:.2f} MP/s; "
-          f"the call added {extra.text()} MiB of resident memory"
-          + (f" to {before:.0f} MiB before it" if before is not None else "")
-          + f" ({memory_method()})")
+    print(
+        f"{args.task} {width}x{height} ({mp:.1f} MP) on {restorer.device}, tile {args.tile}, "
+        f"threads {torch.get_num_threads()}: {seconds[0]:.1f} s = {mp / seconds[0]:.2f} MP/s; "
+        f"the call added {extra.text()} MiB of resident memory"
+        + (f" to {before:.0f} MiB before it" if before is not None else "")
+        + f" ({memory_method()})"
+    )
     return 0

@@ -1,4 +1,5 @@
-"""Synthetic corruptions for ``(B, C, H, W)`` float images in ``[0, 1]``: noise models and hole masks.
+"""Synthetic corruptions for ``(B, C, H, W)`` float images in ``[0, 1]``: noise models and hole
+masks.
 
 Mask convention: 1 = missing pixel. Noise ``sigma`` is on the 0-255 scale (see :mod:`.noise`).
 """
@@ -16,16 +17,16 @@ from restore.corruption.masks import (
     BrushStrokeMasks,
     FileMasks,
     IrregularMasks,
-    MaskGenerator,
+    MaskSampler,
     MixtureMasks,
     RectangleMasks,
     apply_mask,
 )
 from restore.corruption.noise import (
+    DegradationOp,
     GaussianBlur,
     GaussianNoise,
     JPEGCompression,
-    NoiseOp,
     PoissonGaussianNoise,
     SaltAndPepperNoise,
     SpeckleNoise,
@@ -39,12 +40,36 @@ from restore.corruption.noise import (
 from restore.corruption.statistics import NoiseStatistics, noise_statistics
 
 __all__ = [
-    "LAMA_PRESETS", "BrushStrokeMasks", "CameraNoise", "CameraParams", "CorrelatedNoise",
-    "Corruption", "CorruptionResult", "FileMasks", "GaussianBlur", "GaussianNoise",
-    "IrregularMasks", "JPEGCompression", "MaskGenerator", "MixtureMasks", "NoiseOp",
-    "NoiseStatistics", "PoissonGaussianNoise", "RandomChoice", "RectangleMasks",
-    "SaltAndPepperNoise", "SpeckleNoise", "apply_mask", "camera_noise", "correlated_noise",
-    "corrupt", "gaussian_blur", "gaussian_noise", "jpeg_compression",
-    "noise_statistics", "poisson_gaussian_noise", "salt_and_pepper_noise",
+    "LAMA_PRESETS",
+    "BrushStrokeMasks",
+    "CameraNoise",
+    "CameraParams",
+    "CorrelatedNoise",
+    "Corruption",
+    "CorruptionResult",
+    "FileMasks",
+    "GaussianBlur",
+    "GaussianNoise",
+    "IrregularMasks",
+    "JPEGCompression",
+    "MaskSampler",
+    "MixtureMasks",
+    "DegradationOp",
+    "NoiseStatistics",
+    "PoissonGaussianNoise",
+    "RandomChoice",
+    "RectangleMasks",
+    "SaltAndPepperNoise",
+    "SpeckleNoise",
+    "apply_mask",
+    "camera_noise",
+    "correlated_noise",
+    "corrupt",
+    "gaussian_blur",
+    "gaussian_noise",
+    "jpeg_compression",
+    "noise_statistics",
+    "poisson_gaussian_noise",
+    "salt_and_pepper_noise",
     "speckle_noise",
 ]

@@ -33,39 +33,48 @@ chroma.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Sequence
 
 import kornia
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from restore.corruption import _random
-from restore.corruption.noise import NoiseOp, _check_range, _finish, check_images
+from restore.corruption import sampling
+from restore.corruption.noise import DegradationOp, _check_range, _finish, check_images
 
 Range = float | Sequence[float]
 
 # XYZ -> camera matrices of four real cameras (Brooks et al. 2019, from Adobe DNG metadata).
-XYZ_TO_CAMERA = torch.tensor([
-    [[1.0234, -0.2969, -0.2266], [-0.5625, 1.6328, -0.0469], [-0.0703, 0.2188, 0.6406]],
-    [[0.4913, -0.0541, -0.0202], [-0.6130, 1.3513, 0.2906], [-0.1564, 0.2151, 0.7183]],
-    [[0.8380, -0.2630, -0.0639], [-0.2887, 1.0725, 0.2496], [-0.0627, 0.1427, 0.5438]],
-    [[0.6596, -0.2079, -0.0562], [-0.4782, 1.3016, 0.1933], [-0.0970, 0.1581, 0.5181]],
-])
-SRGB_TO_XYZ = torch.tensor([[0.4124564, 0.3575761, 0.1804375],
-                            [0.2126729, 0.7151522, 0.0721750],
-                            [0.0193339, 0.1191920, 0.9503041]])
+XYZ_TO_CAMERA = torch.tensor(
+    [
+        [[1.0234, -0.2969, -0.2266], [-0.5625, 1.6328, -0.0469], [-0.0703, 0.2188, 0.6406]],
+        [[0.4913, -0.0541, -0.0202], [-0.6130, 1.3513, 0.2906], [-0.1564, 0.2151, 0.7183]],
+        [[0.8380, -0.2630, -0.0639], [-0.2887, 1.0725, 0.2496], [-0.0627, 0.1427, 0.5438]],
+        [[0.6596, -0.2079, -0.0562], [-0.4782, 1.3016, 0.1933], [-0.0970, 0.1581, 0.5181]],
+    ]
+)
+SRGB_TO_XYZ = torch.tensor(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
+)
 # Bayer layouts by the colour of the top-left 2x2 cell, as (row, column) of its red site.
 BAYER_LAYOUTS = {"RGGB": (0, 0), "GRBG": (0, 1), "GBRG": (1, 0), "BGGR": (1, 1)}
 DEMOSAIC = ("bilinear", "malvar")
 GAMMA = 2.2
 # Full-range BT.601 luma / chroma (JPEG's YCbCr) as a matrix on RGB.
-_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+_YCBCR = torch.tensor(
+    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
+)
 
 
 # --------------------------------------------------------------------------------------------------
 # parameters
+
 
 @dataclass
 class CameraParams:
@@ -77,7 +86,8 @@ class CameraParams:
             blue); unprocessing divides by them.
         bayer: ``(B,)`` index into :data:`BAYER_LAYOUTS` (0 RGGB, 1 GRBG, 2 GBRG, 3 BGGR).
         shot: ``(B,)`` shot-noise variance per unit of linear signal (raw scale 0-1).
-        read: ``(B,)`` read-noise variance (raw scale 0-1). Variance at signal ``x``: ``shot * x + read``.
+        read: ``(B,)`` read-noise variance (raw scale 0-1). Variance at signal ``x``: ``shot * x +
+            read``.
         malvar: ``(B,)`` bool: demosaic with Malvar-He-Cutler (else bilinear).
         luma_smoothing: ``(B,)`` in-camera noise reduction: Gaussian sigma in pixels on the
             noise's luma (0 = none).
@@ -97,10 +107,10 @@ class CameraParams:
     sharpening: Tensor
     jpeg_quality: Tensor
 
-    def to(self, device: torch.device | str) -> "CameraParams":
+    def to(self, device: torch.device | str) -> CameraParams:
         return replace(self, **{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
-    def select(self, keep: Tensor) -> "CameraParams":
+    def select(self, keep: Tensor) -> CameraParams:
         """The parameters of the images where ``keep`` (``(B,)`` bool) is true."""
         return replace(self, **{f.name: getattr(self, f.name)[keep] for f in fields(self)})
 
@@ -117,7 +127,7 @@ class CameraParams:
         jpeg_quality: Range = (60.0, 100.0),
         jpeg_p: float = 0.8,
         device: torch.device | str = "cpu",
-    ) -> "CameraParams":
+    ) -> CameraParams:
         """Draw ``n`` cameras (on the generator's device, then moved to ``device``).
 
         ``shot`` is drawn log-uniformly; ``log(read) = 2.18 log(shot) + 1.2 + N(0, read_scatter^2)``
@@ -129,33 +139,40 @@ class CameraParams:
         like = torch.empty(0, device=generator.device if generator is not None else "cpu")
 
         def uniform(value: Range) -> Tensor:
-            return _random.per_image_param(value, n, like, generator)
+            return sampling.per_image_param(value, n, like, generator)
 
-        weights = _random.rand((n, len(XYZ_TO_CAMERA)), like, generator) + 1e-6
+        weights = sampling.rand((n, len(XYZ_TO_CAMERA)), like, generator) + 1e-6
         weights = weights / weights.sum(1, keepdim=True)
         xyz_to_camera = torch.einsum("bk,kij->bij", weights, XYZ_TO_CAMERA.to(like.device))
         rgb_to_camera = xyz_to_camera @ SRGB_TO_XYZ.to(like.device)
         rgb_to_camera = rgb_to_camera / rgb_to_camera.sum(-1, keepdim=True)
-        brightness = 1.0 / (0.8 + 0.1 * _random.randn((n,), like, generator)).clamp(0.5, 1.1)
+        brightness = 1.0 / (0.8 + 0.1 * sampling.randn((n,), like, generator)).clamp(0.5, 1.1)
         red, blue = uniform((1.9, 2.4)), uniform((1.5, 1.9))
         gains = torch.stack([red, torch.ones_like(red), blue], 1) * brightness[:, None]
-        bayer = (_random.rand((n,), like, generator) * 4).long().clamp_max(3)
+        bayer = (sampling.rand((n,), like, generator) * 4).long().clamp_max(3)
         low, high = (shot, shot) if not isinstance(shot, Sequence) else shot
         log_shot = uniform((math.log(low), math.log(high)))
-        log_read = 2.18 * log_shot + 1.20 + read_scatter * _random.randn((n,), like, generator)
+        log_read = 2.18 * log_shot + 1.20 + read_scatter * sampling.randn((n,), like, generator)
         quality = uniform(jpeg_quality)
-        use_jpeg = _random.rand((n,), like, generator) < jpeg_p
+        use_jpeg = sampling.rand((n,), like, generator) < jpeg_p
         params = CameraParams(
-            rgb_to_camera=rgb_to_camera, gains=gains, bayer=bayer, shot=log_shot.exp(),
-            read=log_read.exp(), malvar=_random.rand((n,), like, generator) < malvar_p,
-            luma_smoothing=uniform(luma_smoothing), chroma_smoothing=uniform(chroma_smoothing),
-            sharpening=uniform(sharpening), jpeg_quality=torch.where(use_jpeg, quality, 0.0),
+            rgb_to_camera=rgb_to_camera,
+            gains=gains,
+            bayer=bayer,
+            shot=log_shot.exp(),
+            read=log_read.exp(),
+            malvar=sampling.rand((n,), like, generator) < malvar_p,
+            luma_smoothing=uniform(luma_smoothing),
+            chroma_smoothing=uniform(chroma_smoothing),
+            sharpening=uniform(sharpening),
+            jpeg_quality=torch.where(use_jpeg, quality, 0.0),
         )
         return params.to(device)
 
 
 # --------------------------------------------------------------------------------------------------
 # tone and colour
+
 
 def smoothstep(x: Tensor) -> Tensor:
     """The global tone curve ``3x^2 - 2x^3`` on ``[0, 1]``."""
@@ -195,6 +212,7 @@ def process(camera: Tensor, params: CameraParams) -> Tensor:
 # --------------------------------------------------------------------------------------------------
 # Bayer mosaic
 
+
 def bayer_masks(bayer: Tensor, height: int, width: int) -> Tensor:
     """``(B, 3, H, W)`` 0/1 masks of the red, green and blue sites of each image's layout."""
     red_row, red_col = torch.tensor(list(BAYER_LAYOUTS.values()), device=bayer.device)[bayer].T
@@ -224,12 +242,36 @@ def _conv(images: Tensor, kernel: Tensor) -> Tensor:
 _BILINEAR_RB = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 4
 _BILINEAR_G = torch.tensor([[0.0, 1.0, 0.0], [1.0, 4.0, 1.0], [0.0, 1.0, 0.0]]) / 4
 # Malvar, He and Cutler (2004): gradient-corrected linear interpolation, 5x5 kernels (/8).
-_MALVAR_G_AT_RB = torch.tensor([[0, 0, -1, 0, 0], [0, 0, 2, 0, 0], [-1, 2, 4, 2, -1],
-                                [0, 0, 2, 0, 0], [0, 0, -1, 0, 0]]) / 8
-_MALVAR_ROW = torch.tensor([[0, 0, 0.5, 0, 0], [0, -1, 0, -1, 0], [-1, 4, 5, 4, -1],
-                            [0, -1, 0, -1, 0], [0, 0, 0.5, 0, 0]]) / 8  # R at G on a red row
-_MALVAR_DIAGONAL = torch.tensor([[0, 0, -1.5, 0, 0], [0, 2, 0, 2, 0], [-1.5, 0, 6, 0, -1.5],
-                                 [0, 2, 0, 2, 0], [0, 0, -1.5, 0, 0]]) / 8  # R at B
+_MALVAR_G_AT_RB = (
+    torch.tensor(
+        [[0, 0, -1, 0, 0], [0, 0, 2, 0, 0], [-1, 2, 4, 2, -1], [0, 0, 2, 0, 0], [0, 0, -1, 0, 0]]
+    )
+    / 8
+)
+_MALVAR_ROW = (
+    torch.tensor(
+        [
+            [0, 0, 0.5, 0, 0],
+            [0, -1, 0, -1, 0],
+            [-1, 4, 5, 4, -1],
+            [0, -1, 0, -1, 0],
+            [0, 0, 0.5, 0, 0],
+        ]
+    )
+    / 8
+)  # R at G on a red row
+_MALVAR_DIAGONAL = (
+    torch.tensor(
+        [
+            [0, 0, -1.5, 0, 0],
+            [0, 2, 0, 2, 0],
+            [-1.5, 0, 6, 0, -1.5],
+            [0, 2, 0, 2, 0],
+            [0, 0, -1.5, 0, 0],
+        ]
+    )
+    / 8
+)  # R at B
 
 
 def demosaic_bilinear(raw: Tensor, bayer: Tensor) -> Tensor:
@@ -247,7 +289,9 @@ def demosaic_malvar(raw: Tensor, bayer: Tensor) -> Tensor:
     red, green, blue = masks[:, 0:1], masks[:, 1:2], masks[:, 2:3]
     kernels = torch.stack([_MALVAR_G_AT_RB, _MALVAR_ROW, _MALVAR_ROW.T, _MALVAR_DIAGONAL])
     k = kernels.to(raw)[:, None]
-    g_at_rb, on_row, on_col, diagonal = F.conv2d(F.pad(raw, (2, 2, 2, 2), mode="reflect"), k).split(1, 1)
+    g_at_rb, on_row, on_col, diagonal = F.conv2d(F.pad(raw, (2, 2, 2, 2), mode="reflect"), k).split(
+        1, 1
+    )
     # A green site on a red row has red to its left and right (``on_row``) and blue above and
     # below (``on_col``); on a blue row it is the other way round.
     red_row = (red.sum(-1, keepdim=True) > 0).to(raw.dtype)
@@ -261,7 +305,10 @@ def demosaic_malvar(raw: Tensor, bayer: Tensor) -> Tensor:
 # --------------------------------------------------------------------------------------------------
 # the pipeline
 
-def sensor_noise(camera: Tensor, params: CameraParams, generator: torch.Generator | None = None) -> Tensor:
+
+def sensor_noise(
+    camera: Tensor, params: CameraParams, generator: torch.Generator | None = None
+) -> Tensor:
     """Demosaicked sensor noise for linear camera RGB ``camera``: ``(B, 3, H, W)``.
 
     Each Bayer site gets Gaussian noise of variance ``shot * x + read`` at its own colour's signal
@@ -270,19 +317,22 @@ def sensor_noise(camera: Tensor, params: CameraParams, generator: torch.Generato
     b = camera.shape[0]
     site_signal = mosaic(camera, params.bayer).clamp_min(0.0)
     variance = params.shot.view(b, 1, 1, 1) * site_signal + params.read.view(b, 1, 1, 1)
-    noise = _random.randn(tuple(site_signal.shape), camera, generator) * variance.sqrt()
+    noise = sampling.randn(tuple(site_signal.shape), camera, generator) * variance.sqrt()
     bilinear = demosaic_bilinear(noise, params.bayer)
     if not bool(params.malvar.any()):
         return bilinear
-    return torch.where(params.malvar.view(b, 1, 1, 1), demosaic_malvar(noise, params.bayer), bilinear)
+    return torch.where(
+        params.malvar.view(b, 1, 1, 1), demosaic_malvar(noise, params.bayer), bilinear
+    )
 
 
 def _blur(images: Tensor, sigma: Tensor) -> Tensor:
     """Per-image Gaussian blur, ``sigma`` ``(B,)`` in pixels; 0 leaves an image as it is."""
     s = sigma.clamp_min(1e-3)
     size = 2 * int(math.ceil(3 * float(s.max()))) + 1
-    out = kornia.filters.gaussian_blur2d(images, (size, size), torch.stack([s, s], 1),
-                                         border_type="reflect")
+    out = kornia.filters.gaussian_blur2d(
+        images, (size, size), torch.stack([s, s], 1), border_type="reflect"
+    )
     return torch.where((sigma > 0).view(-1, 1, 1, 1), out, images)
 
 
@@ -317,8 +367,12 @@ def _jpeg_error(noisy: Tensor, clean: Tensor, quality: Tensor) -> Tensor:
     return out
 
 
-def camera_noise(images: Tensor, params: CameraParams, generator: torch.Generator | None = None,
-                 clip: bool = True) -> Tensor:
+def camera_noise(
+    images: Tensor,
+    params: CameraParams,
+    generator: torch.Generator | None = None,
+    clip: bool = True,
+) -> Tensor:
     """Add camera-pipeline noise to clean sRGB ``images`` (see the module docstring).
 
     Args:
@@ -345,9 +399,15 @@ def camera_noise(images: Tensor, params: CameraParams, generator: torch.Generato
     return _finish(noisy, images, clip)
 
 
-def correlated_noise(images: Tensor, sigma: float | Tensor, luma_blur: float | Tensor,
-                     chroma_blur: float | Tensor, chroma_ratio: float | Tensor = 0.7,
-                     generator: torch.Generator | None = None, clip: bool = True) -> Tensor:
+def correlated_noise(
+    images: Tensor,
+    sigma: float | Tensor,
+    luma_blur: float | Tensor,
+    chroma_blur: float | Tensor,
+    chroma_ratio: float | Tensor = 0.7,
+    generator: torch.Generator | None = None,
+    clip: bool = True,
+) -> Tensor:
     """Add spatially correlated Gaussian noise, blurred separately in luma and chroma.
 
     White Gaussian noise in YCbCr is blurred by a Gaussian of ``luma_blur`` pixels (luma) and
@@ -359,24 +419,28 @@ def correlated_noise(images: Tensor, sigma: float | Tensor, luma_blur: float | T
     x = images.float()
     b, c, h, w = x.shape
     like = x.new_empty(0)
-    luma = _blur(_random.randn((b, 1, h, w), x, generator), _random.per_image_param(luma_blur, b, like))
-    chroma = _blur(_random.randn((b, 2, h, w), x, generator),
-                   _random.per_image_param(chroma_blur, b, like))
+    luma = _blur(
+        sampling.randn((b, 1, h, w), x, generator), sampling.per_image_param(luma_blur, b, like)
+    )
+    chroma = _blur(
+        sampling.randn((b, 2, h, w), x, generator), sampling.per_image_param(chroma_blur, b, like)
+    )
 
     def unit_rms(t: Tensor) -> Tensor:
         return t / t.square().mean(dim=(1, 2, 3), keepdim=True).sqrt().clamp_min(1e-12)
 
-    ratio = _random.per_image_param(chroma_ratio, b, like).view(b, 1, 1, 1)
+    ratio = sampling.per_image_param(chroma_ratio, b, like).view(b, 1, 1, 1)
     yuv = torch.cat([unit_rms(luma), ratio * unit_rms(chroma)], 1)
     noise = luma if c == 1 else _apply_matrix(yuv, torch.linalg.inv(_YCBCR.to(x)).expand(b, 3, 3))
-    noise = unit_rms(noise) * _random.per_image_param(sigma, b, like).view(b, 1, 1, 1) / 255.0
+    noise = unit_rms(noise) * sampling.per_image_param(sigma, b, like).view(b, 1, 1, 1) / 255.0
     return _finish(x + noise, images, clip)
 
 
 # --------------------------------------------------------------------------------------------------
 # modules
 
-class CameraNoise(NoiseOp):
+
+class CameraNoise(DegradationOp):
     """Camera-pipeline noise with a new camera drawn per image (see :meth:`CameraParams.draw`).
 
     Args:
@@ -390,18 +454,28 @@ class CameraNoise(NoiseOp):
         p: share of images that get noise at all.
     """
 
-    def __init__(self, shot: Range = (1e-4, 1.2e-2), read_scatter: float = 0.26,
-                 malvar_p: float = 0.5, luma_smoothing: Range = (0.0, 1.5),
-                 chroma_smoothing: Range = (0.3, 3.0), sharpening: Range = (0.0, 1.0),
-                 jpeg_quality: Range = (60.0, 100.0), jpeg_p: float = 0.8, clip: bool = True,
-                 p: float = 1.0) -> None:
+    def __init__(
+        self,
+        shot: Range = (1e-4, 1.2e-2),
+        read_scatter: float = 0.26,
+        malvar_p: float = 0.5,
+        luma_smoothing: Range = (0.0, 1.5),
+        chroma_smoothing: Range = (0.3, 3.0),
+        sharpening: Range = (0.0, 1.0),
+        jpeg_quality: Range = (60.0, 100.0),
+        jpeg_p: float = 0.8,
+        clip: bool = True,
+        p: float = 1.0,
+    ) -> None:
         super().__init__(p)
         shot = _check_range("shot", shot, 1e-8, 1.0)
         for name, value in (("malvar_p", malvar_p), ("jpeg_p", jpeg_p)):
             _check_range(name, value, 0.0, 1.0)
         self.settings = dict(
-            shot=shot, read_scatter=float(_check_range("read_scatter", read_scatter, 0.0)),
-            malvar_p=malvar_p, jpeg_p=jpeg_p,
+            shot=shot,
+            read_scatter=float(_check_range("read_scatter", read_scatter, 0.0)),
+            malvar_p=malvar_p,
+            jpeg_p=jpeg_p,
             luma_smoothing=_check_range("luma_smoothing", luma_smoothing, 0.0, 5.0),
             chroma_smoothing=_check_range("chroma_smoothing", chroma_smoothing, 0.0, 5.0),
             sharpening=_check_range("sharpening", sharpening, 0.0, 3.0),
@@ -414,15 +488,24 @@ class CameraNoise(NoiseOp):
         return CameraParams.draw(n, generator, **self.settings)
 
     def corrupt(self, images, generator):
-        return camera_noise(images, self.draw_params(images.shape[0], generator), generator, self.clip)
+        return camera_noise(
+            images, self.draw_params(images.shape[0], generator), generator, self.clip
+        )
 
 
-class CorrelatedNoise(NoiseOp):
-    """Gaussian noise blurred in luma and chroma (see :func:`correlated_noise`); ranges per image."""
+class CorrelatedNoise(DegradationOp):
+    """Gaussian noise blurred in luma and chroma (see :func:`correlated_noise`); ranges per
+    image."""
 
-    def __init__(self, sigma: Range = (1.0, 15.0), luma_blur: Range = (0.0, 1.0),
-                 chroma_blur: Range = (0.5, 2.5), chroma_ratio: Range = (0.4, 1.0),
-                 clip: bool = True, p: float = 1.0) -> None:
+    def __init__(
+        self,
+        sigma: Range = (1.0, 15.0),
+        luma_blur: Range = (0.0, 1.0),
+        chroma_blur: Range = (0.5, 2.5),
+        chroma_ratio: Range = (0.4, 1.0),
+        clip: bool = True,
+        p: float = 1.0,
+    ) -> None:
         super().__init__(p)
         self.sigma = _check_range("sigma", sigma, 0.0)
         self.luma_blur = _check_range("luma_blur", luma_blur, 0.0, 5.0)
@@ -432,6 +515,11 @@ class CorrelatedNoise(NoiseOp):
 
     def corrupt(self, images, generator):
         return correlated_noise(
-            images, self.draw(self.sigma, images, generator), self.draw(self.luma_blur, images, generator),
-            self.draw(self.chroma_blur, images, generator), self.draw(self.chroma_ratio, images, generator),
-            generator, self.clip)
+            images,
+            self.draw(self.sigma, images, generator),
+            self.draw(self.luma_blur, images, generator),
+            self.draw(self.chroma_blur, images, generator),
+            self.draw(self.chroma_ratio, images, generator),
+            generator,
+            self.clip,
+        )

@@ -1,16 +1,17 @@
-"""Composed corruption: noise ops in order, then holes. Returns what training and evaluation need."""
+"""Composed corruption: noise ops in order, then holes. Returns what training and evaluation
+need."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from restore.corruption import _random
-from restore.corruption.masks import MaskGenerator, apply_mask
-from restore.corruption.noise import NoiseOp, check_images
+from restore.corruption import sampling
+from restore.corruption.masks import MaskSampler, apply_mask
+from restore.corruption.noise import DegradationOp, check_images
 
 
 @dataclass
@@ -20,24 +21,26 @@ class CorruptionResult:
     Attributes:
         degraded: ``(B, C, H, W)`` corrupted images, same dtype and device as the input.
         mask: ``(B, 1, H, W)`` hole mask, 1 = missing pixel (all zeros when no holes were made).
-        noise_level: ``(B,)`` float32 RMS difference between degraded and clean pixels outside the
-            holes, on the 0-255 scale (equals the Gaussian sigma, up to clipping, for Gaussian noise).
+        rms_error: ``(B,)`` float32 RMS difference between degraded and clean pixels outside the
+            holes, on the 0-255 scale (equals the Gaussian sigma, up to clipping, for Gaussian
+            noise).
     """
 
     degraded: Tensor
     mask: Tensor
-    noise_level: Tensor
+    rms_error: Tensor
 
 
 def corrupt(
     images: Tensor,
-    noise: Sequence[NoiseOp] = (),
-    masks: MaskGenerator | None = None,
+    noise: Sequence[DegradationOp] = (),
+    masks: MaskSampler | None = None,
     mask_p: float = 1.0,
     fill: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> CorruptionResult:
-    """Apply ``noise`` ops in order, then holes from ``masks`` (each image with probability ``mask_p``).
+    """Apply ``noise`` ops in order, then holes from ``masks`` (each image with probability
+    ``mask_p``).
 
     Holes are filled with ``fill`` (0-1). ``images`` is ``(B, C, H, W)`` float in ``[0, 1]``.
     """
@@ -49,13 +52,13 @@ def corrupt(
     mask = images.new_zeros((b, 1, h, w))
     if masks is not None:
         drawn = masks(images, generator=generator)
-        mask = _random.apply_with_probability(mask_p, drawn, mask, generator)
+        mask = sampling.apply_with_probability(mask_p, drawn, mask, generator)
         degraded = apply_mask(degraded, mask, fill)
     known = 1.0 - mask.float()
     sq_err = ((degraded.float() - images.float()) ** 2 * known).sum(dim=(1, 2, 3))
     count = (known.sum(dim=(1, 2, 3)) * images.shape[1]).clamp_min(1.0)
-    noise_level = 255.0 * (sq_err / count).sqrt()
-    return CorruptionResult(degraded, mask, noise_level)
+    rms_error = 255.0 * (sq_err / count).sqrt()
+    return CorruptionResult(degraded, mask, rms_error)
 
 
 class Corruption(nn.Module):
@@ -63,8 +66,8 @@ class Corruption(nn.Module):
 
     def __init__(
         self,
-        noise: Sequence[NoiseOp] = (),
-        masks: MaskGenerator | None = None,
+        noise: Sequence[DegradationOp] = (),
+        masks: MaskSampler | None = None,
         mask_p: float = 1.0,
         fill: float = 0.0,
     ) -> None:
@@ -80,10 +83,12 @@ class Corruption(nn.Module):
         return corrupt(images, list(self.noise), self.masks, self.mask_p, self.fill, generator)
 
 
-class RandomChoice(NoiseOp):
+class RandomChoice(DegradationOp):
     """Apply one of ``ops`` per image, chosen with probabilities ``weights`` (default: equal)."""
 
-    def __init__(self, ops: Sequence[NoiseOp], weights: Sequence[float] | None = None, p: float = 1.0):
+    def __init__(
+        self, ops: Sequence[DegradationOp], weights: Sequence[float] | None = None, p: float = 1.0
+    ):
         super().__init__(p)
         if not ops:
             raise ValueError("RandomChoice needs at least one op")
@@ -95,7 +100,7 @@ class RandomChoice(NoiseOp):
 
     def corrupt(self, images, generator):
         cumulative = self.weights.to(images.device).cumsum(0)
-        u = _random.rand((images.shape[0],), images, generator)
+        u = sampling.rand((images.shape[0],), images, generator)
         choice = torch.searchsorted(cumulative, u, right=True).clamp_max(len(self.ops) - 1)
         out = images.clone()
         for i, op in enumerate(self.ops):

@@ -1,8 +1,10 @@
 """Hole masks: ``(B, 1, H, W)`` tensors with 1 = missing pixel, 0 = known pixel.
 
 Generators follow LaMa (advimman/lama): small seeded classes that draw with OpenCV on the CPU; the
-result is moved to the device and dtype of the images it is made for. Sizes are in pixels of an image
-whose shorter side is ``reference_size`` (512, LaMa's evaluation size) and scale with the image, so a
+result is moved to the device and dtype of the images it is made for. Sizes are in pixels of an
+image
+whose shorter side is ``reference_size`` (512, LaMa's evaluation size) and scale with the image, so
+a
 preset covers the same share of a 128-pixel training crop as of a 512-pixel photo. Pass
 ``reference_size=None`` for absolute pixels. Every generator caps the hole area at ``max_coverage``
 by adding strokes and boxes only while the cap holds, and draws again when that leaves no hole.
@@ -13,15 +15,15 @@ Mask files are read by the one rule of :mod:`restore.io.masks` (white = hole).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from restore.corruption import _random
+from restore.corruption import sampling
 from restore.corruption.noise import check_images
 from restore.io.listing import IMAGE_SUFFIXES, list_images
 from restore.io.masks import load_mask
@@ -108,8 +110,8 @@ def _nonempty(draw_once, attempts: int = 20) -> np.ndarray:
     """``draw_once()`` again (up to ``attempts`` times) while it returns a mask without holes.
 
     Strokes and boxes that would break ``max_coverage`` are skipped, so a draw whose every shape is
-    too big comes out empty; retrying keeps every mask a hole mask (``mask_p`` decides when there are
-    none). Draws that have a hole the first time are unchanged.
+    too big comes out empty; retrying keeps every mask a hole mask (``mask_p`` decides when there
+    are none). Draws that have a hole the first time are unchanged.
     """
     for _ in range(attempts):
         mask = draw_once()
@@ -118,11 +120,11 @@ def _nonempty(draw_once, attempts: int = 20) -> np.ndarray:
     return mask
 
 
-class MaskGenerator(nn.Module):
+class MaskSampler(nn.Module):
     """Base class: ``generator(images, generator=None) -> (B, 1, H, W)`` mask, 1 = missing.
 
-    Subclasses implement ``draw(height, width, rng) -> float32 (H, W)`` in NumPy. Each image gets its
-    own NumPy generator seeded from the torch ``generator``, so a seed fixes the whole batch.
+    Subclasses implement ``draw(height, width, rng) -> float32 (H, W)`` in NumPy. Each image gets
+    its own NumPy generator seeded from the torch ``generator``, so a seed fixes the whole batch.
     """
 
     def __init__(self, max_coverage: float = 0.5, reference_size: int | None = 512) -> None:
@@ -144,11 +146,11 @@ class MaskGenerator(nn.Module):
     def forward(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
         check_images(images)
         b, _, h, w = images.shape
-        masks = [self.draw(h, w, np.random.default_rng(s)) for s in _random.seeds(b, generator)]
+        masks = [self.draw(h, w, np.random.default_rng(s)) for s in sampling.seeds(b, generator)]
         return torch.from_numpy(np.stack(masks)[:, None]).to(images.device, images.dtype)
 
 
-class RectangleMasks(MaskGenerator):
+class RectangleMasks(MaskSampler):
     """``count`` random boxes with sides uniform in ``size`` (reference pixels)."""
 
     def __init__(
@@ -165,12 +167,14 @@ class RectangleMasks(MaskGenerator):
     def draw(self, height, width, rng):
         s = self.scale(height, width)
         size = (self.size[0] * s, self.size[1] * s)
-        return _nonempty(lambda: draw_boxes(
-            np.zeros((height, width), np.float32), rng, self.count, size, self.max_coverage
-        ))
+        return _nonempty(
+            lambda: draw_boxes(
+                np.zeros((height, width), np.float32), rng, self.count, size, self.max_coverage
+            )
+        )
 
 
-class BrushStrokeMasks(MaskGenerator):
+class BrushStrokeMasks(MaskSampler):
     """Free-form brush strokes (LaMa's irregular line strokes); sizes in reference pixels."""
 
     def __init__(
@@ -190,11 +194,19 @@ class BrushStrokeMasks(MaskGenerator):
 
     def draw(self, height, width, rng):
         s = self.scale(height, width)
-        return _nonempty(lambda: draw_strokes(
-            np.zeros((height, width), np.float32), rng, self.strokes, max(1.0, self.max_width * s),
-            max(1.0, self.max_length * s), self.max_vertices, self.max_coverage,
-            min_width=5.0 * s, min_length=10.0 * s,  # LaMa's minimums, in reference pixels too
-        ))
+        return _nonempty(
+            lambda: draw_strokes(
+                np.zeros((height, width), np.float32),
+                rng,
+                self.strokes,
+                max(1.0, self.max_width * s),
+                max(1.0, self.max_length * s),
+                self.max_vertices,
+                self.max_coverage,
+                min_width=5.0 * s,
+                min_length=10.0 * s,  # LaMa's minimums, in reference pixels too
+            )
+        )
 
 
 class IrregularMasks(BrushStrokeMasks):
@@ -234,17 +246,19 @@ class IrregularMasks(BrushStrokeMasks):
         return mask
 
 
-class MixtureMasks(MaskGenerator):
+class MixtureMasks(MaskSampler):
     """Each image gets a mask from one of ``generators``, chosen with probabilities ``weights``."""
 
-    def __init__(self, generators: Sequence[MaskGenerator], weights: Sequence[float] | None = None):
+    def __init__(self, generators: Sequence[MaskSampler], weights: Sequence[float] | None = None):
         super().__init__(max_coverage=1.0, reference_size=None)
         if not generators:
             raise ValueError("MixtureMasks needs at least one generator")
         self.generators = nn.ModuleList(generators)
         w = np.ones(len(generators)) if weights is None else np.asarray(weights, dtype=float)
         if w.shape != (len(generators),) or (w < 0).any() or w.sum() <= 0:
-            raise ValueError(f"weights must be {len(generators)} non-negative numbers, got {weights}")
+            raise ValueError(
+                f"weights must be {len(generators)} non-negative numbers, got {weights}"
+            )
         self.weights = w / w.sum()
 
     def draw(self, height, width, rng):
@@ -253,7 +267,7 @@ class MixtureMasks(MaskGenerator):
         )
 
 
-class FileMasks(MaskGenerator):
+class FileMasks(MaskSampler):
     """Masks drawn at random from image files under ``root`` (recursive), resized to each image."""
 
     def __init__(self, root: str | Path) -> None:
@@ -261,7 +275,9 @@ class FileMasks(MaskGenerator):
         root = Path(root)
         self.files = list_images(root) if root.is_dir() else []
         if not self.files:
-            raise ValueError(f"{root}: no mask images found (looked for {', '.join(IMAGE_SUFFIXES)})")
+            raise ValueError(
+                f"{root}: no mask images found (looked for {', '.join(IMAGE_SUFFIXES)})"
+            )
 
     def draw(self, height, width, rng):
         path = self.files[int(rng.integers(len(self.files)))]

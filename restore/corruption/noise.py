@@ -1,23 +1,25 @@
 """Noise models on ``(B, C, H, W)`` float images in ``[0, 1]``.
 
-Each op is a pure function plus a thin ``nn.Module`` that draws its parameters per image. All of them
+Each op is a pure function plus a thin ``nn.Module`` that draws its parameters per image. All of
+them
 keep the input's shape, dtype and device (work is done in float32 and cast back), are reproducible
 from a ``torch.Generator``, and return values in ``[0, 1]`` when ``clip`` is true (the default).
 
-Scales: Gaussian and read-noise ``sigma`` are on the 0-255 scale (``sigma=25`` adds noise of standard
+Scales: Gaussian and read-noise ``sigma`` are on the 0-255 scale (``sigma=25`` adds noise of
+    standard
 deviation 25/255). Speckle ``sigma`` is relative to the signal; salt-and-pepper ``amount`` is a
 fraction of pixels; JPEG ``quality`` is 1-100; blur ``sigma`` is in pixels.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import kornia
 import torch
 from torch import Tensor, nn
 
-from restore.corruption import _random
+from restore.corruption import sampling
 
 Range = float | Sequence[float]
 
@@ -35,7 +37,7 @@ def check_images(images: Tensor) -> None:
 def _per_image(value: float | Tensor, images: Tensor) -> Tensor:
     """``value`` as a float32 ``(B, 1, 1, 1)`` tensor on the images' device."""
     b = images.shape[0]
-    return _random.per_image_param(value, b, images).view(b, 1, 1, 1)
+    return sampling.per_image_param(value, b, images).view(b, 1, 1, 1)
 
 
 def _finish(out: Tensor, images: Tensor, clip: bool) -> Tensor:
@@ -43,12 +45,16 @@ def _finish(out: Tensor, images: Tensor, clip: bool) -> Tensor:
 
 
 def gaussian_noise(
-    images: Tensor, sigma: float | Tensor, generator: torch.Generator | None = None, clip: bool = True
+    images: Tensor,
+    sigma: float | Tensor,
+    generator: torch.Generator | None = None,
+    clip: bool = True,
 ) -> Tensor:
-    """Add white Gaussian noise of standard deviation ``sigma`` (0-255 scale, scalar or ``(B,)``)."""
+    """Add white Gaussian noise of standard deviation ``sigma`` (0-255 scale, scalar or
+    ``(B,)``)."""
     check_images(images)
     x = images.float()
-    noise = _random.randn(tuple(x.shape), x, generator)
+    noise = sampling.randn(tuple(x.shape), x, generator)
     return _finish(x + noise * _per_image(sigma, x) / 255.0, images, clip)
 
 
@@ -71,10 +77,10 @@ def poisson_gaussian_noise(
     if (a < 0).any():
         raise ValueError("gain must be >= 0")
     safe_a = torch.where(a > 0, a, torch.ones_like(a))
-    rates = (x.clamp_min(0.0) / safe_a).to(_random._source_device(x, generator))
+    rates = (x.clamp_min(0.0) / safe_a).to(sampling._source_device(x, generator))
     photons = torch.poisson(rates, generator=generator).to(x.device)
     shot = torch.where(a > 0, photons * safe_a, x)
-    read = _random.randn(tuple(x.shape), x, generator) * _per_image(read_sigma, x) / 255.0
+    read = sampling.randn(tuple(x.shape), x, generator) * _per_image(read_sigma, x) / 255.0
     return _finish(shot + read, images, clip)
 
 
@@ -91,20 +97,23 @@ def salt_and_pepper_noise(
     check_images(images)
     x = images.float()
     b, _, h, w = x.shape
-    u = _random.rand((b, 1, h, w), x, generator)
+    u = sampling.rand((b, 1, h, w), x, generator)
     hit = u < _per_image(amount, x)
-    salt = _random.rand((b, 1, h, w), x, generator) < salt_ratio
+    salt = sampling.rand((b, 1, h, w), x, generator) < salt_ratio
     out = torch.where(hit, salt.float().expand_as(x), x)
     return out.to(images.dtype)
 
 
 def speckle_noise(
-    images: Tensor, sigma: float | Tensor, generator: torch.Generator | None = None, clip: bool = True
+    images: Tensor,
+    sigma: float | Tensor,
+    generator: torch.Generator | None = None,
+    clip: bool = True,
 ) -> Tensor:
     """Multiplicative noise ``y = x * (1 + sigma * n)``, ``n ~ N(0, 1)``; ``sigma`` is relative."""
     check_images(images)
     x = images.float()
-    noise = _random.randn(tuple(x.shape), x, generator)
+    noise = sampling.randn(tuple(x.shape), x, generator)
     return _finish(x * (1.0 + _per_image(sigma, x) * noise), images, clip)
 
 
@@ -118,7 +127,7 @@ def jpeg_compression(images: Tensor, quality: float | Tensor) -> Tensor:
     check_images(images)
     x = images.float()
     b, c, h, w = x.shape
-    q = _random.per_image_param(quality, b, x).clamp(1.0, 100.0)
+    q = sampling.per_image_param(quality, b, x).clamp(1.0, 100.0)
     rgb = x.expand(b, 3, h, w) if c == 1 else x
     # The codec works on 16x16 blocks: replicate-pad to a multiple of 16 and crop back.
     ph, pw = (-h) % 16, (-w) % 16
@@ -136,7 +145,7 @@ def gaussian_blur(images: Tensor, sigma: float | Tensor, kernel_size: int | None
     """
     check_images(images)
     x = images.float()
-    s = _random.per_image_param(sigma, x.shape[0], x).clamp_min(1e-3)
+    s = sampling.per_image_param(sigma, x.shape[0], x).clamp_min(1e-3)
     if kernel_size is None:
         kernel_size = 2 * int(torch.ceil(3 * s.max()).item()) + 1
     out = kornia.filters.gaussian_blur2d(
@@ -145,8 +154,9 @@ def gaussian_blur(images: Tensor, sigma: float | Tensor, kernel_size: int | None
     return _finish(out, images, clip=True)
 
 
-class NoiseOp(nn.Module):
-    """Base of the noise modules: draws per-image parameters and applies the op with probability ``p``.
+class DegradationOp(nn.Module):
+    """Base of the noise modules: draws per-image parameters and applies the op with probability
+    ``p``.
 
     Call as ``op(images, generator=None) -> Tensor``. Subclasses implement ``corrupt``.
     """
@@ -163,11 +173,11 @@ class NoiseOp(nn.Module):
     def forward(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
         check_images(images)
         out = self.corrupt(images, generator)
-        return _random.apply_with_probability(self.p, out, images, generator)
+        return sampling.apply_with_probability(self.p, out, images, generator)
 
     def draw(self, value: Range, images: Tensor, generator: torch.Generator | None) -> Tensor:
         """Per-image value: fixed, or uniform in ``(low, high)``."""
-        return _random.per_image_param(value, images.shape[0], images, generator)
+        return sampling.per_image_param(value, images.shape[0], images, generator)
 
 
 def _check_range(name: str, value: Range, low: float, high: float | None = None) -> Range:
@@ -181,7 +191,7 @@ def _check_range(name: str, value: Range, low: float, high: float | None = None)
     return tuple(values) if len(values) == 2 else values[0]
 
 
-class GaussianNoise(NoiseOp):
+class GaussianNoise(DegradationOp):
     """Additive Gaussian noise; ``sigma`` on the 0-255 scale, fixed or a ``[low, high]`` range."""
 
     def __init__(self, sigma: Range = 25.0, clip: bool = True, p: float = 1.0) -> None:
@@ -194,7 +204,7 @@ class GaussianNoise(NoiseOp):
         return gaussian_noise(images, sigma, generator, self.clip)
 
 
-class PoissonGaussianNoise(NoiseOp):
+class PoissonGaussianNoise(DegradationOp):
     """Signal-dependent sensor noise; see :func:`poisson_gaussian_noise` for the units."""
 
     def __init__(
@@ -211,7 +221,7 @@ class PoissonGaussianNoise(NoiseOp):
         return poisson_gaussian_noise(images, gain, read_sigma, generator, self.clip)
 
 
-class SaltAndPepperNoise(NoiseOp):
+class SaltAndPepperNoise(DegradationOp):
     """Impulse noise on a fraction ``amount`` (0-1) of pixels."""
 
     def __init__(self, amount: Range = 0.05, salt_ratio: float = 0.5, p: float = 1.0) -> None:
@@ -224,7 +234,7 @@ class SaltAndPepperNoise(NoiseOp):
         return salt_and_pepper_noise(images, amount, self.salt_ratio, generator)
 
 
-class SpeckleNoise(NoiseOp):
+class SpeckleNoise(DegradationOp):
     """Multiplicative noise with relative standard deviation ``sigma``."""
 
     def __init__(self, sigma: Range = 0.1, clip: bool = True, p: float = 1.0) -> None:
@@ -236,7 +246,7 @@ class SpeckleNoise(NoiseOp):
         return speckle_noise(images, self.draw(self.sigma, images, generator), generator, self.clip)
 
 
-class JPEGCompression(NoiseOp):
+class JPEGCompression(DegradationOp):
     """JPEG artefacts at ``quality`` 1-100, fixed or a ``[low, high]`` range."""
 
     def __init__(self, quality: Range = (30.0, 90.0), p: float = 1.0) -> None:
@@ -247,7 +257,7 @@ class JPEGCompression(NoiseOp):
         return jpeg_compression(images, self.draw(self.quality, images, generator))
 
 
-class GaussianBlur(NoiseOp):
+class GaussianBlur(DegradationOp):
     """Gaussian blur with ``sigma`` in pixels, fixed or a ``[low, high]`` range."""
 
     def __init__(self, sigma: Range = (0.5, 1.5), p: float = 1.0) -> None:

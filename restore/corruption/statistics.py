@@ -34,9 +34,11 @@ def noise_statistics(noisy: Tensor, clean: Tensor, blur_sigma: float = 2.0) -> N
     pixels: about ``1 / (4 pi sigma^2)`` (0.02 at 2 px) for white noise, more for blotchy noise.
     """
     if noisy.shape != clean.shape or noisy.dim() != 4 or noisy.shape[1] != 3:
-        raise ValueError(f"expected two (B, 3, H, W) tensors of one shape, got "
-                         f"{tuple(noisy.shape)} and {tuple(clean.shape)}")
-    r = (noisy.double() - clean.double())
+        raise ValueError(
+            f"expected two (B, 3, H, W) tensors of one shape, got "
+            f"{tuple(noisy.shape)} and {tuple(clean.shape)}"
+        )
+    r = noisy.double() - clean.double()
     r = r - r.mean(dim=(2, 3), keepdim=True)
     luma = kornia.color.rgb_to_grayscale(r)
     power = luma.square().mean(dim=(1, 2, 3))
@@ -45,12 +47,15 @@ def noise_statistics(noisy: Tensor, clean: Tensor, blur_sigma: float = 2.0) -> N
     neighbour = 0.5 * (lag_x + lag_y) / power
     std = r.square().mean(dim=(2, 3)).sqrt()
     pairs = [(0, 1), (0, 2), (1, 2)]
-    channel = torch.stack([(r[:, i] * r[:, j]).mean(dim=(1, 2)) / (std[:, i] * std[:, j])
-                           for i, j in pairs]).mean(0)
+    channel = torch.stack(
+        [(r[:, i] * r[:, j]).mean(dim=(1, 2)) / (std[:, i] * std[:, j]) for i, j in pairs]
+    ).mean(0)
     size = 2 * int(4 * blur_sigma) + 1
-    blurred = kornia.filters.gaussian_blur2d(r, (size, size), (blur_sigma, blur_sigma),
-                                             border_type="reflect")
+    blurred = kornia.filters.gaussian_blur2d(
+        r, (size, size), (blur_sigma, blur_sigma), border_type="reflect"
+    )
     low = blurred.square().mean(dim=(1, 2, 3)) / r.square().mean(dim=(1, 2, 3))
     rms = 255.0 * (noisy.double() - clean.double()).square().mean(dim=(1, 2, 3)).sqrt()
-    return NoiseStatistics(float(rms.mean()), float(neighbour.mean()), float(channel.mean()),
-                           float(low.mean()))
+    return NoiseStatistics(
+        float(rms.mean()), float(neighbour.mean()), float(channel.mean()), float(low.mean())
+    )

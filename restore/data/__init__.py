@@ -16,6 +16,12 @@ from restore.data.datamodule import (
 from restore.data.synthetic import SyntheticImages, synthetic_image
 
 __all__ = [
-    "DecodedImages", "ImageFolderDataModule", "PairedImages", "PatchDataset",
-    "RestorationDataModule", "SyntheticDataModule", "SyntheticImages", "synthetic_image",
+    "DecodedImages",
+    "ImageFolderDataModule",
+    "PairedImages",
+    "PatchDataset",
+    "RestorationDataModule",
+    "SyntheticDataModule",
+    "SyntheticImages",
+    "synthetic_image",
 ]

@@ -24,9 +24,9 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from restore.data.synthetic import SyntheticImages
 from restore.io.images import decode_image, read_image, to_float
 from restore.io.listing import IMAGE_SUFFIXES, list_images
-from restore.data.synthetic import SyntheticImages
 from restore.models.geometry import DIHEDRAL, dihedral
 
 
@@ -101,7 +101,9 @@ class PatchDataset(Dataset):
         else:
             top, left = (height - size) // 2, (width - size) // 2
         crop = to_float(image[top : top + size, left : left + size])
-        patch = torch.from_numpy(np.array(crop)).permute(2, 0, 1)  # a copy: the cache is not written
+        patch = torch.from_numpy(np.array(crop)).permute(
+            2, 0, 1
+        )  # a copy: the cache is not written
         if self.train:
             patch = dihedral(patch, *DIHEDRAL[int(torch.randint(0, 8, ()))])
         return patch.contiguous()
@@ -126,8 +128,9 @@ class PairedImages(Dataset):
         channels: 1 (luma) or 3 (RGB).
     """
 
-    def __init__(self, root: str | Path, noisy_suffix: str, clean_suffix: str, name: str,
-                 channels: int = 3) -> None:
+    def __init__(
+        self, root: str | Path, noisy_suffix: str, clean_suffix: str, name: str, channels: int = 3
+    ) -> None:
         _check_channels(channels)
         root = Path(root)
         if not root.is_dir():
@@ -139,25 +142,36 @@ class PairedImages(Dataset):
             if not clean_path.stem.endswith(clean_suffix):
                 continue
             stem = clean_path.stem[: len(clean_path.stem) - len(clean_suffix)]
-            noisy = [p for p in clean_path.parent.glob(f"{stem}{noisy_suffix}.*")
-                     if p.suffix.lower() in IMAGE_SUFFIXES]
+            noisy = [
+                p
+                for p in clean_path.parent.glob(f"{stem}{noisy_suffix}.*")
+                if p.suffix.lower() in IMAGE_SUFFIXES
+            ]
             if len(noisy) != 1:
-                raise ValueError(f"{clean_path}: expected one noisy image {stem}{noisy_suffix}.*, "
-                                 f"found {len(noisy)}")
+                raise ValueError(
+                    f"{clean_path}: expected one noisy image {stem}{noisy_suffix}.*, "
+                    f"found {len(noisy)}"
+                )
             pair = decode_image(noisy[0], channels), decode_image(clean_path, channels)
             if pair[0].shape != pair[1].shape:
-                raise ValueError(f"{noisy[0]}: size {pair[0].shape} differs from its clean image's "
-                                 f"{pair[1].shape}")
+                raise ValueError(
+                    f"{noisy[0]}: size {pair[0].shape} differs from its clean image's "
+                    f"{pair[1].shape}"
+                )
             self.pairs.append(pair)
             self.clean_paths.append(clean_path)
         if not self.pairs:
-            raise ValueError(f"no noisy/clean pairs (*{noisy_suffix}.* with *{clean_suffix}.*) in {root}")
+            raise ValueError(
+                f"no noisy/clean pairs (*{noisy_suffix}.* with *{clean_suffix}.*) in {root}"
+            )
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        noisy, clean = (torch.from_numpy(to_float(a).transpose(2, 0, 1).copy()) for a in self.pairs[index])
+        noisy, clean = (
+            torch.from_numpy(to_float(a).transpose(2, 0, 1).copy()) for a in self.pairs[index]
+        )
         return {"name": self.name, "noisy": noisy, "clean": clean}
 
 
@@ -221,11 +235,14 @@ class RestorationDataModule(LightningDataModule, ABC):
     def setup(self, stage: str | None = None) -> None:
         if self.data_train is None:
             self.data_train, self.data_val = self.build_datasets()
-            self.data_real = [PairedImages(name=name, channels=self.channels, **spec)
-                              for name, spec in self.real_val.items()]
+            self.data_real = [
+                PairedImages(name=name, channels=self.channels, **spec)
+                for name, spec in self.real_val.items()
+            ]
             for pairs in self.data_real:
-                rank_zero_info(f"{type(self).__name__}: {len(pairs)} real noisy/clean pairs "
-                               f"({pairs.name})")
+                rank_zero_info(
+                    f"{type(self).__name__}: {len(pairs)} real noisy/clean pairs ({pairs.name})"
+                )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.data_train, self.batch_size, train=True)
@@ -315,8 +332,9 @@ class ImageFolderDataModule(RestorationDataModule):
         train_files: list[Path] = []
         val_files: list[Path] = []
         if self.val_root is not None:
-            val_files = _split(self._readable_images(self.val_root), self.max_val_images,
-                               self.split_seed)[1]
+            val_files = _split(
+                self._readable_images(self.val_root), self.max_val_images, self.split_seed
+            )[1]
             held_out = {path.resolve() for path in val_files}
         for root in self.roots:
             files = self._readable_images(root)
@@ -363,9 +381,12 @@ class ImageFolderDataModule(RestorationDataModule):
             )
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
             decoded = list(pool.map(self._decode, files))
-        readable = [path for path, image in zip(files, decoded) if image is not None]
-        skipped = [str(path.relative_to(folder)) for path, image in zip(files, decoded)
-                   if image is None]
+        readable = [path for path, image in zip(files, decoded, strict=False) if image is not None]
+        skipped = [
+            str(path.relative_to(folder))
+            for path, image in zip(files, decoded, strict=True)
+            if image is None
+        ]
         if not readable:
             raise ValueError(f"none of the {len(files)} image files in {folder} can be decoded")
         if skipped:
@@ -374,7 +395,9 @@ class ImageFolderDataModule(RestorationDataModule):
                 f" in {folder}: {', '.join(skipped)}"
             )
         if self.cache:
-            self._decoded.update((p, image) for p, image in zip(files, decoded) if image is not None)
+            self._decoded.update(
+                (p, image) for p, image in zip(files, decoded, strict=False) if image is not None
+            )
         return readable
 
     def _decode(self, path: Path) -> np.ndarray | None:
@@ -395,8 +418,8 @@ class SyntheticDataModule(RestorationDataModule):
         num_val: number of validation images.
         image_size: side of the generated images in pixels.
         seed: seed of the image family.
-        cache: draw all images once in :meth:`setup` (about 4 s and 160 MB at the defaults) instead
-            of on every access (about 10 ms per image, slower than a GPU consumes them).
+        cache: draw all images once in :meth:`setup` (``num * size^2 * channels * 4`` bytes)
+            instead of on every access.
         **kwargs: :class:`RestorationDataModule` arguments.
     """
 

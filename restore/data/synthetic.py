@@ -70,8 +70,8 @@ class SyntheticImages(Dataset):
     """``num_images`` synthetic images as float32 ``(C, H, W)`` tensors in ``[0, 1]``.
 
     Item ``i`` is ``synthetic_image(start + i, size, channels, seed)``; disjoint index ranges give
-    disjoint image sets (e.g. training and validation). Drawing an image takes about 10 ms at
-    160 x 160; ``cache=True`` draws all of them once, up front, into a read-only array of
+    disjoint image sets (e.g. training and validation). ``cache=True`` draws all of them once,
+    up front, into a read-only array of
     ``num_images * H * W * C * 4`` bytes (shared with forked DataLoader workers).
     """
 

@@ -14,13 +14,23 @@ Names load on first use, so ``from restore.io import list_images`` stays light.
 from importlib import import_module
 
 _HOMES = {
-    "IMAGE_SUFFIXES": "listing", "is_image_file": "listing", "list_images": "listing",
-    "ImageFile": "images", "ImageFileError": "images", "decode_image": "images",
-    "read_image": "images", "read_image_file": "images", "to_float": "images",
+    "IMAGE_SUFFIXES": "listing",
+    "is_image_file": "listing",
+    "list_images": "listing",
+    "ImageFile": "images",
+    "ImageFileError": "images",
+    "decode_image": "images",
+    "read_image": "images",
+    "read_image_file": "images",
+    "to_float": "images",
     "write_image_file": "images",
-    "holes_in_mask": "masks", "holes_in_mask_tensor": "masks", "load_mask": "masks",
+    "holes_in_mask": "masks",
+    "holes_in_mask_tensor": "masks",
+    "load_mask": "masks",
     "read_mask": "masks",
-    "SHIPPED_WEIGHTS": "weights", "export_weights": "weights", "init_from": "weights",
+    "SHIPPED_WEIGHTS": "weights",
+    "export_weights": "weights",
+    "init_from": "weights",
     "load_net": "weights",
     "atomic_path": "atomic",
 }

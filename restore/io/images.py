@@ -22,14 +22,47 @@ from PIL import Image, ImageCms
 
 from restore.io.atomic import atomic_path
 
-_PIL_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
-               ".tiff": "TIFF", ".bmp": "BMP"}
+_PIL_FORMAT = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
 _ORIENTATION = 0x0112
 # TIFF tags that describe how the pixels are stored (size, samples, photometric interpretation,
 # strips, tiles, compression, ...). A TIFF's "EXIF" from Pillow holds them too; copied into the
 # output they would describe the input's layout (say CMYK) and corrupt the file.
-_LAYOUT_TAGS = {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 320, 322,
-                323, 324, 325, 338, 339, 340, 341, 530, 531, 532}
+_LAYOUT_TAGS = {
+    254,
+    255,
+    256,
+    257,
+    258,
+    259,
+    262,
+    266,
+    273,
+    277,
+    278,
+    279,
+    284,
+    317,
+    320,
+    322,
+    323,
+    324,
+    325,
+    338,
+    339,
+    340,
+    341,
+    530,
+    531,
+    532,
+}
 
 Image.MAX_IMAGE_PIXELS = None  # we check the pixel count ourselves, with a clear message
 
@@ -51,9 +84,15 @@ class ImageFile:
 
 def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     """Apply an EXIF orientation (1-8) to ``pixels``."""
-    ops = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
-           5: lambda a: np.swapaxes(a, 0, 1), 6: lambda a: np.rot90(a, -1),
-           7: lambda a: np.rot90(a, 1)[::-1], 8: lambda a: np.rot90(a, 1)}
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.rot90(a, 1)[::-1],
+        8: lambda a: np.rot90(a, 1),
+    }
     return np.ascontiguousarray(ops[orientation](pixels)) if orientation in ops else pixels
 
 
@@ -77,8 +116,9 @@ def _cmyk_to_rgb(path: Path) -> tuple[np.ndarray, bytes | None]:
             icc = im.info.get("icc_profile")
             if icc:
                 srgb = ImageCms.createProfile("sRGB")
-                rgb = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), srgb,
-                                                outputMode="RGB")
+                rgb = ImageCms.profileToProfile(
+                    im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), srgb, outputMode="RGB"
+                )
                 return np.asarray(rgb), ImageCms.ImageCmsProfile(srgb).tobytes()
             return np.asarray(im.convert("RGB")), None
     except (OSError, ValueError, SyntaxError, ImageCms.PyCMSError) as err:
@@ -87,8 +127,10 @@ def _cmyk_to_rgb(path: Path) -> tuple[np.ndarray, bytes | None]:
 
 def _check_size(path: Path, width: int, height: int, max_pixels: int | None) -> None:
     if max_pixels is not None and width * height > max_pixels:
-        raise ImageFileError(f"{path}: {width}x{height} = {width * height / 1e6:.0f} megapixels is "
-                             f"above the limit of {max_pixels / 1e6:.0f} (raise --max-pixels)")
+        raise ImageFileError(
+            f"{path}: {width}x{height} = {width * height / 1e6:.0f} megapixels is "
+            f"above the limit of {max_pixels / 1e6:.0f} (raise --max-pixels)"
+        )
 
 
 def read_image_file(path: str | Path, max_pixels: int | None = None) -> ImageFile:
@@ -127,8 +169,13 @@ def read_image_file(path: str | Path, max_pixels: int | None = None) -> ImageFil
                 pixels = np.asarray(im.convert("LA" if gray_alpha else "RGBA"))
         except (OSError, ValueError, SyntaxError) as err:
             raise ImageFileError(f"{path}: cannot decode image data ({err})") from err
-    if gray_alpha and pixels.ndim == 3 and pixels.shape[2] == 4 and \
-            (pixels[:, :, 0] == pixels[:, :, 1]).all() and (pixels[:, :, 0] == pixels[:, :, 2]).all():
+    if (
+        gray_alpha
+        and pixels.ndim == 3
+        and pixels.shape[2] == 4
+        and (pixels[:, :, 0] == pixels[:, :, 1]).all()
+        and (pixels[:, :, 0] == pixels[:, :, 2]).all()
+    ):
         pixels = np.ascontiguousarray(pixels[:, :, [0, 3]])  # OpenCV expands gray + alpha to RGBA
     orientation = exif.get(_ORIENTATION, 1)
     pixels = _orient(pixels, orientation)
@@ -171,7 +218,8 @@ def _read_float_tiff(path: Path, max_pixels: int | None, header_error: Exception
 
 
 def write_image_file(path: str | Path, image: ImageFile, quality: int = 95) -> None:
-    """Write atomically (temporary file in the same folder, then rename); never leaves a partial file.
+    """Write atomically (temporary file in the same folder, then rename); never leaves a partial
+    file.
 
     The format follows the suffix. 16-bit pixels go to PNG/TIFF at 16 bits; JPEG, WebP and BMP get
     8 bits. Float32 pixels go to TIFF as float32, values as they are; other formats get them
@@ -194,14 +242,21 @@ def write_image_file(path: str | Path, image: ImageFile, quality: int = 95) -> N
             if pixels.dtype in (np.uint16, np.float32):
                 if pixels.ndim == 3 and pixels.shape[2] == 2:  # OpenCV writes no gray + alpha: RGBA
                     pixels = pixels[:, :, [0, 0, 0, 1]]
-                bgr = pixels if pixels.ndim == 2 else cv2.cvtColor(
-                    pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+                bgr = (
+                    pixels
+                    if pixels.ndim == 2
+                    else cv2.cvtColor(
+                        pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
+                    )
+                )
                 if not cv2.imwrite(str(tmp), bgr):
                     raise OSError("OpenCV could not encode the image")
             else:
                 _save_pil(tmp, pixels, _PIL_FORMAT[suffix], image, quality)
     except (OSError, ValueError, cv2.error) as err:
-        raise ImageFileError(f"{path}: cannot write ({getattr(err, 'strerror', None) or err})") from err
+        raise ImageFileError(
+            f"{path}: cannot write ({getattr(err, 'strerror', None) or err})"
+        ) from err
 
 
 def _save_pil(tmp: Path, pixels: np.ndarray, fmt: str, image: ImageFile, quality: int) -> None:
@@ -226,7 +281,8 @@ def _save_pil(tmp: Path, pixels: np.ndarray, fmt: str, image: ImageFile, quality
 
 
 def to_float(image: np.ndarray) -> np.ndarray:
-    """uint8 / uint16 pixels as float32 in ``[0, 1]`` (scaled by 255 / 65535); floats as they are."""
+    """uint8 / uint16 pixels as float32 in ``[0, 1]`` (scaled by 255 / 65535); floats as they
+    are."""
     if image.dtype.kind == "f":
         return image.astype(np.float32, copy=False)
     return image.astype(np.float32) / np.iinfo(image.dtype).max
@@ -262,7 +318,7 @@ def read_image(path: str | Path, channels: int = 3) -> np.ndarray:
     weights, as ``cv2.cvtColor``).
 
     Raises:
-        ValueError: ``channels`` is not 1 or 3, or the file is missing, empty, truncated or cannot be
-            decoded (:class:`ImageFileError`, whose message names the file).
+        ValueError: ``channels`` is not 1 or 3, or the file is missing, empty, truncated or cannot
+            be decoded (:class:`ImageFileError`, whose message names the file).
     """
     return to_float(decode_image(path, channels))

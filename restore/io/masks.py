@@ -53,7 +53,9 @@ def holes_in_mask_tensor(mask: Tensor) -> Tensor:
     elif mask.dim() == 3:
         mask = mask[None]
     if mask.dim() != 4:
-        raise ValueError(f"expected an (H, W), (C, H, W) or (B, C, H, W) mask, got {tuple(mask.shape)}")
+        raise ValueError(
+            f"expected an (H, W), (C, H, W) or (B, C, H, W) mask, got {tuple(mask.shape)}"
+        )
     pixels = mask.detach().movedim(1, -1).cpu()
     pixels = (pixels.float() if pixels.dtype == torch.bfloat16 else pixels).numpy()
     return torch.from_numpy(_threshold(_colour_max(pixels)))[:, None].to(mask.device)

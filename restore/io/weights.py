@@ -29,7 +29,9 @@ def _inference_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state.items() if not k.startswith(TRAINING_ONLY)}
 
 
-def export_weights(net: RestorationVAE, path: str | Path, dtype: torch.dtype = torch.float32) -> Path:
+def export_weights(
+    net: RestorationVAE, path: str | Path, dtype: torch.dtype = torch.float32
+) -> Path:
     """Write ``net``'s inference weights and config to ``path``.
 
     ``dtype=torch.float16`` halves the file (the shipped default model); weights load back as
@@ -37,8 +39,12 @@ def export_weights(net: RestorationVAE, path: str | Path, dtype: torch.dtype = t
     """
     path = Path(path)
     state = {k: v.detach().to(dtype).contiguous().cpu() for k, v in net.state_dict().items()}
-    payload = {"format": FORMAT, "version": VERSION, "config": dict(net.config),
-               "state_dict": _inference_state(state)}
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": dict(net.config),
+        "state_dict": _inference_state(state),
+    }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path
@@ -52,8 +58,10 @@ def _build(config: dict, state: dict[str, torch.Tensor], source: Path) -> Restor
         raise ValueError(f"{source}: weights do not match the model config ({err})") from err
     missing = [k for k in missing if not k.startswith(TRAINING_ONLY)]
     if missing or unexpected:
-        raise ValueError(f"{source}: weights do not match the model config "
-                         f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise ValueError(
+            f"{source}: weights do not match the model config "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
     return net.eval()
 
 
@@ -62,15 +70,19 @@ def _find_in_run_folder(folder: Path, prefer_checkpoint: bool = False) -> Path:
     ``prefer_checkpoint`` (they also hold the recognition network, which fine-tuning needs)."""
     exports = [c for c in (folder / "export" / EXPORT_NAME, folder / EXPORT_NAME) if c.is_file()]
     ckpts = sorted((folder / "checkpoints").glob("best*.ckpt")) or sorted(
-        (folder / "checkpoints").glob("*.ckpt"))
+        (folder / "checkpoints").glob("*.ckpt")
+    )
     found = ckpts[-1:] + exports if prefer_checkpoint else exports + ckpts[-1:]
     if found:
         return found[0]
-    raise FileNotFoundError(f"{folder}: no export/{EXPORT_NAME} or checkpoints/*.ckpt in this run folder")
+    raise FileNotFoundError(
+        f"{folder}: no export/{EXPORT_NAME} or checkpoints/*.ckpt in this run folder"
+    )
 
 
-def _read_weights(path: str | Path, map_location: str | torch.device,
-                  prefer_checkpoint: bool = False) -> tuple[dict, dict, Path]:
+def _read_weights(
+    path: str | Path, map_location: str | torch.device, prefer_checkpoint: bool = False
+) -> tuple[dict, dict, Path]:
     """``(config, state_dict, file)`` of an export file, Lightning checkpoint or run folder."""
     path = Path(path)
     if path.is_dir():
@@ -86,16 +98,21 @@ def _read_weights(path: str | Path, map_location: str | torch.device,
             raise ValueError(f"{path}: unsupported export version {payload.get('version')}")
         return payload["config"], payload["state_dict"], path
     if isinstance(payload, dict) and "restore_net_config" in payload and "state_dict" in payload:
-        state = {k[len("net."):]: v for k, v in payload["state_dict"].items() if k.startswith("net.")}
+        state = {
+            k[len("net.") :]: v for k, v in payload["state_dict"].items() if k.startswith("net.")
+        }
         return payload["restore_net_config"], state, path
     raise ValueError(f"{path}: not a restore weights file or checkpoint")
 
 
-def load_net(path: str | Path | None = None, map_location: str | torch.device = "cpu") -> RestorationVAE:
+def load_net(
+    path: str | Path | None = None, map_location: str | torch.device = "cpu"
+) -> RestorationVAE:
     """Load a network from an export file, a Lightning checkpoint or a ``restore-train`` run folder;
     with no ``path``, the weights shipped inside the package (no network access).
 
-    Returns the network in eval mode. Raises ``FileNotFoundError`` or ``ValueError`` naming the file.
+    Returns the network in eval mode. Raises ``FileNotFoundError`` or ``ValueError`` naming the
+    file.
     """
     if path is None:
         with resources.as_file(resources.files("restore") / "weights" / SHIPPED_WEIGHTS) as file:
@@ -107,10 +124,12 @@ def load_net(path: str | Path | None = None, map_location: str | torch.device = 
 def _grown_blocks(theirs: dict, ours: dict) -> bool:
     """True when ``ours`` is ``theirs`` with more residual blocks per level (and maybe another
     hole fill): the extra blocks can start as identities."""
-    same = {k: v for k, v in theirs.items() if k not in ("hole_fill", "blocks")} == \
-        {k: v for k, v in ours.items() if k not in ("hole_fill", "blocks")}
-    fewer = len(theirs["blocks"]) == len(ours["blocks"]) and \
-        all(a <= b for a, b in zip(theirs["blocks"], ours["blocks"]))
+    same = {k: v for k, v in theirs.items() if k not in ("hole_fill", "blocks")} == {
+        k: v for k, v in ours.items() if k not in ("hole_fill", "blocks")
+    }
+    fewer = len(theirs["blocks"]) == len(ours["blocks"]) and all(
+        a <= b for a, b in zip(theirs["blocks"], ours["blocks"], strict=False)
+    )
     return same and fewer
 
 
@@ -133,7 +152,9 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     new_blocks = set()
     if grown:
         for stage in ("enc", "dec"):
-            for level, (old, new) in enumerate(zip(config["blocks"], net.config["blocks"])):
+            for level, (old, new) in enumerate(
+                zip(config["blocks"], net.config["blocks"], strict=False)
+            ):
                 for block in range(old, new):
                     conv2 = getattr(net, stage)[level][block].conv2
                     torch.nn.init.zeros_(conv2.weight)
@@ -141,9 +162,14 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
                     new_blocks.add(f"{stage}.{level}.{block}.")
     missing = [k for k in missing if not k.startswith(tuple(new_blocks))] if new_blocks else missing
     if unexpected or any(not k.startswith(TRAINING_ONLY) for k in missing):
-        raise ValueError(f"{path}: weights do not match the network (missing {missing[:3]}, "
-                         f"unexpected {unexpected[:3]})")
+        raise ValueError(
+            f"{path}: weights do not match the network (missing {missing[:3]}, "
+            f"unexpected {unexpected[:3]})"
+        )
     if missing:
-        warnings.warn(f"{path} has no recognition network q(z | x, y) (an export): it starts "
-                      "untrained; fine-tune from a checkpoint to keep it", stacklevel=2)
+        warnings.warn(
+            f"{path} has no recognition network q(z | x, y) (an export): it starts "
+            "untrained; fine-tune from a checkpoint to keep it",
+            stacklevel=2,
+        )
     return path

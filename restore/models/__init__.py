@@ -1,4 +1,5 @@
-"""The restoration VAE and its Lightning training module (weight files: :mod:`restore.io.weights`)."""
+"""The restoration VAE and its Lightning training module (weight files:
+:mod:`restore.io.weights`)."""
 
 from restore.models.vae import Encoding, RestorationVAE, VAEOutput, gaussian_kl, reparameterize
 

@@ -2,14 +2,15 @@
 
 * :func:`pyramid_fill`, push-pull interpolation (Gortler et al., "The Lumigraph", 1996): the known
   pixels are averaged over a pyramid of 2x2 cells ("push") and every hole pixel takes the colour of
-  the coarsest cell around it that holds known pixels, blended smoothly back up the pyramid ("pull").
+  the coarsest cell around it that holds known pixels, blended smoothly back up the pyramid
+  ("pull").
   Fast and colour-faithful, but blurry and blocky.
-* :func:`harmonic_fill`: approximates the membrane (harmonic) interpolation, where every hole pixel is
-  the mean of its four neighbours and the known pixels are the boundary values (the discrete Laplace
-  equation), the smoothest fill that meets the hole's edges. Cascadic multigrid: the push-pull
-  pyramid gives the start at each level, and a few red-black successive over-relaxation (SOR) sweeps
-  refine it. Inside LaMa's masks on CBSD68 it is 1.4-2.5 dB closer to the true pixels than
-  push-pull and 0.5-1 dB closer than OpenCV's Telea inpainting (MODEL_CARD.md, "Inpainting").
+* :func:`harmonic_fill`: approximates the membrane (harmonic) interpolation, where every hole pixel
+  is the mean of its four neighbours and the known pixels are the boundary values (the discrete
+  Laplace equation), the smoothest fill that meets the hole's edges. Cascadic multigrid: the
+  push-pull pyramid gives the start at each level, and a few red-black successive over-relaxation
+  (SOR) sweeps refine it. How close each comes to the true pixels is measured in MODEL_CARD.md
+  ("Inpainting").
 
 Both take ``(B, C, H, W)`` images of any range and ``(B, 1, H, W)`` hole masks (1 = missing).
 """
@@ -24,10 +25,18 @@ Pyramid = list[tuple[Tensor, Tensor]]
 
 
 def _push(image: Tensor, mask: Tensor) -> tuple[Pyramid, Tensor]:
-    """Pyramid of (weight x colour, weight) 2x2 means, finest first, and the coarsest level's fill."""
-    if image.dim() != 4 or mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[-2:] != image.shape[-2:]:
-        raise ValueError(f"expected (B, C, H, W) image and (B, 1, H, W) mask, got "
-                         f"{tuple(image.shape)} and {tuple(mask.shape)}")
+    """Pyramid of (weight x colour, weight) 2x2 means, finest first, and the coarsest level's
+    fill."""
+    if (
+        image.dim() != 4
+        or mask.dim() != 4
+        or mask.shape[1] != 1
+        or mask.shape[-2:] != image.shape[-2:]
+    ):
+        raise ValueError(
+            f"expected (B, C, H, W) image and (B, 1, H, W) mask, got "
+            f"{tuple(image.shape)} and {tuple(mask.shape)}"
+        )
     dtype = torch.promote_types(image.dtype, torch.float32)
     weight = (1.0 - mask.to(dtype)).clamp(0.0, 1.0)
     value = image.to(dtype) * weight
@@ -54,8 +63,8 @@ def pyramid_fill(image: Tensor, mask: Tensor) -> Tensor:
         mask: ``(B, 1, H, W)`` hole mask, 1 = missing, 0 = known (fractional values weight pixels).
 
     Returns:
-        ``(B, C, H, W)`` in ``image``'s dtype: known pixels unchanged, holes filled. An image with no
-        known pixel at all is filled with 0. Computed in float32 (or float64 for float64 input).
+        ``(B, C, H, W)`` in ``image``'s dtype: known pixels unchanged, holes filled. An image with
+        no known pixel at all is filled with 0. Computed in float32 (or float64 for float64 input).
     """
     levels, filled = _push(image, mask)
     for value, weight in reversed(levels):
@@ -84,8 +93,10 @@ def _sor(image: Tensor, hole: Tensor, sweeps: int, omega: float) -> Tensor:
     if sweeps == 0:
         return image
     h, w = image.shape[-2:]
-    red = (torch.arange(h, device=image.device)[:, None]
-           + torch.arange(w, device=image.device)[None, :]) % 2 == 0
+    red = (
+        torch.arange(h, device=image.device)[:, None]
+        + torch.arange(w, device=image.device)[None, :]
+    ) % 2 == 0
     steps = [((hole & red) * omega).to(image.dtype), ((hole & ~red) * omega).to(image.dtype)]
     update = torch.empty_like(image)
     for _ in range(sweeps):
@@ -94,8 +105,9 @@ def _sor(image: Tensor, hole: Tensor, sweeps: int, omega: float) -> Tensor:
     return image
 
 
-def harmonic_fill(image: Tensor, mask: Tensor, sweeps: int = 4, omega: float = 1.8,
-                  max_sweeps: int = 64) -> Tensor:
+def harmonic_fill(
+    image: Tensor, mask: Tensor, sweeps: int = 4, omega: float = 1.8, max_sweeps: int = 64
+) -> Tensor:
     """Fill the holes of ``image`` with the harmonic (membrane) interpolation of its known pixels.
 
     Args:
@@ -108,14 +120,14 @@ def harmonic_fill(image: Tensor, mask: Tensor, sweeps: int = 4, omega: float = 1
             this many (or ``sweeps``, if larger).
 
     Returns:
-        ``(B, C, H, W)`` in ``image``'s dtype: known pixels unchanged, holes filled. An image with no
-        known pixel at all is filled with 0. Computed in float32 (or float64 for float64 input).
-        Cost: about 16 full-resolution passes, about 0.15-0.2 s per megapixel on large images
-        (2 CPU threads), plus a fixed few tens of milliseconds for the many small coarse levels.
+        ``(B, C, H, W)`` in ``image``'s dtype: known pixels unchanged, holes filled. An image
+        with no known pixel at all is filled with 0. Computed in float32 (or float64 for float64
+        input). Cost: about 16 full-resolution passes, plus the small coarse levels.
     """
     if sweeps < 0 or max_sweeps < 0 or not 0.0 < omega < 2.0:
-        raise ValueError(f"need sweeps, max_sweeps >= 0 and omega in (0, 2), got {sweeps}, "
-                         f"{max_sweeps}, {omega}")
+        raise ValueError(
+            f"need sweeps, max_sweeps >= 0 and omega in (0, 2), got {sweeps}, {max_sweeps}, {omega}"
+        )
     levels, filled = _push(image, mask)
     for level in reversed(range(len(levels))):
         value, weight = levels[level]

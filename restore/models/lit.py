@@ -1,8 +1,10 @@
-"""Lightning module: trains a :class:`RestorationVAE` on images corrupted on the fly, on the device."""
+"""Lightning module: trains a :class:`RestorationVAE` on images corrupted on the fly, on the
+device."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import lightning as L
 import torch
@@ -62,7 +64,9 @@ class RestorationModule(L.LightningModule):
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         if likelihood_scale <= 0 or beta < 0 or kl_warmup_steps < 0 or prior_weight < 0:
-            raise ValueError("likelihood_scale must be > 0; beta, kl_warmup_steps, prior_weight >= 0")
+            raise ValueError(
+                "likelihood_scale must be > 0; beta, kl_warmup_steps, prior_weight >= 0"
+            )
         if not 0.0 <= noise_level_p <= 1.0:
             raise ValueError(f"noise_level_p must be in [0, 1], got {noise_level_p}")
         if not val_tasks:
@@ -104,16 +108,23 @@ class RestorationModule(L.LightningModule):
         clean = batch
         result = self._corrupt(self.corruption, clean)
         told = torch.rand(clean.shape[0], device=clean.device) < self.hparams.noise_level_p
-        level = torch.where(told, result.noise_level, float("nan"))
+        level = torch.where(told, result.rms_error, float("nan"))  # told as its noise level
         weight = self.hparams.prior_weight
-        out = self.net(self._format(result.degraded), result.mask, clean, level, decode_prior=weight > 0)
+        out = self.net(
+            self._format(result.degraded), result.mask, clean, level, decode_prior=weight > 0
+        )
         recon = self.reconstruction_nll(out.reconstruction, clean)
         # KL in nats per image pixel, so it is on the same footing as the per-pixel reconstruction.
         kl_map = out.kl.float()
         kl = kl_map.sum(dim=(1, 2, 3)).mean() / (clean.shape[-1] * clean.shape[-2])
         beta = self.beta_now()
         elbo_loss = recon + beta * kl
-        logs = {"train/recon_nll": recon, "train/kl": kl, "train/beta": beta, "train/neg_elbo": elbo_loss}
+        logs = {
+            "train/recon_nll": recon,
+            "train/kl": kl,
+            "train/beta": beta,
+            "train/neg_elbo": elbo_loss,
+        }
         loss = elbo_loss
         if weight > 0:
             prior_recon = self.reconstruction_nll(out.prior_reconstruction, clean)
@@ -122,13 +133,15 @@ class RestorationModule(L.LightningModule):
         self.log_dict({"train/loss": loss, **logs}, prog_bar=True, batch_size=clean.shape[0])
         kl_per_dim = kl_map.mean(dim=(0, 2, 3))  # nats per latent position, per latent channel
         self.log_dict(
-            {f"train_kl_dim/{i:02d}": v for i, v in enumerate(kl_per_dim)}, batch_size=clean.shape[0]
+            {f"train_kl_dim/{i:02d}": v for i, v in enumerate(kl_per_dim)},
+            batch_size=clean.shape[0],
         )
         return loss
 
     # ----------------------------------------------------------------------------------------------
-    def validation_step(self, batch: Tensor | dict[str, Any], batch_idx: int,
-                        dataloader_idx: int = 0) -> dict[str, tuple[Tensor, Tensor, Tensor]]:
+    def validation_step(
+        self, batch: Tensor | dict[str, Any], batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, tuple[Tensor, Tensor, Tensor]]:
         """Score the synthetic tasks on a batch of clean crops, or a real noisy/clean pair (a dict
         from :class:`restore.data.PairedImages`) blind. Returns ``{task: (degraded, restored,
         clean)}`` for the image grids."""
@@ -143,7 +156,9 @@ class RestorationModule(L.LightningModule):
             g = torch.Generator().manual_seed(self.hparams.val_seed + 100_003 * t + batch_idx)
             result = self._corrupt(corruption, clean, g)
             keep_known = len(corruption.noise) == 0
-            restored = self.net.restore(self._format(result.degraded), result.mask, keep_known).float()
+            restored = self.net.restore(
+                self._format(result.degraded), result.mask, keep_known
+            ).float()
             self._score(name, restored, clean, result.degraded)
             if batch_idx == 0:
                 grids[name] = (result.degraded, restored, clean)
@@ -151,8 +166,11 @@ class RestorationModule(L.LightningModule):
 
     def _score(self, task: str, restored: Tensor, clean: Tensor, degraded: Tensor) -> None:
         """Accumulate per-image PSNR / SSIM of ``task`` (reduced over batches and processes)."""
-        for metric, values in (("psnr", psnr(restored, clean)), ("ssim", ssim(restored, clean)),
-                               ("psnr_input", psnr(degraded, clean))):
+        for metric, values in (
+            ("psnr", psnr(restored, clean)),
+            ("ssim", ssim(restored, clean)),
+            ("psnr_input", psnr(degraded, clean)),
+        ):
             key = f"{task}/{metric}"
             if key not in self.val_metrics:
                 self.val_metrics[key] = torchmetrics.MeanMetric().to(self.device)
@@ -175,7 +193,10 @@ class RestorationModule(L.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer=optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["restore_net_config"] = dict(self.net.config)

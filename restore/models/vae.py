@@ -4,15 +4,17 @@ Structure (in the spirit of the Probabilistic U-Net, with a spatial latent as in
 Completion):
 
 * a conditioning U-Net encoder reads the degraded image and its hole mask and gives skip features
-  plus the *conditional prior* ``p(z | y) = N(mu, diag(exp(logvar)))`` over a latent map at 1/``stride``
+  plus the *conditional prior* ``p(z | y) = N(mu, diag(exp(logvar)))`` over a latent map at
+  1/``stride``
   resolution (``y`` = degraded image and mask);
 * a recognition network ``q(z | x, y)`` also sees the clean image ``x`` (training only);
 * the U-Net decoder maps a latent sample plus the skips to the restored image: a residual on top of
   the degraded input, whose holes hold 0 or a classical fill of the known pixels
-  (``hole_fill``: ``"pyramid"``, push-pull, or ``"harmonic"``, membrane; see :mod:`restore.models.fill`).
+  (``hole_fill``: ``"pyramid"``, push-pull, or ``"harmonic"``, membrane; see
+  :mod:`restore.models.fill`).
 
-Training maximises the ELBO ``E_q[log p(x | z, y)] - beta * KL(q(z | x, y) || p(z | y))``. Because the
-recognition network sees the clean image, a decoder trained on posterior samples alone learns to
+Training maximises the ELBO ``E_q[log p(x | z, y)] - beta * KL(q(z | x, y) || p(z | y))``. Because
+the recognition network sees the clean image, a decoder trained on posterior samples alone learns to
 rely on ``z`` for detail that the prior cannot supply at test time (decoding the prior mean then
 gives flat, grey hole fills). As in the hybrid CVAE objective of Sohn et al. (2015), the training
 module therefore also decodes the prior mean and adds its reconstruction loss. At inference
@@ -28,8 +30,8 @@ Any ``H, W`` work: inputs are reflect-padded to a multiple of ``stride`` and out
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -44,19 +46,29 @@ HOLE_FILLS = (*FILLS, "zero")
 
 
 def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
-    """Elementwise ``KL(N(mu_q, exp(logvar_q)) || N(mu_p, exp(logvar_p)))`` in nats (closed form)."""
+    """Elementwise ``KL(N(mu_q, exp(logvar_q)) || N(mu_p, exp(logvar_p)))`` in nats (closed
+    form)."""
     return 0.5 * (
         logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1.0
     )
 
 
-def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None,
-                   temperature: float = 1.0, eps: Tensor | None = None) -> Tensor:
+def reparameterize(
+    mu: Tensor,
+    logvar: Tensor,
+    generator: torch.Generator | None = None,
+    temperature: float = 1.0,
+    eps: Tensor | None = None,
+) -> Tensor:
     """``z = mu + temperature * exp(logvar / 2) * eps`` with ``eps ~ N(0, I)`` (drawn from
     ``generator`` unless given); differentiable."""
     if eps is None:
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device if generator is None
-                          else generator.device, dtype=mu.dtype)
+        eps = torch.randn(
+            mu.shape,
+            generator=generator,
+            device=mu.device if generator is None else generator.device,
+            dtype=mu.dtype,
+        )
     return mu + temperature * (0.5 * logvar).exp() * eps.to(mu.device, mu.dtype)
 
 
@@ -125,7 +137,8 @@ class RestorationVAE(nn.Module):
         posterior_width: channel multiplier of the recognition network relative to ``widths``.
         hole_fill: what the holes of the input hold before the network sees it and adds its
             residual: ``zero``, ``pyramid`` (push-pull interpolation of the known pixels) or
-            ``harmonic`` (membrane interpolation, closer to the truth; see :mod:`restore.models.fill`).
+            ``harmonic`` (membrane interpolation, closer to the truth; see
+            :mod:`restore.models.fill`).
     """
 
     def __init__(
@@ -143,14 +156,22 @@ class RestorationVAE(nn.Module):
         if image_channels not in (1, 3):
             raise ValueError(f"image_channels must be 1 or 3, got {image_channels}")
         if not widths or len(widths) != len(blocks) or min(widths) < 1 or min(blocks) < 0:
-            raise ValueError(f"widths and blocks need the same non-zero length, got {widths}, {blocks}")
+            raise ValueError(
+                f"widths and blocks need the same non-zero length, got {widths}, {blocks}"
+            )
         if latent_channels < 1 or unshuffle < 1 or not 0 < posterior_width <= 4:
-            raise ValueError("latent_channels and unshuffle must be >= 1, posterior_width in (0, 4]")
+            raise ValueError(
+                "latent_channels and unshuffle must be >= 1, posterior_width in (0, 4]"
+            )
         if hole_fill not in HOLE_FILLS:
             raise ValueError(f"hole_fill must be one of {HOLE_FILLS}, got {hole_fill!r}")
         self.config = dict(
-            image_channels=image_channels, widths=widths, blocks=blocks,
-            latent_channels=latent_channels, unshuffle=unshuffle, posterior_width=posterior_width,
+            image_channels=image_channels,
+            widths=widths,
+            blocks=blocks,
+            latent_channels=latent_channels,
+            unshuffle=unshuffle,
+            posterior_width=posterior_width,
             hole_fill=hole_fill,
         )
         self.hole_fill = hole_fill
@@ -162,16 +183,17 @@ class RestorationVAE(nn.Module):
 
         # Conditioning encoder and conditional prior p(z | y).
         self.stem = nn.Conv2d(c_in, widths[0], 3, padding=1)
-        self.enc = nn.ModuleList(_stage(w, b) for w, b in zip(widths, blocks))
+        self.enc = nn.ModuleList(_stage(w, b) for w, b in zip(widths, blocks, strict=False))
         self.down = nn.ModuleList(
-            nn.Conv2d(a, b, 3, stride=2, padding=1) for a, b in zip(widths, widths[1:])
+            nn.Conv2d(a, b, 3, stride=2, padding=1)
+            for a, b in zip(widths, widths[1:], strict=False)
         )
         self.prior = _GaussianHead(widths[-1], latent_channels)
 
         # Recognition network q(z | x, y): sees the clean image too.
         pw = [max(8, int(w * posterior_width)) for w in widths]
         post = [nn.Conv2d(c_in + image_channels * unshuffle**2, pw[0], 3, padding=1), nn.SiLU()]
-        for a, b in zip(pw, pw[1:]):
+        for a, b in zip(pw, pw[1:], strict=False):
             post += [ResBlock(a), nn.Conv2d(a, b, 3, stride=2, padding=1), nn.SiLU()]
         post += [ResBlock(pw[-1])]
         self.posterior_net = nn.Sequential(*post)
@@ -179,9 +201,9 @@ class RestorationVAE(nn.Module):
 
         # Decoder.
         self.fuse = nn.Conv2d(widths[-1] + latent_channels, widths[-1], 1)
-        self.dec = nn.ModuleList(_stage(w, b) for w, b in zip(widths, blocks))
+        self.dec = nn.ModuleList(_stage(w, b) for w, b in zip(widths, blocks, strict=False))
         self.up = nn.ModuleList(
-            nn.ConvTranspose2d(b, a, 2, stride=2) for a, b in zip(widths, widths[1:])
+            nn.ConvTranspose2d(b, a, 2, stride=2) for a, b in zip(widths, widths[1:], strict=False)
         )
         self.merge = nn.ModuleList(nn.Conv2d(2 * w, w, 1) for w in widths[:-1])
         self.head = nn.Conv2d(widths[0], image_channels * unshuffle**2, 3, padding=1)
@@ -197,8 +219,13 @@ class RestorationVAE(nn.Module):
             return FILLS[self.hole_fill](degraded, mask)
         return degraded * (1 - mask.to(degraded.dtype))
 
-    def _prepare(self, degraded: Tensor, mask: Tensor | None, noise_level: Tensor | None,
-                 filled: bool = False) -> tuple[Tensor, Tensor, tuple[int, int]]:
+    def _prepare(
+        self,
+        degraded: Tensor,
+        mask: Tensor | None,
+        noise_level: Tensor | None,
+        filled: bool = False,
+    ) -> tuple[Tensor, Tensor, tuple[int, int]]:
         if degraded.dim() != 4 or degraded.shape[1] != self.image_channels:
             raise ValueError(
                 f"expected (B, {self.image_channels}, H, W) images, got {tuple(degraded.shape)}"
@@ -207,17 +234,31 @@ class RestorationVAE(nn.Module):
         if mask is None:
             mask = degraded.new_zeros((b, 1, h, w))
         mask = mask.to(degraded.dtype)
-        level = torch.full((b,), float("nan"), device=degraded.device) if noise_level is None \
+        level = (
+            torch.full((b,), float("nan"), device=degraded.device)
+            if noise_level is None
             else torch.as_tensor(noise_level, dtype=torch.float32, device=degraded.device).expand(b)
+        )
         known = ~torch.isnan(level)
         maps = torch.stack([torch.where(known, level / 255.0, 0.0), known.float()], 1)
-        condition = torch.cat([mask, maps.to(degraded.dtype)[:, :, None, None].expand(b, 2, h, w)], 1)
+        condition = torch.cat(
+            [mask, maps.to(degraded.dtype)[:, :, None, None].expand(b, 2, h, w)], 1
+        )
         if not filled:
             degraded = self.fill_holes(degraded, mask)
-        return pad_to_multiple(degraded, self.stride), pad_to_multiple(condition, self.stride), (h, w)
+        return (
+            pad_to_multiple(degraded, self.stride),
+            pad_to_multiple(condition, self.stride),
+            (h, w),
+        )
 
-    def encode(self, degraded: Tensor, mask: Tensor | None = None,
-               noise_level: Tensor | float | None = None, filled: bool = False) -> Encoding:
+    def encode(
+        self,
+        degraded: Tensor,
+        mask: Tensor | None = None,
+        noise_level: Tensor | float | None = None,
+        filled: bool = False,
+    ) -> Encoding:
         """Encode the degraded input (hole mask, noise level) to the conditional prior ``p(z | y)``.
 
         ``filled=True``: the holes of ``degraded`` already hold :meth:`fill_holes`'s fill.
@@ -234,15 +275,19 @@ class RestorationVAE(nn.Module):
         return Encoding(mu, logvar, skips, degraded, condition, size)
 
     def encode_posterior(self, encoding: Encoding, clean: Tensor) -> tuple[Tensor, Tensor]:
-        """Recognition network ``q(z | x, y)``: mean and log-variance given the clean image ``x``."""
+        """Recognition network ``q(z | x, y)``: mean and log-variance given the clean image
+        ``x``."""
         h, w = encoding.size
         ph, pw = encoding.degraded.shape[-2] - h, encoding.degraded.shape[-1] - w
         clean = F.pad(clean, (0, pw, 0, ph), mode="replicate") if ph or pw else clean
-        inputs = torch.cat([clean.to(encoding.degraded.dtype), encoding.degraded, encoding.condition], 1)
+        inputs = torch.cat(
+            [clean.to(encoding.degraded.dtype), encoding.degraded, encoding.condition], 1
+        )
         return self.posterior(self.posterior_net(F.pixel_unshuffle(inputs, self.unshuffle)))
 
     def decode(self, z: Tensor, encoding: Encoding) -> Tensor:
-        """Decode a latent map ``z`` (shape of ``encoding.mu``) to an unclamped ``(B, C, H, W)`` image."""
+        """Decode a latent map ``z`` (shape of ``encoding.mu``) to an unclamped ``(B, C, H, W)``
+        image."""
         h = self.fuse(torch.cat([encoding.skips[-1], z.to(encoding.skips[-1].dtype)], 1))
         for i in reversed(range(len(self.dec))):
             if i < len(self.up):
@@ -252,10 +297,17 @@ class RestorationVAE(nn.Module):
         height, width = encoding.size
         return out[..., :height, :width]
 
-    def forward(self, degraded: Tensor, mask: Tensor | None, clean: Tensor,
-                noise_level: Tensor | None = None,
-                generator: torch.Generator | None = None, decode_prior: bool = False) -> VAEOutput:
-        """Training pass: decode a reparameterised sample of ``q(z | x, y)``; KL against ``p(z | y)``.
+    def forward(
+        self,
+        degraded: Tensor,
+        mask: Tensor | None,
+        clean: Tensor,
+        noise_level: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        decode_prior: bool = False,
+    ) -> VAEOutput:
+        """Training pass: decode a reparameterised sample of ``q(z | x, y)``; KL against ``p(z |
+        y)``.
 
         ``decode_prior=True`` also decodes the prior mean (the deterministic restoration).
         """
@@ -276,8 +328,14 @@ class RestorationVAE(nn.Module):
         return out
 
     @torch.no_grad()
-    def restore(self, degraded: Tensor, mask: Tensor | None = None, keep_known: bool = False,
-                noise_level: Tensor | float | None = None, filled: bool = False) -> Tensor:
+    def restore(
+        self,
+        degraded: Tensor,
+        mask: Tensor | None = None,
+        keep_known: bool = False,
+        noise_level: Tensor | float | None = None,
+        filled: bool = False,
+    ) -> Tensor:
         """Deterministic restoration: decode the conditional prior mean. Output in ``[0, 1]``.
 
         ``keep_known=True`` copies the known pixels (``mask == 0``) from the input, which is right
@@ -288,25 +346,42 @@ class RestorationVAE(nn.Module):
         return self._finish(self.decode(enc.mu, enc), degraded, mask, keep_known)
 
     @torch.no_grad()
-    def sample(self, degraded: Tensor, mask: Tensor | None = None, n: int = 8,
-               keep_known: bool = False, temperature: float = 1.0,
-               noise_level: Tensor | float | None = None,
-               generator: torch.Generator | None = None, filled: bool = False,
-               eps: Tensor | None = None) -> Tensor:
+    def sample(
+        self,
+        degraded: Tensor,
+        mask: Tensor | None = None,
+        n: int = 8,
+        keep_known: bool = False,
+        temperature: float = 1.0,
+        noise_level: Tensor | float | None = None,
+        generator: torch.Generator | None = None,
+        filled: bool = False,
+        eps: Tensor | None = None,
+    ) -> Tensor:
         """``n`` restorations decoded from ``z ~ p(z | y)``: ``(n, B, C, H, W)`` in ``[0, 1]``.
 
-        ``eps``: the standard-normal draws to use, ``(n, B, latent_channels, H', W')`` with ``H', W'``
+        ``eps``: the standard-normal draws to use, ``(n, B, latent_channels, H', W')`` with ``H',
+        W'``
         the latent map's size (``ceil(H / stride)``, ``ceil(W / stride)``), instead of drawing from
         ``generator``; tiled callers cut them from one map of the whole image.
         """
         enc = self.encode(degraded, mask, noise_level, filled)
         if eps is not None and (eps.shape[0] != n or eps.shape[1:] != enc.mu.shape):
-            raise ValueError(f"eps must be (n, *latent shape) = {(n, *enc.mu.shape)}, got "
-                             f"{tuple(eps.shape)}")
+            raise ValueError(
+                f"eps must be (n, *latent shape) = {(n, *enc.mu.shape)}, got {tuple(eps.shape)}"
+            )
         outs = [
-            self._finish(self.decode(reparameterize(enc.mu, enc.logvar, generator, temperature,
-                                                    None if eps is None else eps[i]), enc),
-                         degraded, mask, keep_known)
+            self._finish(
+                self.decode(
+                    reparameterize(
+                        enc.mu, enc.logvar, generator, temperature, None if eps is None else eps[i]
+                    ),
+                    enc,
+                ),
+                degraded,
+                mask,
+                keep_known,
+            )
             for i in range(n)
         ]
         return torch.stack(outs)
