@@ -16,6 +16,7 @@ from pathlib import Path
 
 from restore.io.listing import IMAGE_SUFFIXES as READ_SUFFIXES
 from restore.io.listing import list_images
+from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
 
 OUT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 EXIT_OK, EXIT_FAILURES, EXIT_INTERRUPTED = 0, 1, 130  # usage errors exit 2 (argparse)
@@ -85,15 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="PATH",
         help="weights file, Lightning checkpoint or restore-train run folder "
-        "(default: the model shipped with restore)",
+        "(instead of a shipped --model)",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        choices=list(SHIPPED_MODELS),
+        help=f"shipped model: photo (real photos, noise and holes) or gaussian (white Gaussian "
+        f"noise); default {DEFAULT_MODEL}",
     )
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
     p.add_argument(
         "--tile",
         type=int,
-        default=1024,
+        default=768,
         metavar="N",
-        help="tile size in pixels; smaller uses less memory (default 1024)",
+        help="tile size in pixels; smaller uses less memory (default 768)",
     )
     p.add_argument(
         "--self-ensemble",
@@ -316,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err).replace("could not convert string to float", "bad --noise-level"))
     if args.masks is not None and not args.masks.is_dir():
         parser.error(f"--masks {args.masks}: no such folder")
+    if args.weights is not None and args.model is not None:
+        parser.error("give --weights or --model, not both")
 
     todo = []
     for job in jobs:
@@ -358,7 +368,7 @@ def _run(args, todo: list[Job], rows: list[Row]) -> int:
 
     try:
         restorer = Restorer(
-            load_net(args.weights),
+            load_net(args.weights, model=args.model or DEFAULT_MODEL),
             device=args.device,
             tile=args.tile,
             self_ensemble=args.self_ensemble,

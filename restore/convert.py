@@ -118,9 +118,9 @@ def to_batch(image: Any) -> tuple[Tensor, Layout]:
     )
 
 
-def from_batch(batch: Tensor, layout: Layout) -> Any:
+def from_batch(batch: Tensor, layout: Layout, inplace: bool = False) -> Any:
     """Turn a float ``(B, C, H, W)`` batch in ``[0, 1]`` back into the type and layout of the
-    input."""
+    input; ``inplace``: ``batch`` may be overwritten (one image-sized copy less)."""
     if layout.kind == "torch":
         out = batch.to(device=layout.device, dtype=layout.dtype)
         if layout.alpha is not None:  # reattached unchanged (no float32 round trip for float64)
@@ -129,7 +129,7 @@ def from_batch(batch: Tensor, layout: Layout) -> Any:
     hwc = batch[0].permute(1, 2, 0).float().cpu().numpy()
     if np.dtype(layout.dtype) in _INT_MAX:
         scale = _INT_MAX[np.dtype(layout.dtype)]
-        scaled = hwc * scale  # one temporary; rounded and clipped in place (large photos)
+        scaled = np.multiply(hwc, scale, out=hwc if inplace else None)  # then all in place
         out = np.clip(np.round(scaled, out=scaled), 0, scale, out=scaled).astype(layout.dtype)
     else:
         out = np.clip(hwc, 0, 1).astype(layout.dtype)

@@ -19,11 +19,11 @@ from torch import Tensor
 
 from restore.convert import from_batch, to_batch
 from restore.io.masks import holes_in_mask, holes_in_mask_tensor
-from restore.io.weights import load_net
+from restore.io.weights import DEFAULT_MODEL, load_net
 from restore.models import RestorationVAE
 from restore.models.geometry import DIHEDRAL, dihedral, undo_dihedral
 from restore.precision import autocast_dtype
-from restore.tiling import tiled
+from restore.tiling import DEFAULT_TILE, tiled
 
 
 def pick_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -59,7 +59,7 @@ class Restorer:
         self,
         net: RestorationVAE,
         device: str | torch.device | None = "auto",
-        tile: int = 1024,
+        tile: int = DEFAULT_TILE,
         tile_overlap: int = 128,
         precision: str = "auto",
         self_ensemble: bool = False,
@@ -73,9 +73,11 @@ class Restorer:
         self.autocast_dtype = autocast_dtype(self.device.type, precision)
 
     @classmethod
-    def from_pretrained(cls, **kwargs: Any) -> Restorer:
-        """The default model shipped inside the package (no network access)."""
-        return cls(load_net(), **kwargs)
+    def from_pretrained(cls, model: str = DEFAULT_MODEL, **kwargs: Any) -> Restorer:
+        """A model shipped inside the package, by name (no network access): ``photo`` (the
+        default: real camera noise, white noise and holes) or ``gaussian`` (white Gaussian noise;
+        see MODEL_CARD.md)."""
+        return cls(load_net(model=model), **kwargs)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, **kwargs: Any) -> Restorer:
@@ -170,10 +172,10 @@ class Restorer:
         gray = batch.shape[1] == 1 and self.net.image_channels == 3
         x = batch.expand(-1, 3, -1, -1) if gray else batch
         x = x.to(self.device)
-        m = (
+        m = (  # no holes: one zero broadcast over the image, not an image-sized mask
             holes.to(self.device)
             if holes is not None
-            else x.new_zeros((x.shape[0], 1, *x.shape[-2:]))
+            else x.new_zeros((1, 1, 1, 1)).expand(x.shape[0], 1, *x.shape[-2:])
         )
         if holes is not None:
             x = self.net.fill_holes(x, m)  # once for the whole image, so tiles share one fill
@@ -190,21 +192,16 @@ class Restorer:
             )
             eps = torch.randn(shape, generator=generator, device=generator.device).to(self.device)
 
+        def net_tile(tile, tile_mask, window):
+            """One tile; an output with NaNs from reduced precision is redone in fp32."""
+            dtype = self.autocast_dtype
+            out = self._net_tile(tile, tile_mask, window, sigma, keep_known, eps, dtype)
+            if dtype is not None and torch.isnan(out).any():
+                out = self._net_tile(tile, tile_mask, window, sigma, keep_known, eps, None)
+            return out
+
         def once(inputs, hole_map):
-            """One tiled pass; an output with NaNs from reduced precision is redone in fp32."""
-
-            def run(dtype):
-                return tiled(
-                    lambda t, tm, at: self._net_tile(t, tm, at, sigma, keep_known, eps, dtype),
-                    inputs,
-                    hole_map,
-                    self.tile,
-                    self.tile_overlap,
-                    self.net.stride,
-                )
-
-            out = run(self.autocast_dtype)
-            return run(None) if self.autocast_dtype is not None and torch.isnan(out).any() else out
+            return tiled(net_tile, inputs, hole_map, self.tile, self.tile_overlap, self.net.stride)
 
         if not self.self_ensemble or generator is not None:
             out = once(x, m)
@@ -215,7 +212,7 @@ class Restorer:
                 out = turned if out is None else out.add_(turned)
             out = out.div_(len(DIHEDRAL))
         out = out.mean(1, keepdim=True) if gray else out
-        result = from_batch(out.clamp_(0, 1), layout)
+        result = from_batch(out.clamp_(0, 1), layout, inplace=True)
         return _copy_known(result, image, holes) if keep_known and holes is not None else result
 
 

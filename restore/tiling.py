@@ -16,6 +16,8 @@ from torch import Tensor
 
 from restore.models.geometry import pad_to_multiple
 
+DEFAULT_TILE = 768  # pixels; 1024 ran no faster on 2 CPU cores and held 0.2 GB more
+
 
 def _starts(length: int, tile: int, overlap: int, multiple: int) -> list[int]:
     """Tile starts covering ``length``: multiples of ``multiple``, overlapping by about
@@ -52,7 +54,7 @@ def tiled(
     fn: Callable[[Tensor, Tensor, tuple[int, int]], Tensor],
     images: Tensor,
     extra: Tensor,
-    tile: int = 1024,
+    tile: int = DEFAULT_TILE,
     overlap: int = 128,
     multiple: int = 1,
 ) -> Tensor:

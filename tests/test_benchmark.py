@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from restore.bench import cli, peers, protocol, reports, runner
+from restore.bench import cli, peers, protocol, quality, reports, runner
 from restore.data import synthetic_image
 
 
@@ -20,7 +20,7 @@ from restore.data import synthetic_image
 def bench():
     """The benchmark's public names in one namespace."""
     names = {}
-    for module in (protocol, peers, runner, reports, cli):
+    for module in (protocol, peers, runner, reports, quality, cli):
         names.update({k: v for k, v in vars(module).items() if not k.startswith("__")})
     return SimpleNamespace(**names)
 

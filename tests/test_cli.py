@@ -612,6 +612,8 @@ def test_interrupt_during_restoration(capsys, weights, inputs, tmp_path, monkeyp
         (["--noise-level", "300"], "noise-level"),
         (["--masks", "/nonexistent/masks"], "no such folder"),
         (["--format", "gif"], "invalid choice"),
+        (["--model", "gaussian"], "not both"),
+        (["--model", "nope"], "invalid choice"),
     ],
 )
 def test_usage_errors(capsys, weights, inputs, tmp_path, args, words):

@@ -3,8 +3,6 @@ seamless."""
 
 from __future__ import annotations
 
-from importlib import resources
-
 import numpy as np
 import pytest
 import torch
@@ -505,7 +503,6 @@ def test_auto_precision_on_cpu_is_bf16(weights):
 
 
 def test_from_pretrained():
-    assert (resources.files("restore") / "weights" / "default.pt").is_file()
     r = Restorer.from_pretrained(device="cpu", precision="fp32")
     img = u8(photo())
     out = r.denoise(img)

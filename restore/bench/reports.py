@@ -113,9 +113,13 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
     info = res.info
     lines = ["# restore benchmark", ""]
     lines.append(
-        f"Images: `{info.get('images', '?')}` ({info.get('count', '?')} images"
-        f"{', of ' + str(info['available']) if info.get('available') else ''}); "
-        f"seed {info.get('seed', '?')}; weights: {info.get('weights', '?')}; "
+        (
+            f"Images: `{info.get('images', '?')}` ({info.get('count', '?')} images"
+            f"{', of ' + str(info['available']) if info.get('available') else ''}); "
+            if info.get("count")
+            else ""
+        )
+        + f"seed {info.get('seed', '?')}; weights: {info.get('weights', '?')}; "
         f"date {info.get('date', '?')}; device {info.get('device', '?')}, precision "
         f"{info.get('precision', '?')}; torch threads {torch.get_num_threads()}, OpenCV threads "
         f"{cv2.getNumThreads()}; {info.get('versions', '')}"
@@ -428,7 +432,8 @@ def write_outputs(res: Results, out: str | Path, crop: int = 192) -> list[Path]:
     try:
         plots = write_plots(res, rows, out)
         files += plots
-        notes.append("Plots: " + ", ".join(f"`{p}`" for p in plots) + ".")
+        if plots:
+            notes.append("Plots: " + ", ".join(f"`{p}`" for p in plots) + ".")
     except ImportError:
         notes.append(
             "Plots skipped: matplotlib is not installed (`pip install matplotlib`, or the "

@@ -1,7 +1,7 @@
 """``restore-bench speed``: megapixels per second and peak memory of ``Restorer`` on one large
 synthetic photo (default 24 megapixels).
 
-    restore-bench speed --megapixels 24 --tile 1024 [--task inpaint]
+    restore-bench speed --megapixels 24 [--tile 768] [--task inpaint]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from restore.bench.memory import _proc_status_mib, measure_memory, memory_method
+from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
 
 
 def synthetic_photo(megapixels: float, seed: int = 0) -> np.ndarray:
@@ -37,8 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="restore-bench speed", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--megapixels", type=float, default=24.0)
-    parser.add_argument("--tile", type=int, default=1024)
-    parser.add_argument("--weights", help="weights file (default: the shipped model)")
+    parser.add_argument("--tile", type=int, help="tile size (default: Restorer's)")
+    parser.add_argument("--weights", help="weights file (default: the shipped --model)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, choices=list(SHIPPED_MODELS))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
     parser.add_argument("--task", choices=["denoise", "inpaint"], default="denoise")
@@ -48,7 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from restore.io.weights import load_net
 
     restorer = Restorer(
-        load_net(args.weights), device=args.device, tile=args.tile, precision=args.precision
+        load_net(args.weights, model=args.model),
+        device=args.device,
+        **({} if args.tile is None else {"tile": args.tile}),
+        precision=args.precision,
     )
     image = synthetic_photo(args.megapixels)
     height, width = image.shape[:2]
@@ -68,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra = measure_memory(call)
     mp = width * height / 1e6
     print(
-        f"{args.task} {width}x{height} ({mp:.1f} MP) on {restorer.device}, tile {args.tile}, "
+        f"{args.task} {width}x{height} ({mp:.1f} MP) on {restorer.device}, tile {restorer.tile}, "
         f"threads {torch.get_num_threads()}: {seconds[0]:.1f} s = {mp / seconds[0]:.2f} MP/s; "
         f"the call added {extra.text()} MiB of resident memory"
         + (f" to {before:.0f} MiB before it" if before is not None else "")

@@ -4,7 +4,7 @@ The export is a ``torch.save`` dict of plain types and tensors, so it loads with
 ``torch.load(weights_only=True)``: ``{"format": "restore-vae", "version": 1, "config": {...},
 "state_dict": {...}}``. The recognition network ``q(z | x, y)`` is only needed for training and is
 left out. :func:`load_net` also reads Lightning checkpoints and ``restore-train`` run folders, and
-with no path the weights shipped inside the package (:data:`SHIPPED_WEIGHTS`).
+with no path one of the models shipped inside the package (:data:`SHIPPED_MODELS`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import torch
 
 from restore.io.atomic import atomic_path
 from restore.models.vae import RestorationVAE
+from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
 
-SHIPPED_WEIGHTS = "default.pt"  # in restore/weights/
 FORMAT = "restore-vae"
 VERSION = 1
 EXPORT_NAME = "model.pt"
@@ -105,17 +105,26 @@ def _read_weights(
     raise ValueError(f"{path}: not a restore weights file or checkpoint")
 
 
+def shipped_weights(model: str = DEFAULT_MODEL):
+    """The weights file of a shipped model (a ``Traversable``); ``ValueError`` for other names."""
+    if model not in SHIPPED_MODELS:
+        raise ValueError(f"no shipped model {model!r}; choose from {', '.join(SHIPPED_MODELS)}")
+    return resources.files("restore") / "weights" / SHIPPED_MODELS[model]
+
+
 def load_net(
-    path: str | Path | None = None, map_location: str | torch.device = "cpu"
+    path: str | Path | None = None,
+    map_location: str | torch.device = "cpu",
+    model: str = DEFAULT_MODEL,
 ) -> RestorationVAE:
     """Load a network from an export file, a Lightning checkpoint or a ``restore-train`` run folder;
-    with no ``path``, the weights shipped inside the package (no network access).
+    with no ``path``, the shipped model named ``model`` (no network access).
 
     Returns the network in eval mode. Raises ``FileNotFoundError`` or ``ValueError`` naming the
     file.
     """
     if path is None:
-        with resources.as_file(resources.files("restore") / "weights" / SHIPPED_WEIGHTS) as file:
+        with resources.as_file(shipped_weights(model)) as file:
             return load_net(file, map_location)
     config, state, path = _read_weights(path, map_location)
     return _build(config, state, path)
