@@ -5,7 +5,7 @@
 :mod:`restore.models` (the VAE and its weight files). Heavy modules load on first use.
 """
 
-__version__ = "0.5.0"
+__version__ = "1.0.0"
 __all__ = ["Restorer"]
 
 

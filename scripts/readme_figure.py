@@ -1,7 +1,10 @@
-"""The README picture: noisy | BM3D | restore | clean and masked | Telea | restore | clean.
+"""The README picture: noisy | BM3D | restore | clean, masked | Telea | restore | clean, and a
+real grainy scan | the gaussian model | the photo model.
 
-Crops of scikit-image's public-domain sample photos (astronaut, coffee), so the picture can be
-redistributed. Needs the bench extra (`pip install -e .[bench]`) for BM3D.
+Crops of scikit-image's public-domain sample photos (astronaut, coffee) and of an old scan from
+microsoft/Bringing-Old-Photos-Back-to-Life (MIT; `old_photos/old/d.png` in ../shared/data, the
+row is left out without it), so the picture can be redistributed. Needs the bench extra
+(`pip install -e .[bench]`) for BM3D.
 
     python scripts/readme_figure.py --out docs/restore_vs_peers.png
 """
@@ -19,7 +22,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from restore import Restorer
-from restore.bench.protocol import psnr
+from restore.bench.protocol import data_dir, psnr
 from restore.corruption import IrregularMasks
 from restore.io.weights import load_net
 
@@ -48,6 +51,7 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, help="default: the shipped model")
     args = parser.parse_args()
     r = Restorer(load_net(args.weights))
+    rows = []
 
     clean = _photo("astronaut", 40, 150)
     rng = np.random.default_rng(0)
@@ -59,14 +63,16 @@ def main() -> None:
         .astype(np.uint8)
     )
     ours = r.denoise(noisy)
-    top = _row(
-        [noisy, ref, ours, clean],
-        [
-            f"noisy s={SIGMA:g} {psnr(noisy, clean):.1f} dB",
-            f"BM3D {psnr(ref, clean):.1f} dB",
-            f"restore {psnr(ours, clean):.1f} dB",
-            "clean",
-        ],
+    rows.append(
+        _row(
+            [noisy, ref, ours, clean],
+            [
+                f"noisy s={SIGMA:g} {psnr(noisy, clean):.1f} dB",
+                f"BM3D {psnr(ref, clean):.1f} dB",
+                f"restore {psnr(ours, clean):.1f} dB",
+                "clean",
+            ],
+        )
     )
 
     clean = _photo("coffee", 100, 200)
@@ -76,19 +82,34 @@ def main() -> None:
     masked[mask] = 0
     telea = cv2.inpaint(masked, mask.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
     ours = r.inpaint(masked, mask)
-    bottom = _row(
-        [masked, telea, ours, clean],
-        [
-            "masked (LaMa medium)",
-            f"Telea hole {psnr(telea, clean, mask):.1f} dB",
-            f"restore hole {psnr(ours, clean, mask):.1f} dB",
-            "clean",
-        ],
+    rows.append(
+        _row(
+            [masked, telea, ours, clean],
+            [
+                "masked (LaMa medium)",
+                f"Telea hole {psnr(telea, clean, mask):.1f} dB",
+                f"restore hole {psnr(ours, clean, mask):.1f} dB",
+                "clean",
+            ],
+        )
     )
 
-    figure = Image.new("RGB", (top.width, top.height + bottom.height + 6), "white")
-    figure.paste(top, (0, 0))
-    figure.paste(bottom, (0, top.height + 6))
+    scan = data_dir() / "old_photos" / "old" / "d.png"
+    if scan.is_file():
+        grainy = np.asarray(Image.open(scan).convert("RGB"))[338 : 338 + CROP, 245 : 245 + CROP]
+        gaussian = Restorer.from_pretrained("gaussian").denoise(grainy)
+        rows.append(
+            _row(
+                [grainy, gaussian, r.denoise(grainy)],
+                ["old scan, real grain", "gaussian model", "restore (photo model)"],
+            )
+        )
+
+    figure = Image.new("RGB", (rows[0].width, sum(row.height + 6 for row in rows) - 6), "white")
+    top = 0
+    for row in rows:
+        figure.paste(row, (0, top))
+        top += row.height + 6
     args.out.parent.mkdir(parents=True, exist_ok=True)
     figure.save(args.out, optimize=True)
     print(f"wrote {args.out}")
