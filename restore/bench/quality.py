@@ -125,11 +125,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tasks",
         nargs="+",
-        default=["denoise", "inpaint", "real"],
         choices=["denoise", "inpaint", "real"],
         help="denoise: synthetic Gaussian noise on --images; inpaint: LaMa masks "
         "on --images; real: the real noisy/clean pairs of --real-dir "
-        "(default: all three)",
+        "(default: all three, real only when its folders are there)",
     )
     parser.add_argument(
         "--real-dir",
@@ -196,6 +195,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)
     images = args.images or default_images_dir()
+    real_root = args.real_dir or data_dir()
+    if args.tasks is None:
+        args.tasks = ["denoise", "inpaint"]
+        folders = [real_root / folder for folder, _, _ in REAL_SETS.values()]
+        if all(folder.is_dir() for folder in folders):
+            args.tasks.append("real")
+        elif not args.quiet:
+            note = f"note: no real pairs under {real_root}: real-noise rows left out"
+            print(note, file=sys.stderr)
     synthetic = bool(set(args.tasks) & {"denoise", "inpaint"})
     if synthetic and not images.is_dir():
         print(
@@ -209,11 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples = load_images(images, args.max_images) if synthetic else []
     real = {}
     if "real" in args.tasks:
-        root = args.real_dir or data_dir()
         for name, (folder, noisy_suffix, clean_suffix) in REAL_SETS.items():
             try:
                 real[name] = load_real_pairs(
-                    root / folder, noisy_suffix, clean_suffix, args.max_images
+                    real_root / folder, noisy_suffix, clean_suffix, args.max_images
                 )
             except (FileNotFoundError, ValueError) as err:
                 print(
