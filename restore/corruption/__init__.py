@@ -1,7 +1,8 @@
-"""Synthetic corruptions for ``(B, C, H, W)`` float images in ``[0, 1]``: noise models and hole
-masks.
+"""Synthetic corruptions for ``(B, C, H, W)`` float images in ``[0, 1]``: noise models, old-photo
+damage and hole masks.
 
-Mask convention: 1 = missing pixel. Noise ``sigma`` is on the 0-255 scale (see :mod:`.noise`).
+Mask convention: 1 = missing pixel; damage masks (:mod:`.damage`): 1 = damaged pixel, which keeps a
+value. Noise ``sigma`` is on the 0-255 scale (see :mod:`.noise`).
 """
 
 from restore.corruption.camera import (
@@ -12,6 +13,19 @@ from restore.corruption.camera import (
     correlated_noise,
 )
 from restore.corruption.compose import Corruption, CorruptionResult, RandomChoice, corrupt
+from restore.corruption.damage import (
+    DAMAGE_KINDS,
+    Blotches,
+    Creases,
+    Damage,
+    DamageKind,
+    Dust,
+    Layer,
+    Scratches,
+    TextAndStamps,
+    add_damage,
+    default_kinds,
+)
 from restore.corruption.masks import (
     LAMA_PRESETS,
     BrushStrokeMasks,
@@ -40,18 +54,25 @@ from restore.corruption.noise import (
 from restore.corruption.statistics import NoiseStatistics, noise_statistics
 
 __all__ = [
+    "DAMAGE_KINDS",
     "LAMA_PRESETS",
+    "Blotches",
     "BrushStrokeMasks",
     "CameraNoise",
     "CameraParams",
     "CorrelatedNoise",
     "Corruption",
     "CorruptionResult",
+    "Creases",
+    "Damage",
+    "DamageKind",
+    "Dust",
     "FileMasks",
     "GaussianBlur",
     "GaussianNoise",
     "IrregularMasks",
     "JPEGCompression",
+    "Layer",
     "MaskSampler",
     "MixtureMasks",
     "DegradationOp",
@@ -60,11 +81,15 @@ __all__ = [
     "RandomChoice",
     "RectangleMasks",
     "SaltAndPepperNoise",
+    "Scratches",
     "SpeckleNoise",
+    "TextAndStamps",
+    "add_damage",
     "apply_mask",
     "camera_noise",
     "correlated_noise",
     "corrupt",
+    "default_kinds",
     "gaussian_blur",
     "gaussian_noise",
     "jpeg_compression",

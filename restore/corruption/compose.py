@@ -1,5 +1,5 @@
-"""Composed corruption: noise ops in order, then holes. Returns what training and evaluation
-need."""
+"""Composed corruption: noise ops in order, then old-photo damage, then holes. Returns what training
+and evaluation need."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from restore.corruption import sampling
+from restore.corruption.damage import Damage
 from restore.corruption.masks import MaskSampler, apply_mask
 from restore.corruption.noise import DegradationOp, check_images
 
@@ -22,13 +23,16 @@ class CorruptionResult:
         degraded: ``(B, C, H, W)`` corrupted images, same dtype and device as the input.
         mask: ``(B, 1, H, W)`` hole mask, 1 = missing pixel (all zeros when no holes were made).
         rms_error: ``(B,)`` float32 RMS difference between degraded and clean pixels outside the
-            holes, on the 0-255 scale (equals the Gaussian sigma, up to clipping, for Gaussian
-            noise).
+            holes and the damage, on the 0-255 scale (equals the Gaussian sigma, up to clipping,
+            for Gaussian noise).
+        damage: ``(B, 1, H, W)`` damage mask, 1 = damaged pixel that keeps a (damaged) value, 0 on
+            the holes (see :mod:`.damage` for the rule); ``None`` when no damage op was given.
     """
 
     degraded: Tensor
     mask: Tensor
     rms_error: Tensor
+    damage: Tensor | None = None
 
 
 def corrupt(
@@ -38,9 +42,10 @@ def corrupt(
     mask_p: float = 1.0,
     fill: float = 0.0,
     generator: torch.Generator | None = None,
+    damage: Damage | None = None,
 ) -> CorruptionResult:
-    """Apply ``noise`` ops in order, then holes from ``masks`` (each image with probability
-    ``mask_p``).
+    """Apply ``noise`` ops in order, then ``damage``, then holes from ``masks`` (each image with
+    probability ``mask_p``).
 
     Holes are filled with ``fill`` (0-1). ``images`` is ``(B, C, H, W)`` float in ``[0, 1]``.
     """
@@ -48,6 +53,9 @@ def corrupt(
     degraded = images
     for op in noise:
         degraded = op(degraded, generator=generator)
+    damage_mask = None
+    if damage is not None:
+        degraded, damage_mask = damage(degraded, generator=generator)
     b, _, h, w = images.shape
     mask = images.new_zeros((b, 1, h, w))
     if masks is not None:
@@ -55,14 +63,18 @@ def corrupt(
         mask = sampling.apply_with_probability(mask_p, drawn, mask, generator)
         degraded = apply_mask(degraded, mask, fill)
     known = 1.0 - mask.float()
+    if damage_mask is not None:
+        damage_mask = damage_mask * (1 - mask)  # a hole is missing, not damaged
+        known = known - damage_mask.float()
     sq_err = ((degraded.float() - images.float()) ** 2 * known).sum(dim=(1, 2, 3))
     count = (known.sum(dim=(1, 2, 3)) * images.shape[1]).clamp_min(1.0)
     rms_error = 255.0 * (sq_err / count).sqrt()
-    return CorruptionResult(degraded, mask, rms_error)
+    return CorruptionResult(degraded, mask, rms_error, damage_mask)
 
 
 class Corruption(nn.Module):
-    """``nn.Module`` form of :func:`corrupt`: ``Corruption(noise, masks)(images, generator)``."""
+    """``nn.Module`` form of :func:`corrupt`:
+    ``Corruption(noise, masks, damage=...)(images, generator)``."""
 
     def __init__(
         self,
@@ -70,6 +82,7 @@ class Corruption(nn.Module):
         masks: MaskSampler | None = None,
         mask_p: float = 1.0,
         fill: float = 0.0,
+        damage: Damage | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= mask_p <= 1.0:
@@ -78,9 +91,12 @@ class Corruption(nn.Module):
         self.masks = masks
         self.mask_p = mask_p
         self.fill = fill
+        self.damage = damage
 
     def forward(self, images: Tensor, generator: torch.Generator | None = None) -> CorruptionResult:
-        return corrupt(images, list(self.noise), self.masks, self.mask_p, self.fill, generator)
+        return corrupt(
+            images, list(self.noise), self.masks, self.mask_p, self.fill, generator, self.damage
+        )
 
 
 class RandomChoice(DegradationOp):
