@@ -78,8 +78,17 @@ def test_smoke_run_folder_has_config_checkpoints_export_and_grids(smoke_run):
     )
     export = run / "export" / "model.pt"
     assert export.is_file() and export.stat().st_size < 10e6
-    grids = sorted((run / "grids").glob("*.png"))
+    grids = sorted((run / "grids").glob("step*.png"))
     assert {g.stem.split("_", 1)[1] for g in grids} == {"gauss15", "gauss25", "gauss50", "pairs"}
+    steps = {g.stem.split("_", 1)[0] for g in grids}
+    from PIL import Image
+
+    with Image.open(run / "grids" / "progress.gif") as gif:
+        assert gif.n_frames == len(steps)  # one frame per validation run
+    with Image.open(run / "grids" / "samples.png") as sheet:
+        first = Image.open(grids[0])
+        # degraded, 6 samples, clean: 8 crops in one row (the grids have 3 per row)
+        assert sheet.width > 2.5 * first.width and sheet.height < first.height
 
 
 def test_smoke_lowers_loss_and_beats_the_noisy_input(smoke_run):
