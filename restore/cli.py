@@ -75,6 +75,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-from-alpha", action="store_true", help="transparent pixels are holes")
     p.add_argument("--mask-color", metavar="R,G,B", help="pixels of exactly this colour are holes")
     p.add_argument(
+        "--auto-mask",
+        action="store_true",
+        help="find damage (scratches, dust, creases, stains) with the model, repair it, and write "
+        "the mask found as <name>_mask.png next to the output",
+    )
+    p.add_argument(
+        "--mask-threshold",
+        type=float,
+        default=0.5,
+        metavar="P",
+        help="--auto-mask: damage probability above which a pixel is repaired (default 0.5)",
+    )
+    p.add_argument(
+        "--mask-grow",
+        type=int,
+        default=1,
+        metavar="PX",
+        help="--auto-mask: grow the found mask by this many pixels, for soft edges (default 1)",
+    )
+    p.add_argument(
         "--noise-level",
         default="auto",
         metavar="auto|SIGMA",
@@ -102,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=768,
         metavar="N",
         help="tile size in pixels; smaller uses less memory (default 768)",
+    )
+    p.add_argument(
+        "--uncertainty",
+        action="store_true",
+        help="also write <name>_uncertainty.png (a colour map with a scale bar) and "
+        "<name>_uncertainty.tif (float32, grey levels): how sure the model is of each pixel",
     )
     p.add_argument(
         "--self-ensemble",
@@ -265,6 +291,8 @@ def _process(args, restorer, job: Job, np) -> str:
     from restore.io.images import ImageFile, ImageFileError, read_image_file, write_image_file
 
     image = read_image_file(job.source, int(args.max_pixels))
+    if args.auto_mask:
+        return _repair_found_damage(args, restorer, job, image, np)
     holes = None if args.task == "denoise" else _hole_mask(args, job, image, np)
     if holes is not None and not holes.any():
         holes = None
@@ -291,7 +319,58 @@ def _process(args, restorer, job: Job, np) -> str:
         out = restorer.denoise(scaled, sigma)
     if (low, high) != (0.0, 1.0):
         out = (out * (high - low) + low).astype(np.float32)
+    std = _uncertainty(args, restorer, scaled, holes, sigma, np) * (high - low)
     write_image_file(job.output, ImageFile(out, image.exif, image.icc), args.quality)
+    _write_uncertainty(job, std, np)
+    return f"{pixels.shape[1]}x{pixels.shape[0]}"
+
+
+def _uncertainty(args, restorer, image, holes, sigma, np):
+    """--uncertainty: the map (grey levels), computed before any file is written; else None."""
+    if not args.uncertainty:
+        return None
+    std = restorer.uncertainty(image, holes, sigma)
+    if holes is not None and not sigma:
+        std[~holes] = 0.0  # inpainting copies the known pixels
+    return std
+
+
+def _write_uncertainty(job: Job, std, np) -> None:
+    """``<name>_uncertainty.tif`` (float32 grey levels) and ``.png`` (a picture), if asked."""
+    if std is None:
+        return
+    from restore.io.images import ImageFile, write_image_file
+    from restore.visualize import uncertainty_picture
+
+    stem = job.output.with_name(f"{job.output.stem}_uncertainty")
+    write_image_file(stem.with_suffix(".tif"), ImageFile(std.astype(np.float32)))
+    write_image_file(stem.with_suffix(".png"), ImageFile(uncertainty_picture(std)))
+
+
+def _repair_found_damage(args, restorer, job: Job, image, np) -> str:
+    """--auto-mask: find the damage, repair it (known pixels kept; denoised too with
+    --noise-level), write the output and ``<name>_mask.png``."""
+    import cv2
+
+    from restore.io.images import ImageFile, ImageFileError, write_image_file
+
+    pixels = image.pixels
+    if pixels.dtype == np.float32 or (pixels.ndim == 3 and pixels.shape[2] in (2, 4)):
+        raise ImageFileError(f"{job.source}: --auto-mask takes gray or RGB 8/16-bit images")
+    found = restorer.detect_damage(pixels) > args.mask_threshold
+    if args.mask_grow:
+        size = 2 * args.mask_grow + 1
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+        found = cv2.dilate(found.astype(np.uint8), kernel) > 0
+    if args.sigma:
+        out = restorer.restore(pixels, found if found.any() else None, args.sigma)
+    else:
+        out = restorer.inpaint(pixels, found) if found.any() else pixels.copy()
+    std = _uncertainty(args, restorer, pixels, found, args.sigma, np)
+    mask = found.astype(np.uint8) * 255
+    write_image_file(job.output, ImageFile(out, image.exif, image.icc), args.quality)
+    write_image_file(job.output.with_name(f"{job.output.stem}_mask.png"), ImageFile(mask))
+    _write_uncertainty(job, std, np)
     return f"{pixels.shape[1]}x{pixels.shape[0]}"
 
 
@@ -326,6 +405,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--masks {args.masks}: no such folder")
     if args.weights is not None and args.model is not None:
         parser.error("give --weights or --model, not both")
+    if args.auto_mask and (args.masks or args.mask_from_alpha or args.mask_color):
+        parser.error("--auto-mask finds the holes itself: leave out --masks and the mask options")
+    if args.auto_mask and args.task == "denoise":
+        parser.error("--auto-mask repairs damage: it does not go with --task denoise")
+    if not 0.0 < args.mask_threshold < 1.0 or args.mask_grow < 0:
+        parser.error("--mask-threshold must be in (0, 1) and --mask-grow >= 0")
 
     todo = []
     for job in jobs:
@@ -373,6 +458,10 @@ def _run(args, todo: list[Job], rows: list[Row]) -> int:
             tile=args.tile,
             self_ensemble=args.self_ensemble,
         )
+        if args.auto_mask and restorer.net.damage_head is None:
+            raise ValueError("--auto-mask needs a model with a damage head (--model photo)")
+        if args.uncertainty and restorer.net.scale_head is None:
+            raise ValueError("--uncertainty needs a model with an uncertainty head (--model photo)")
     except (OSError, ValueError, RuntimeError) as err:
         print(f"restore-image: error: cannot load the model: {err}", file=sys.stderr)
         rows.extend(

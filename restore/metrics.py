@@ -1,11 +1,18 @@
 """Image quality metrics per image, the one implementation used by training, the benchmark and the
-scripts: PSNR (torchmetrics) and SSIM (kornia), on ``(B, C, H, W)`` tensors of any device.
+scripts: PSNR (torchmetrics) and SSIM (kornia), and for predicted uncertainty the interval
+coverage, calibration error, sparsification error (AUSE) and Gaussian NLL, on ``(B, C, H, W)``
+tensors of any device.
 
-Both return one value per image, ``(B,)`` float32; average them yourself (or let a
-``torchmetrics.MeanMetric`` do it, reduced across batches and processes, as training does).
+All return one value per image, ``(B,)`` float32; average them yourself (or let a
+``torchmetrics.MeanMetric`` do it, reduced across batches and processes, as training does). The
+uncertainty metrics take the restoration, its predicted error standard deviation per pixel and
+channel (``std``; pixels with ``std`` 0, such as copied known pixels, are left out) and the clean
+image, all on one scale.
 """
 
 from __future__ import annotations
+
+import math
 
 import kornia
 import torch
@@ -43,3 +50,89 @@ def ssim(
         padding=padding,
     )
     return value.mean(dim=(1, 2, 3))
+
+
+def _normalised_errors(restored: Tensor, std: Tensor, clean: Tensor) -> tuple[Tensor, Tensor]:
+    """``|clean - restored| / std`` flattened per image, and which values count (``std`` > 0)."""
+    std = std.float().expand_as(restored)
+    counted = (std > 0).flatten(1)
+    ratio = ((clean.float() - restored.float()).abs() / std.clamp_min(1e-12)).flatten(1)
+    return ratio, counted
+
+
+def interval_coverage(restored: Tensor, std: Tensor, clean: Tensor, level: float = 0.9) -> Tensor:
+    """Share of values of ``clean`` inside the central ``level`` interval of ``N(restored,
+    std^2)``, per image: ideally ``level``."""
+    z = math.sqrt(2.0) * torch.erfinv(torch.tensor(level, dtype=torch.float64)).item()
+    ratio, counted = _normalised_errors(restored, std, clean)
+    return ((ratio <= z) & counted).sum(1) / counted.sum(1).clamp_min(1)
+
+
+def calibration_error(
+    restored: Tensor,
+    std: Tensor,
+    clean: Tensor,
+    levels: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+) -> Tensor:
+    """Mean absolute gap between each central interval's nominal ``level`` and its observed
+    coverage, per image (0 = calibrated; 0.1 = 10 percentage points off on average)."""
+    gaps = [(interval_coverage(restored, std, clean, level) - level).abs() for level in levels]
+    return torch.stack(gaps).mean(0)
+
+
+def ause(restored: Tensor, std: Tensor, clean: Tensor, steps: int = 50) -> Tensor:
+    """Area under the sparsification error curve, per image: remove the most uncertain values
+    first (by ``std``) and follow the RMSE of those left, normalised by the full RMSE, against the
+    same curve when the largest errors go first (the oracle). 0 = ``std`` orders the errors
+    perfectly; random ordering gives about the area between a flat curve and the oracle."""
+    err = (clean.float() - restored.float()).flatten(1)
+    std = std.float().expand_as(restored).flatten(1)
+    out = []
+    for e, s in zip(err, std, strict=True):
+        keep = s > 0
+        e2, s = e[keep] ** 2, s[keep]
+        n = e2.numel()
+        if n == 0:
+            out.append(torch.tensor(float("nan")))
+            continue
+        curves = []
+        for order in (torch.argsort(s, descending=True), torch.argsort(e2, descending=True)):
+            tail = e2[order].flip(0).cumsum(0).flip(0)  # sum of squared errors from index i on
+            starts = (torch.arange(steps, dtype=torch.float64) / steps * n).long()
+            left = (n - starts).clamp_min(1)
+            curves.append((tail[starts] / left).sqrt())
+        full = curves[0][0].clamp_min(1e-12)
+        out.append(((curves[0] - curves[1]) / full).mean().float())
+    return torch.stack(out)
+
+
+def gaussian_nll(restored: Tensor, std: Tensor, clean: Tensor) -> Tensor:
+    """Mean Gaussian negative log-likelihood (nats, constants dropped) of ``clean`` under
+    ``N(restored, std^2)`` per image, over the values with ``std`` > 0."""
+    std = std.float().expand_as(restored)
+    counted = std > 0
+    safe = std.clamp_min(1e-6)
+    nll = torch.log(safe) + 0.5 * ((clean.float() - restored.float()) / safe) ** 2
+    return (nll * counted).flatten(1).sum(1) / counted.flatten(1).sum(1).clamp_min(1)
+
+
+def damage_average_precision(probability: Tensor, target: Tensor) -> Tensor:
+    """Pixel average precision of a ``(B, 1, H, W)`` damage probability map against a 0/1
+    target, per image (NaN for an image without damaged pixels)."""
+    from torchmetrics.functional.classification import binary_average_precision
+
+    values = []
+    for p, t in zip(probability.float().flatten(1), target.flatten(1).long(), strict=True):
+        values.append(binary_average_precision(p, t) if t.any() else torch.tensor(float("nan")))
+    return torch.stack(values).float()
+
+
+def damage_auroc(probability: Tensor, target: Tensor) -> Tensor:
+    """Pixel AUROC of a damage probability map against a 0/1 target, per image (as above)."""
+    from torchmetrics.functional.classification import binary_auroc
+
+    values = []
+    for p, t in zip(probability.float().flatten(1), target.flatten(1).long(), strict=True):
+        has_both = t.any() and not t.all()
+        values.append(binary_auroc(p, t) if has_both else torch.tensor(float("nan")))
+    return torch.stack(values).float()

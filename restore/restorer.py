@@ -116,6 +116,55 @@ class Restorer:
             for _ in range(n)
         ]
 
+    def uncertainty(self, image: Any, mask: Any = None, sigma: float | None = None) -> Any:
+        """How sure the model is of :meth:`restore`'s output: the predicted standard deviation of
+        its error per pixel, in grey levels (0-255 scale; RMS over the colour channels),
+        calibrated on held-out images (MODEL_CARD.md). Returned as :meth:`detect_damage` does.
+        Needs a model with an uncertainty head; raises ``ValueError`` otherwise."""
+        if self.net.scale_head is None:
+            raise ValueError("this model has no uncertainty head; use the shipped photo model")
+
+        def std(tile: Tensor, tile_mask: Tensor) -> Tensor:
+            net = self.net
+            spread = net.restore_with_uncertainty(tile, tile_mask, noise_level=sigma, filled=True)
+            return spread[1].square().mean(1, keepdim=True).sqrt().mul(255.0)
+
+        return self._pixel_map(image, mask, std)
+
+    def detect_damage(self, image: Any, mask: Any = None) -> Any:
+        """Probability that each pixel is damaged (scratches, dust, creases, stains, writing on
+        an old photo), in [0, 1]: an ``(H, W)`` float32 array for arrays, PIL images and paths; a
+        float32 tensor ``(B, 1, H, W)`` (or ``(1, H, W)``) for tensors. ``mask``: known holes,
+        left out of the search. Needs a model with a damage head; raises ``ValueError``
+        otherwise."""
+        if self.net.damage_head is None:
+            raise ValueError("this model has no damage head; use the shipped photo model")
+
+        def probability(tile: Tensor, tile_mask: Tensor) -> Tensor:
+            return self.net.detect_damage(tile, tile_mask, filled=True)
+
+        return self._pixel_map(image, mask, probability)
+
+    def _pixel_map(self, image: Any, mask: Any, fn) -> Any:
+        """``fn(tile, tile_mask) -> (B, 1, h, w)`` over the image's tiles, blended, in the
+        layout :meth:`detect_damage` describes."""
+        if isinstance(image, (str, os.PathLike)):
+            image = _read_path(image)
+        batch, layout = to_batch(image)
+        x, m = self._network_inputs(batch, self._mask_batch(mask, tuple(batch.shape)))
+
+        def map_tile(tile, tile_mask, window):
+            dtype = self.autocast_dtype
+            ctx = torch.autocast(self.device.type, dtype=dtype) if dtype else nullcontext()
+            with torch.no_grad(), ctx:
+                return fn(tile.contiguous(memory_format=torch.channels_last), tile_mask).float()
+
+        out = tiled(map_tile, x, m, self.tile, self.tile_overlap, self.net.stride)
+        if layout.kind == "torch":
+            out = out.to(layout.device)
+            return out if len(layout.shape) == 4 else out[0]
+        return out[0, 0].cpu().numpy()
+
     # ----------------------------------------------------------------------------------------------
     def _mask_batch(self, mask: Any, shape: tuple[int, ...]) -> Tensor | None:
         """``(B, 1, H, W)`` float 0/1 holes of ``mask``, read by :mod:`restore.io.masks`'s rule."""
@@ -157,6 +206,20 @@ class Restorer:
                 x, mask, 1, keep_known, noise_level=sigma, filled=True, eps=tile_eps
             )[0]
 
+    def _network_inputs(self, batch: Tensor, holes: Tensor | None) -> tuple[Tensor, Tensor]:
+        """The image (gray repeated to RGB, holes pre-filled) and hole map on the device."""
+        if batch.shape[1] == 1 and self.net.image_channels == 3:
+            batch = batch.expand(-1, 3, -1, -1)
+        x = batch.to(self.device)
+        m = (  # no holes: one zero broadcast over the image, not an image-sized mask
+            holes.to(self.device)
+            if holes is not None
+            else x.new_zeros((1, 1, 1, 1)).expand(x.shape[0], 1, *x.shape[-2:])
+        )
+        if holes is not None:
+            x = self.net.fill_holes(x, m)  # once for the whole image, so tiles share one fill
+        return x, m
+
     def _run(
         self,
         image: Any,
@@ -170,15 +233,7 @@ class Restorer:
         batch, layout = to_batch(image)
         holes = self._mask_batch(mask, tuple(batch.shape))
         gray = batch.shape[1] == 1 and self.net.image_channels == 3
-        x = batch.expand(-1, 3, -1, -1) if gray else batch
-        x = x.to(self.device)
-        m = (  # no holes: one zero broadcast over the image, not an image-sized mask
-            holes.to(self.device)
-            if holes is not None
-            else x.new_zeros((1, 1, 1, 1)).expand(x.shape[0], 1, *x.shape[-2:])
-        )
-        if holes is not None:
-            x = self.net.fill_holes(x, m)  # once for the whole image, so tiles share one fill
+        x, m = self._network_inputs(batch, holes)
         eps = None
         if (
             generator is not None

@@ -188,6 +188,7 @@ def test_ddp_with_two_cpu_processes(tmp_path):
         ("experiment=cbsd432_harmonic", "init_weights"),
         ("experiment=cbsd432_continue", "init_weights"),
         ("experiment=photo", "init_weights"),
+        ("experiment=photo_heads", "init_weights"),
         ("+init_weights=/x ckpt_path=/y", "not both"),
     ],
 )

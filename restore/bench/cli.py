@@ -5,6 +5,7 @@
     restore-bench --sigmas 25 --presets medium --peers bm3d opencv-telea
     restore-bench --tasks real --peers bm3d --max-images 4     # real noise, BM3D subset
     restore-bench speed --megapixels 24                         # speed and peak memory of Restorer
+    restore-bench uncertainty [--calibrate OUT]                 # calibration of the uncertainty
 
 Writes into --out (default runs/benchmark):
   results.md        Markdown tables (denoising, real noise, inpainting) with the protocol
@@ -24,14 +25,19 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``restore-bench speed ...`` or the quality benchmark; returns the exit status. The speed
-    run imports only what ``Restorer`` needs, so its memory figures are what a user's process
-    holds (the quality benchmark's metrics and plots import torchmetrics and matplotlib)."""
+    """``restore-bench speed ...``, ``restore-bench uncertainty ...`` or the quality benchmark;
+    returns the exit status. The speed run imports only what ``Restorer`` needs, so its memory
+    figures are what a user's process holds (the quality benchmark's metrics and plots import
+    torchmetrics and matplotlib)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["speed"]:
         from restore.bench.speed import main as speed_main
 
         return speed_main(argv[1:])
+    if argv[:1] == ["uncertainty"]:
+        from restore.bench.uncertainty import main as uncertainty_main
+
+        return uncertainty_main(argv[1:])
     from restore.bench.quality import main as quality_main
 
     return quality_main(argv)

@@ -145,15 +145,17 @@ def _grown_blocks(theirs: dict, ours: dict) -> bool:
 def init_from(net: RestorationVAE, path: str | Path) -> Path:
     """Copy the weights of an export file, checkpoint or run folder into ``net`` (fine-tuning).
 
-    The architectures must match; the hole fill may differ, and ``net`` may have more residual
+    The architectures must match; the hole fill may differ, ``net`` may have more residual
     blocks per level (``blocks``): the extra blocks start as identities (their second convolution
-    zero), so the grown network computes exactly what the source did. A checkpoint (what a run
+    zero), so the grown network computes exactly what the source did; and ``net`` may add an
+    uncertainty or damage head, which starts untrained. A checkpoint (what a run
     folder gives here) also holds the recognition network; an export leaves ``net``'s own (with a
     warning). Returns the file read; raises ``FileNotFoundError`` or ``ValueError`` naming it.
     """
     config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
-    theirs = {k: v for k, v in config.items() if k != "hole_fill"}
-    ours = {k: v for k, v in net.config.items() if k != "hole_fill"}
+    free = ("hole_fill", "uncertainty", "uncertainty_scale", "damage")
+    theirs = {k: v for k, v in config.items() if k not in free}
+    ours = {k: v for k, v in net.config.items() if k not in free}
     grown = theirs != ours and _grown_blocks(config, net.config)
     if theirs != ours and not grown:
         raise ValueError(f"{path}: its network {theirs} differs from the configured one {ours}")
@@ -169,6 +171,9 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
                     torch.nn.init.zeros_(conv2.weight)
                     torch.nn.init.zeros_(conv2.bias)
                     new_blocks.add(f"{stage}.{level}.{block}.")
+    for head in ("scale_head", "damage_head"):  # a new uncertainty or damage head starts untrained
+        if getattr(net, head) is not None and not any(k.startswith(head + ".") for k in state):
+            new_blocks.add(head + ".")
     missing = [k for k in missing if not k.startswith(tuple(new_blocks))] if new_blocks else missing
     if unexpected or any(not k.startswith(TRAINING_ONLY) for k in missing):
         raise ValueError(

@@ -8,14 +8,23 @@ from typing import Any
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 import torchmetrics
 from torch import Tensor
 
 from restore.corruption import Corruption
-from restore.metrics import psnr, ssim
+from restore.metrics import damage_average_precision, gaussian_nll, interval_coverage, psnr, ssim
 from restore.models.vae import RestorationVAE
 
 LIKELIHOODS = ("laplace", "gaussian")
+
+
+def scale_nll_loss(restored: Tensor, log_scale: Tensor, clean: Tensor) -> Tensor:
+    """Gaussian negative log-likelihood per pixel (nats, constants dropped) of ``clean`` under
+    ``N(restored, exp(log_scale)^2)``; all ``(B, C, H, W)`` on the [0, 1] scale."""
+    log_scale = log_scale.float().clamp(-12.0, 2.0)
+    err = (clean.float() - restored.float()) * torch.exp(-log_scale)
+    return (log_scale + 0.5 * err**2).mean()
 
 
 class RestorationModule(L.LightningModule):
@@ -25,10 +34,10 @@ class RestorationModule(L.LightningModule):
         net: the VAE.
         corruption: corruption applied to each training batch on its device.
         val_tasks: named corruptions for validation; each is applied with a fixed seed per batch, so
-            the validation set is the same every epoch. Tasks whose corruption adds no noise are
-            scored with the known pixels kept (pure inpainting). Real noisy/clean pairs from the
-            data module are scored too, blind, under their set's name; ``val/psnr`` is the mean
-            of all tasks' PSNRs.
+            the validation set is the same every epoch. Tasks whose corruption adds neither noise
+            nor damage are scored with the known pixels kept (pure inpainting). Real noisy/clean
+            pairs from the data module are scored too, blind, under their set's name;
+            ``val/psnr`` is the mean of all tasks' PSNRs.
         optimizer: partial optimizer, called with the parameters.
         scheduler: optional partial LR scheduler, called with the optimizer (stepped per step).
         likelihood: ``laplace`` (L1) or ``gaussian`` (L2) decoder likelihood.
@@ -42,6 +51,17 @@ class RestorationModule(L.LightningModule):
             (the rest train blind). Validation is blind.
         channels_last: run the network in channels-last memory format (faster on CPU and GPU).
         val_seed: base seed of the validation corruptions.
+        trainable: names (prefixes) of the network's parameters to train, e.g. ``[scale_head]``
+            to learn only the uncertainty head; the others are frozen. None trains all.
+
+    With a damage head (``net.damage``), the loss also holds the binary cross-entropy of its
+    logits against the corruption's damage mask (all zeros when it has no damage op), and
+    validation logs ``val/<task>/damage_ap`` (pixel average precision) for tasks with damage.
+    With an uncertainty head (``net.uncertainty``), the loss also holds the Gaussian negative
+    log-likelihood of the clean image under the prior-mean decode and the head's per-pixel scale
+    (the decode detached: the scale learns the error, it does not change the restoration), and
+    validation logs ``val/<task>/coverage90``: the share of pixels whose error lies within the
+    central 90 % interval.
     """
 
     def __init__(
@@ -59,6 +79,7 @@ class RestorationModule(L.LightningModule):
         noise_level_p: float = 0.5,
         channels_last: bool = True,
         val_seed: int = 1234,
+        trainable: list[str] | None = None,
     ) -> None:
         super().__init__()
         if likelihood not in LIKELIHOODS:
@@ -71,6 +92,8 @@ class RestorationModule(L.LightningModule):
             raise ValueError(f"noise_level_p must be in [0, 1], got {noise_level_p}")
         if not val_tasks:
             raise ValueError("val_tasks needs at least one named corruption")
+        # Plain types in the checkpoint's hyperparameters (it loads with weights_only=True).
+        trainable = None if trainable is None else [str(name) for name in trainable]
         self.save_hyperparameters(
             ignore=["net", "corruption", "val_tasks", "optimizer", "scheduler"], logger=False
         )
@@ -82,6 +105,13 @@ class RestorationModule(L.LightningModule):
         self.val_metrics = torch.nn.ModuleDict()  # "<task>/<metric>" -> MeanMetric, made on use
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
+        if trainable is not None:
+            prefixes = tuple(trainable)
+            names = [n for n, _ in self.net.named_parameters() if n.startswith(prefixes)]
+            if not names:
+                raise ValueError(f"trainable {list(trainable)} names no parameter of the network")
+            for name, parameter in self.net.named_parameters():
+                parameter.requires_grad_(name.startswith(prefixes))
 
     # ----------------------------------------------------------------------------------------------
     def _format(self, x: Tensor) -> Tensor:
@@ -130,6 +160,18 @@ class RestorationModule(L.LightningModule):
             prior_recon = self.reconstruction_nll(out.prior_reconstruction, clean)
             loss = loss + weight * prior_recon
             logs["train/prior_recon_nll"] = prior_recon
+        if out.prior_damage_logit is not None:
+            damaged = result.damage if result.damage is not None else torch.zeros_like(result.mask)
+            damage_bce = F.binary_cross_entropy_with_logits(
+                out.prior_damage_logit.float(), damaged.float()
+            )
+            loss = loss + damage_bce
+            logs["train/damage_bce"] = damage_bce
+        if out.prior_log_scale is not None:
+            restored = out.prior_reconstruction.detach().clamp(0.0, 1.0)  # what users get
+            scale_nll = scale_nll_loss(restored, out.prior_log_scale, clean)
+            loss = loss + scale_nll
+            logs["train/scale_nll"] = scale_nll
         self.log_dict({"train/loss": loss, **logs}, prog_bar=True, batch_size=clean.shape[0])
         kl_per_dim = kl_map.mean(dim=(0, 2, 3))  # nats per latent position, per latent channel
         self.log_dict(
@@ -155,11 +197,20 @@ class RestorationModule(L.LightningModule):
         for t, (name, corruption) in enumerate(self.val_tasks.items()):
             g = torch.Generator().manual_seed(self.hparams.val_seed + 100_003 * t + batch_idx)
             result = self._corrupt(corruption, clean, g)
-            keep_known = len(corruption.noise) == 0
-            restored = self.net.restore(
-                self._format(result.degraded), result.mask, keep_known
-            ).float()
+            keep_known = len(corruption.noise) == 0 and corruption.damage is None
+            if self.net.scale_head is None:
+                restored = self.net.restore(self._format(result.degraded), result.mask, keep_known)
+            else:
+                restored, std = self.net.restore_with_uncertainty(
+                    self._format(result.degraded), result.mask, keep_known
+                )
+                self._update(f"{name}/coverage90", interval_coverage(restored, std, clean))
+                self._update(f"{name}/scale_nll", gaussian_nll(restored, std, clean))
+            restored = restored.float()
             self._score(name, restored, clean, result.degraded)
+            if self.net.damage_head is not None and result.damage is not None:
+                found = self.net.detect_damage(self._format(result.degraded), result.mask)
+                self._update(f"{name}/damage_ap", damage_average_precision(found, result.damage))
             if batch_idx == 0:
                 grids[name] = (result.degraded, restored, clean)
         return grids
@@ -171,25 +222,31 @@ class RestorationModule(L.LightningModule):
             ("ssim", ssim(restored, clean)),
             ("psnr_input", psnr(degraded, clean)),
         ):
-            key = f"{task}/{metric}"
-            if key not in self.val_metrics:
-                self.val_metrics[key] = torchmetrics.MeanMetric().to(self.device)
-            self.val_metrics[key].update(values)
+            self._update(f"{task}/{metric}", values)
+
+    def _update(self, key: str, values: Tensor) -> None:
+        if key not in self.val_metrics:
+            self.val_metrics[key] = torchmetrics.MeanMetric().to(self.device)
+        self.val_metrics[key].update(values)
 
     def on_validation_epoch_end(self) -> None:
-        """Log ``val/<task>/<metric>`` and ``val/psnr``, the mean of the tasks' PSNRs."""
-        task_psnrs = []
+        """Log ``val/<task>/<metric>``, ``val/psnr`` (the mean of the tasks' PSNRs) and, with an
+        uncertainty head, ``val/scale_nll`` (the mean of the tasks' uncertainty NLLs)."""
+        means = {"psnr": [], "scale_nll": []}
         for key, metric in self.val_metrics.items():
             value = metric.compute()
             metric.reset()
             self.log(f"val/{key}", value)
-            if key.endswith("/psnr"):
-                task_psnrs.append(value)
-        if task_psnrs:
-            self.log("val/psnr", torch.stack(task_psnrs).mean(), prog_bar=True)
+            kind = key.rsplit("/", 1)[-1]
+            if kind in means:
+                means[kind].append(value)
+        for kind, values in means.items():
+            if values:
+                self.log(f"val/{kind}", torch.stack(values).mean(), prog_bar=kind == "psnr")
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.net.parameters())
+        params = [p for p in self.net.parameters() if p.requires_grad]
+        optimizer = self.optimizer_factory(params=params)
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer=optimizer)

@@ -30,6 +30,7 @@ Any ``H, W`` work: inputs are reflect-padded to a multiple of ``stride`` and out
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -122,6 +123,17 @@ class VAEOutput:
     reconstruction: Tensor  # decoded from a posterior sample
     kl: Tensor
     prior_reconstruction: Tensor | None = None  # decoded from the prior mean, when asked for
+    prior_log_scale: Tensor | None = None  # its predicted log error scale (uncertainty head)
+    prior_damage_logit: Tensor | None = None  # the damage head's logits, (B, 1, H, W)
+
+
+@dataclass
+class Decoded:
+    """A decoded image (unclamped) and what the model's extra heads say about it."""
+
+    image: Tensor
+    log_scale: Tensor | None = None  # (B, C, H, W) log error std on the [0, 1] scale
+    damage_logit: Tensor | None = None  # (B, 1, H, W) logit that the input pixel is damaged
 
 
 class RestorationVAE(nn.Module):
@@ -150,6 +162,9 @@ class RestorationVAE(nn.Module):
         unshuffle: int = 2,
         posterior_width: float = 0.5,
         hole_fill: str = "zero",
+        uncertainty: bool = False,
+        uncertainty_scale: float = 1.0,
+        damage: bool = False,
     ) -> None:
         super().__init__()
         widths, blocks = [int(w) for w in widths], [int(b) for b in blocks]
@@ -163,6 +178,8 @@ class RestorationVAE(nn.Module):
             raise ValueError(
                 "latent_channels and unshuffle must be >= 1, posterior_width in (0, 4]"
             )
+        if not uncertainty_scale > 0:
+            raise ValueError(f"uncertainty_scale must be > 0, got {uncertainty_scale}")
         if hole_fill not in HOLE_FILLS:
             raise ValueError(f"hole_fill must be one of {HOLE_FILLS}, got {hole_fill!r}")
         self.config = dict(
@@ -174,6 +191,11 @@ class RestorationVAE(nn.Module):
             posterior_width=posterior_width,
             hole_fill=hole_fill,
         )
+        if uncertainty:  # older exports have none of these keys, and load as before
+            self.config.update(uncertainty=True, uncertainty_scale=float(uncertainty_scale))
+        if damage:
+            self.config.update(damage=True)
+        self.uncertainty_scale = float(uncertainty_scale)
         self.hole_fill = hole_fill
         self.image_channels = image_channels
         self.latent_channels = latent_channels
@@ -209,6 +231,44 @@ class RestorationVAE(nn.Module):
         self.head = nn.Conv2d(widths[0], image_channels * unshuffle**2, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+        # Per-pixel log standard deviation of the restoration's error (aleatoric, heteroscedastic).
+        self.scale_head = (
+            nn.Sequential(
+                nn.Conv2d(widths[0], widths[0], 3, padding=1),
+                nn.SiLU(),
+                nn.Conv2d(widths[0], image_channels * unshuffle**2, 3, padding=1),
+            )
+            if uncertainty
+            else None
+        )
+        if self.scale_head is not None:
+            nn.init.zeros_(self.scale_head[-1].weight)
+            nn.init.constant_(self.scale_head[-1].bias, math.log(5 / 255))
+        # Per-pixel logit that the input pixel is damaged (scratch, dust, crease...): reads the
+        # input pixels themselves (unshuffled: full resolution), what the encoder saw there (its
+        # first level) and what the decoder would put there, with dilated convolutions for the
+        # context that tells a scratch from an edge of the picture. Batch norm (a per-channel
+        # affine map at inference, so tiles agree) puts these inputs of very different scales on
+        # one footing: without it the head learned several times more slowly.
+        self.damage_head = (
+            nn.Sequential(
+                nn.Conv2d(2 * widths[0] + c_in, widths[0], 3, padding=1),
+                nn.BatchNorm2d(widths[0]),
+                nn.SiLU(),
+                nn.Conv2d(widths[0], widths[0], 3, padding=2, dilation=2),
+                nn.BatchNorm2d(widths[0]),
+                nn.SiLU(),
+                nn.Conv2d(widths[0], widths[0], 3, padding=4, dilation=4),
+                nn.BatchNorm2d(widths[0]),
+                nn.SiLU(),
+                nn.Conv2d(widths[0], unshuffle**2, 3, padding=1),
+            )
+            if damage
+            else None
+        )
+        if self.damage_head is not None:
+            nn.init.zeros_(self.damage_head[-1].weight)
+            nn.init.constant_(self.damage_head[-1].bias, -4.0)  # about 2 % damaged
 
     # ----------------------------------------------------------------------------------------------
     def fill_holes(self, degraded: Tensor, mask: Tensor) -> Tensor:
@@ -288,6 +348,14 @@ class RestorationVAE(nn.Module):
     def decode(self, z: Tensor, encoding: Encoding) -> Tensor:
         """Decode a latent map ``z`` (shape of ``encoding.mu``) to an unclamped ``(B, C, H, W)``
         image."""
+        return self.decode_with_heads(z, encoding, heads=False).image
+
+    def decode_with_heads(self, z: Tensor, encoding: Encoding, heads: bool = True) -> Decoded:
+        """:meth:`decode`, and what the extra heads the model has say (``heads=False``: none):
+        the uncertainty head's per-pixel log standard deviation of the output's error, ``(B, C,
+        H, W)`` on the [0, 1] scale, uncalibrated; the damage head's logit that each input pixel
+        is damaged, ``(B, 1, H, W)``. The heads read the network's features without sending
+        gradients back into them: learning them never changes the restoration."""
         h = self.fuse(torch.cat([encoding.skips[-1], z.to(encoding.skips[-1].dtype)], 1))
         for i in reversed(range(len(self.dec))):
             if i < len(self.up):
@@ -295,7 +363,18 @@ class RestorationVAE(nn.Module):
             h = self.dec[i](h)
         out = encoding.degraded + F.pixel_shuffle(self.head(h), self.unshuffle)
         height, width = encoding.size
-        return out[..., :height, :width]
+        decoded = Decoded(out[..., :height, :width])
+        if heads and self.scale_head is not None:
+            log_scale = F.pixel_shuffle(self.scale_head(h.detach()), self.unshuffle)
+            decoded.log_scale = log_scale[..., :height, :width]
+        if heads and self.damage_head is not None:
+            pixels = F.pixel_unshuffle(
+                torch.cat([encoding.degraded, encoding.condition], 1), self.unshuffle
+            )
+            features = torch.cat([pixels, encoding.skips[0], h], 1).detach()
+            logit = F.pixel_shuffle(self.damage_head(features), self.unshuffle)
+            decoded.damage_logit = logit[..., :height, :width]
+        return decoded
 
     def forward(
         self,
@@ -315,8 +394,8 @@ class RestorationVAE(nn.Module):
         mu_q, logvar_q = self.encode_posterior(enc, clean)
         z = reparameterize(mu_q, logvar_q, generator)
         kl = gaussian_kl(mu_q, logvar_q, enc.mu, enc.logvar)
-        prior = self.decode(enc.mu, enc) if decode_prior else None
-        return VAEOutput(self.decode(z, enc), kl, prior)
+        prior = self.decode_with_heads(enc.mu, enc) if decode_prior else Decoded(None)
+        return VAEOutput(self.decode(z, enc), kl, prior.image, prior.log_scale, prior.damage_logit)
 
     # ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -344,6 +423,42 @@ class RestorationVAE(nn.Module):
         """
         enc = self.encode(degraded, mask, noise_level, filled)
         return self._finish(self.decode(enc.mu, enc), degraded, mask, keep_known)
+
+    @torch.no_grad()
+    def restore_with_uncertainty(
+        self,
+        degraded: Tensor,
+        mask: Tensor | None = None,
+        keep_known: bool = False,
+        noise_level: Tensor | float | None = None,
+        filled: bool = False,
+    ) -> tuple[Tensor, Tensor]:
+        """:meth:`restore` and the calibrated standard deviation of its error per pixel and
+        channel, ``(B, C, H, W)`` on the [0, 1] scale (0 where ``keep_known`` copies a pixel).
+        Needs the uncertainty head (``uncertainty=True``)."""
+        if self.scale_head is None:
+            raise ValueError("this model has no uncertainty head (trained without uncertainty)")
+        enc = self.encode(degraded, mask, noise_level, filled)
+        decoded = self.decode_with_heads(enc.mu, enc)
+        out, std = decoded.image, decoded.log_scale.float().exp() * self.uncertainty_scale
+        if keep_known and mask is not None:
+            std = std * mask.to(std.dtype)
+        return self._finish(out, degraded, mask, keep_known), std
+
+    @torch.no_grad()
+    def detect_damage(
+        self,
+        degraded: Tensor,
+        mask: Tensor | None = None,
+        noise_level: Tensor | float | None = None,
+        filled: bool = False,
+    ) -> Tensor:
+        """Probability that each pixel is damaged (scratch, dust, crease, stain, writing),
+        ``(B, 1, H, W)`` in [0, 1]. Needs the damage head (``damage=True``)."""
+        if self.damage_head is None:
+            raise ValueError("this model has no damage head (trained without damage)")
+        enc = self.encode(degraded, mask, noise_level, filled)
+        return torch.sigmoid(self.decode_with_heads(enc.mu, enc).damage_logit.float())
 
     @torch.no_grad()
     def sample(

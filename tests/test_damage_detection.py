@@ -1,0 +1,158 @@
+"""The damage head: it finds synthetic damage after a little training, without changing the
+restoration; Restorer.detect_damage and restore-image --auto-mask."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from restore import Restorer
+from restore.corruption import Corruption, Damage, GaussianNoise, Scratches
+from restore.data import synthetic_image
+from restore.io.weights import export_weights, load_net
+from restore.metrics import damage_auroc, damage_average_precision
+from restore.models import RestorationVAE
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SMALL = dict(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
+
+
+def _images(n: int, size: int = 64, seed: int = 0) -> torch.Tensor:
+    return torch.stack(
+        [
+            torch.from_numpy(synthetic_image(3, (size, size), seed=seed + i)).permute(2, 0, 1)
+            for i in range(n)
+        ]
+    ).float()
+
+
+def test_the_head_starts_near_two_percent_and_leaves_the_restoration_alone():
+    torch.manual_seed(0)
+    with_head = RestorationVAE(**SMALL, damage=True).eval()
+    torch.nn.init.normal_(with_head.head.weight, std=0.02)
+    plain = RestorationVAE(**SMALL).eval()
+    plain.load_state_dict(
+        {k: v for k, v in with_head.state_dict().items() if not k.startswith("damage_head")}
+    )
+    x = torch.rand(2, 3, 40, 56)
+    assert torch.equal(with_head.restore(x), plain.restore(x))
+    p = with_head.detect_damage(x)
+    assert p.shape == (2, 1, 40, 56) and torch.allclose(p, torch.full_like(p, 0.018), atol=1e-3)
+    with pytest.raises(ValueError, match="no damage head"):
+        plain.detect_damage(x)
+
+
+def _smooth_images(n: int, size: int = 64, seed: int = 0) -> torch.Tensor:
+    """Smooth colour fields (bilinear from 4x4): anything thin and sharp on them is damage."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, 3, 4, 4, generator=g)
+    return F.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def test_a_briefly_trained_head_finds_scratches():
+    """300 steps of the head alone on smooth images with noise and scratches: held-out pixel AP
+    far above the share of scratched pixels (what a random detector scores), AUROC near 1."""
+    torch.manual_seed(0)
+    net = RestorationVAE(**SMALL, damage=True)
+    corruption = Corruption(
+        noise=[GaussianNoise((0, 10))],
+        damage=Damage(
+            [Scratches(count=(1, 3), width=(1, 3), length=(30, 90), opacity=(0.6, 1.0))],
+            reference_size=None,
+        ),
+    )
+    optimizer = torch.optim.Adam(net.damage_head.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(1)
+    for step in range(300):
+        clean = _smooth_images(8, seed=step)
+        result = corruption(clean, generator=g)
+        out = net(result.degraded, result.mask, clean, decode_prior=True)
+        loss = F.binary_cross_entropy_with_logits(out.prior_damage_logit, result.damage)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    test = corruption(_smooth_images(8, seed=99_999), generator=torch.Generator().manual_seed(7))
+    found = net.eval().detect_damage(test.degraded)
+    share = float(test.damage.mean())
+    ap = float(damage_average_precision(found, test.damage).nanmean())
+    auroc = float(damage_auroc(found, test.damage).nanmean())
+    assert ap > 0.6 and ap > 5 * share, (ap, share)
+    assert auroc > 0.9, auroc
+
+
+def test_training_step_adds_the_damage_loss():
+    from restore.models.lit import RestorationModule
+
+    corruption = Corruption(noise=[GaussianNoise(10)], damage=Damage(["scratches"]))
+    module = RestorationModule(
+        RestorationVAE(**SMALL, damage=True),
+        corruption,
+        {"damage": corruption},
+        optimizer=torch.optim.AdamW,
+        trainable=["damage_head"],
+    )
+    logged = {}
+    module.log_dict = lambda values, **kwargs: logged.update(values)
+    module.training_step(_images(2), 0)
+    assert float(logged["train/damage_bce"]) > 0
+
+
+# ------------------------------------------------------------------------------------------------
+# Restorer and restore-image
+
+
+def _model(tmp_path, seed: int = 0):
+    torch.manual_seed(seed)
+    net = RestorationVAE(**SMALL, damage=True)
+    torch.nn.init.normal_(net.damage_head[-1].weight, std=3.0)
+    torch.nn.init.zeros_(net.damage_head[-1].bias)  # finds some pixels, not all
+    torch.nn.init.normal_(net.head.weight, std=0.02)
+    return export_weights(net, tmp_path / "damage.pt")
+
+
+def test_restorer_detect_damage_layouts(tmp_path):
+    r = Restorer(load_net(_model(tmp_path)), device="cpu", precision="fp32")
+    image = (np.random.default_rng(0).random((48, 80, 3)) * 255).astype(np.uint8)
+    p = r.detect_damage(image)
+    assert p.shape == (48, 80) and p.dtype == np.float32 and 0 <= p.min() and p.max() <= 1
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    expected = r.net.detect_damage(x)[0, 0].numpy()
+    np.testing.assert_allclose(p, expected, atol=1e-5)
+    batch = r.detect_damage(x)
+    assert batch.shape == (1, 1, 48, 80)
+    tiled = Restorer(r.net, device="cpu", precision="fp32", tile=32, tile_overlap=8)
+    assert np.abs(tiled.detect_damage(image) - p).mean() < 0.05
+
+
+def test_restore_image_auto_mask_repairs_what_it_finds_and_writes_the_mask(tmp_path, capsys):
+    import cv2
+    from PIL import Image
+
+    from restore.cli import main
+    from restore.io.images import read_image_file
+
+    weights = _model(tmp_path)
+    image = (np.random.default_rng(1).random((48, 64, 3)) * 255).astype(np.uint8)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(image).save(tmp_path / "in" / "old.png")
+    out = tmp_path / "out"
+    args = [str(tmp_path / "in"), "-o", str(out), "--weights", str(weights), "--device", "cpu"]
+    assert main([*args, "--auto-mask", "--mask-threshold", "0.5"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["old.png", "old_mask.png"]
+    mask = read_image_file(out / "old_mask.png").pixels
+    r = Restorer(load_net(weights), device="cpu", precision="bf16")
+    found = r.detect_damage(image) > 0.5
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))  # grown by 1 px (default)
+    found = cv2.dilate(found.astype(np.uint8), kernel) > 0
+    assert mask.shape == (48, 64) and set(np.unique(mask)) <= {0, 255}
+    # The written mask is the detection (bf16 on the command line: a few pixels may differ).
+    assert ((mask > 0) != found).mean() < 0.02 and found.any()
+    restored = read_image_file(out / "old.png").pixels
+    keep = mask == 0
+    assert np.array_equal(restored[keep], image[keep])  # only the found pixels change
+    with pytest.raises(SystemExit) as usage:
+        main([*args[:2], str(tmp_path / "o2"), *args[3:], "--auto-mask", "--masks", str(out)])
+    assert usage.value.code == 2 and "--auto-mask" in capsys.readouterr().err

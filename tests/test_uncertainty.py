@@ -1,0 +1,218 @@
+"""Per-pixel uncertainty: the head, its loss, the metrics, Restorer.uncertainty and init_from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from restore import Restorer
+from restore.io.weights import export_weights, init_from, load_net
+from restore.metrics import ause, calibration_error, gaussian_nll, interval_coverage
+from restore.models import RestorationVAE
+from restore.models.lit import scale_nll_loss
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SMALL = dict(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
+
+
+def _net(uncertainty: bool = True, seed: int = 0) -> RestorationVAE:
+    torch.manual_seed(seed)
+    net = RestorationVAE(**SMALL, uncertainty=uncertainty)
+    torch.nn.init.normal_(net.head.weight, std=0.02)
+    if uncertainty:
+        torch.nn.init.normal_(net.scale_head[-1].weight, std=0.05)
+    return net.eval()
+
+
+# ------------------------------------------------------------------------------------------------
+# Metrics on errors drawn with a known standard deviation
+
+
+def _drawn(std_scale: float = 1.0, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    restored = torch.rand(2, 3, 64, 64, generator=g)
+    std = 0.01 + 0.1 * torch.rand(2, 3, 64, 64, generator=g)  # heteroscedastic
+    clean = restored + std * torch.randn(2, 3, 64, 64, generator=g)
+    return restored, std * std_scale, clean
+
+
+def test_coverage_and_calibration_error_of_a_calibrated_and_of_a_too_narrow_std():
+    restored, std, clean = _drawn()
+    for level in (0.5, 0.9):
+        coverage = interval_coverage(restored, std, clean, level)
+        assert torch.allclose(coverage, torch.tensor(level), atol=0.015), coverage
+    assert calibration_error(restored, std, clean).max() < 0.01
+    narrow = interval_coverage(restored, std * 0.5, clean)
+    assert (0.55 < narrow).all() and (narrow < 0.62).all()  # 2 * Phi(0.822) - 1 = 0.589
+    assert calibration_error(restored, std * 0.5, clean).min() > 0.15
+
+
+def test_ause_is_zero_for_a_perfect_ordering_and_larger_for_a_random_one():
+    restored, std, clean = _drawn()
+    perfect = (clean - restored).abs()
+    assert ause(restored, perfect, clean).abs().max() < 1e-6
+    informative = ause(restored, std, clean)
+    random_std = torch.rand(std.shape, generator=torch.Generator().manual_seed(5))
+    uninformative = ause(restored, random_std, clean)
+    assert (informative < 0.6 * uninformative).all(), (informative, uninformative)
+
+
+def test_known_pixels_with_zero_std_are_left_out():
+    restored, std, clean = _drawn()
+    std[..., :32] = 0
+    clean[..., :32] += 5.0  # would be far outside every interval if counted
+    assert torch.allclose(interval_coverage(restored, std, clean), torch.tensor(0.9), atol=0.02)
+    assert gaussian_nll(restored, std, clean).isfinite().all()
+
+
+def test_scale_nll_is_smallest_at_the_true_scale():
+    restored, std, clean = _drawn()
+    losses = [float(scale_nll_loss(restored, (std * f).log(), clean)) for f in (0.5, 1.0, 2.0)]
+    assert losses[1] < losses[0] and losses[1] < losses[2]
+
+
+# ------------------------------------------------------------------------------------------------
+# The head
+
+
+def test_the_head_does_not_change_the_restoration_nor_train_it():
+    with_head, without = _net(True), _net(False)
+    without.load_state_dict(
+        {k: v for k, v in with_head.state_dict().items() if not k.startswith("scale_head")}
+    )
+    x = torch.rand(1, 3, 32, 48)
+    restored, std = with_head.restore_with_uncertainty(x)
+    assert torch.equal(restored, without.restore(x))
+    assert std.shape == x.shape and (std > 0).all()
+    # Gradients of the scale loss reach the head only.
+    with_head.train()
+    out = with_head(x, None, x.clamp(0, 1), decode_prior=True)
+    scale_nll_loss(out.prior_reconstruction.detach(), out.prior_log_scale, x).backward()
+    touched = {n.split(".")[0] for n, p in with_head.named_parameters() if p.grad is not None}
+    assert touched == {"scale_head"}
+
+
+def test_restore_with_uncertainty_is_zero_on_copied_known_pixels_and_scaled():
+    net = _net()
+    x, mask = torch.rand(1, 3, 32, 32), torch.zeros(1, 1, 32, 32)
+    mask[..., 8:20, 8:20] = 1
+    _, std = net.restore_with_uncertainty(x, mask, keep_known=True)
+    assert (std[..., mask[0, 0] == 0] == 0).all() and (std[..., mask[0, 0] == 1] > 0).all()
+    _, base = net.restore_with_uncertainty(x)
+    net.uncertainty_scale = 2.0
+    assert torch.allclose(net.restore_with_uncertainty(x)[1], 2 * base)
+
+
+def test_models_without_the_head_say_so():
+    with pytest.raises(ValueError, match="no uncertainty head"):
+        _net(False).restore_with_uncertainty(torch.rand(1, 3, 16, 16))
+    with pytest.raises(ValueError, match="no uncertainty head"):
+        Restorer(_net(False), device="cpu").uncertainty(np.zeros((16, 16, 3), np.uint8))
+
+
+def test_export_keeps_the_head_and_the_scale_and_old_configs_load(tmp_path):
+    net = _net()
+    net.uncertainty_scale = 1.7
+    net.config["uncertainty_scale"] = 1.7
+    loaded = load_net(export_weights(net, tmp_path / "u.pt"))
+    assert loaded.uncertainty_scale == pytest.approx(1.7) and loaded.scale_head is not None
+    plain = load_net(export_weights(_net(False), tmp_path / "plain.pt"))
+    assert plain.scale_head is None and "uncertainty" not in plain.config
+
+
+def test_init_from_a_model_without_the_head_keeps_its_restoration(tmp_path):
+    source = _net(False)
+    target = RestorationVAE(**SMALL, uncertainty=True).eval()
+    with pytest.warns(UserWarning, match="recognition network"):
+        init_from(target, export_weights(source, tmp_path / "src.pt"))
+    x = torch.rand(1, 3, 32, 32)
+    assert torch.allclose(target.restore(x), source.restore(x), atol=1e-3)  # fp16 export
+    # The new head starts at a constant 5 grey levels.
+    _, std = target.restore_with_uncertainty(x)
+    assert torch.allclose(std, torch.full_like(std, 5 / 255), rtol=1e-5)
+
+
+def test_only_the_named_parameters_train():
+    from omegaconf import OmegaConf
+
+    from restore.corruption import Corruption, GaussianNoise
+    from restore.models.lit import RestorationModule
+
+    corruption = Corruption(noise=[GaussianNoise(25)])
+    module = RestorationModule(
+        _net(),
+        corruption,
+        {"gauss25": corruption},
+        optimizer=lambda params: torch.optim.AdamW(params, lr=1e-3),
+        trainable=OmegaConf.create(["scale_head"]),  # as Hydra passes it
+    )
+    # Plain types in the checkpoint (it must load with torch.load(weights_only=True)).
+    assert type(module.hparams.trainable) is list
+    trained = {n for n, p in module.net.named_parameters() if p.requires_grad}
+    assert trained and all(n.startswith("scale_head.") for n in trained)
+    optimizer = module.configure_optimizers()
+    assert sum(p.numel() for g in optimizer.param_groups for p in g["params"]) == sum(
+        p.numel() for n, p in module.net.named_parameters() if n in trained
+    )
+    with pytest.raises(ValueError, match="names no parameter"):
+        RestorationModule(
+            _net(), corruption, {"g": corruption}, optimizer=torch.optim.AdamW, trainable=["x"]
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# Restorer.uncertainty
+
+
+def test_restorer_uncertainty_layouts_units_and_tiles():
+    net = _net()
+    image = (np.random.default_rng(0).random((80, 112, 3)) * 255).astype(np.uint8)
+    whole = Restorer(net, device="cpu", precision="fp32").uncertainty(image)
+    assert whole.shape == (80, 112) and whole.dtype == np.float32
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    _, std = net.restore_with_uncertainty(x)
+    expected = std.square().mean(1).sqrt()[0].numpy() * 255  # grey levels, RMS over channels
+    np.testing.assert_allclose(whole, expected, rtol=1e-4, atol=1e-4)
+    tiled = Restorer(net, device="cpu", precision="fp32", tile=64, tile_overlap=16)
+    np.testing.assert_allclose(tiled.uncertainty(image), whole, atol=0.15 * whole.mean())
+    batch = Restorer(net, device="cpu", precision="fp32").uncertainty(x)
+    assert batch.shape == (1, 1, 80, 112) and torch.allclose(
+        batch[0, 0], torch.from_numpy(whole), atol=1e-3
+    )
+    gray = Restorer(net, device="cpu", precision="fp32").uncertainty(image[..., 0])
+    assert gray.shape == (80, 112)
+
+
+def test_restore_image_writes_the_uncertainty_map_and_picture(tmp_path, capsys):
+    from PIL import Image
+
+    from restore.cli import main
+    from restore.io.images import read_image_file
+
+    weights = export_weights(_net(), tmp_path / "u.pt")
+    image = (np.random.default_rng(1).random((48, 64, 3)) * 255).astype(np.uint8)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(image).save(tmp_path / "in" / "a.png")
+    args = [str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--weights", str(weights)]
+    assert main([*args, "--uncertainty", "--device", "cpu"]) == 0
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "a.png",
+        "a_uncertainty.png",
+        "a_uncertainty.tif",
+    ]
+    std = read_image_file(out / "a_uncertainty.tif").pixels
+    assert std.shape == (48, 64) and std.dtype == np.float32
+    expected = Restorer(load_net(weights), device="cpu", precision="fp32").uncertainty(image)
+    np.testing.assert_allclose(std, expected, rtol=0.05)  # the command line runs in bfloat16
+    picture = read_image_file(out / "a_uncertainty.png").pixels
+    assert picture.shape == (48 + 28, 64, 3) and picture.dtype == np.uint8
+    # Without the head: the run fails with a message and writes nothing.
+    plain = export_weights(_net(False), tmp_path / "plain.pt")
+    code = main(
+        [str(tmp_path / "in"), "-o", str(tmp_path / "o2"), "--weights", str(plain), "--uncertainty"]
+    )
+    assert code == 1 and "uncertainty head" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists()
