@@ -319,20 +319,21 @@ def _process(args, restorer, job: Job, np) -> str:
         out = restorer.denoise(scaled, sigma)
     if (low, high) != (0.0, 1.0):
         out = (out * (high - low) + low).astype(np.float32)
-    std = _uncertainty(args, restorer, scaled, holes, sigma, np) * (high - low)
+    std = _uncertainty(args, restorer, scaled, holes, sigma, scale=high - low)
     write_image_file(job.output, ImageFile(out, image.exif, image.icc), args.quality)
     _write_uncertainty(job, std, np)
     return f"{pixels.shape[1]}x{pixels.shape[0]}"
 
 
-def _uncertainty(args, restorer, image, holes, sigma, np):
-    """--uncertainty: the map (grey levels), computed before any file is written; else None."""
+def _uncertainty(args, restorer, image, holes, sigma, scale: float = 1.0):
+    """--uncertainty: the map (grey levels, times ``scale`` for float images), computed before
+    any file is written; else None."""
     if not args.uncertainty:
         return None
     std = restorer.uncertainty(image, holes, sigma)
     if holes is not None and not sigma:
         std[~holes] = 0.0  # inpainting copies the known pixels
-    return std
+    return std * scale
 
 
 def _write_uncertainty(job: Job, std, np) -> None:
@@ -366,7 +367,7 @@ def _repair_found_damage(args, restorer, job: Job, image, np) -> str:
         out = restorer.restore(pixels, found if found.any() else None, args.sigma)
     else:
         out = restorer.inpaint(pixels, found) if found.any() else pixels.copy()
-    std = _uncertainty(args, restorer, pixels, found, args.sigma, np)
+    std = _uncertainty(args, restorer, pixels, found, args.sigma)
     mask = found.astype(np.uint8) * 255
     write_image_file(job.output, ImageFile(out, image.exif, image.icc), args.quality)
     write_image_file(job.output.with_name(f"{job.output.stem}_mask.png"), ImageFile(mask))
