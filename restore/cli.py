@@ -350,24 +350,15 @@ def _write_uncertainty(job: Job, std, np) -> None:
 
 def _repair_found_damage(args, restorer, job: Job, image, np) -> str:
     """--auto-mask: find the damage, repair it (known pixels kept; denoised too with
-    --noise-level), write the output and ``<name>_mask.png``."""
-    import cv2
-
+    --noise-level; alpha kept as it is), write the output and ``<name>_mask.png``."""
     from restore.io.images import ImageFile, ImageFileError, write_image_file
 
     pixels = image.pixels
-    if pixels.dtype == np.float32 or (pixels.ndim == 3 and pixels.shape[2] in (2, 4)):
-        raise ImageFileError(f"{job.source}: --auto-mask takes gray or RGB 8/16-bit images")
-    found = restorer.detect_damage(pixels) > args.mask_threshold
-    if args.mask_grow:
-        size = 2 * args.mask_grow + 1
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-        found = cv2.dilate(found.astype(np.uint8), kernel) > 0
-    if args.sigma:
-        out = restorer.restore(pixels, found if found.any() else None, args.sigma)
-    else:
-        out = restorer.inpaint(pixels, found) if found.any() else pixels.copy()
-    std = _uncertainty(args, restorer, pixels, found, args.sigma)
+    if pixels.dtype == np.float32:
+        raise ImageFileError(f"{job.source}: --auto-mask takes 8/16-bit images, not float TIFF")
+    sigma = args.sigma or 0.0  # blind denoising only when --noise-level asks for it
+    out, found = restorer.repair(pixels, sigma, args.mask_threshold, args.mask_grow)
+    std = _uncertainty(args, restorer, pixels, found, sigma)
     mask = found.astype(np.uint8) * 255
     write_image_file(job.output, ImageFile(out, image.exif, image.icc), args.quality)
     write_image_file(job.output.with_name(f"{job.output.stem}_mask.png"), ImageFile(mask))

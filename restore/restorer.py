@@ -145,6 +145,31 @@ class Restorer:
 
         return self._pixel_map(image, mask, probability)
 
+    def repair(
+        self,
+        image: Any,
+        sigma: float | None = 0.0,
+        threshold: float = 0.5,
+        grow: int = 1,
+    ) -> tuple[Any, Any]:
+        """Find the damage on an old photo and fill it: :meth:`detect_damage`, pixels above
+        ``threshold`` (0-1), grown by ``grow`` pixels (an elliptic dilation), then :meth:`inpaint`
+        them (``sigma`` 0: the other pixels are kept exactly) or :meth:`restore` (``sigma`` None
+        or > 0, 0-255 scale: denoised too). Returns ``(repaired, found)``: the repaired image in
+        the input's layout and the damage found, as ``detect_damage`` lays out its maps (bool)."""
+        if threshold < 0 or threshold >= 1 or grow < 0:
+            raise ValueError(f"need 0 <= threshold < 1 and grow >= 0, got {threshold}, {grow}")
+        if isinstance(image, (str, os.PathLike)):
+            image = _read_path(image)
+        found = _grow(self.detect_damage(image) > threshold, grow)
+        if sigma == 0 and not found.any():
+            repaired = image.clone() if isinstance(image, Tensor) else image.copy()
+        elif sigma == 0:
+            repaired = self.inpaint(image, found)
+        else:
+            repaired = self.restore(image, found if found.any() else None, sigma)
+        return repaired, found
+
     def _pixel_map(self, image: Any, mask: Any, fn) -> Any:
         """``fn(tile, tile_mask) -> (B, 1, h, w)`` over the image's tiles, blended, in the
         layout :meth:`detect_damage` describes."""
@@ -276,6 +301,23 @@ def _read_path(path: str | os.PathLike) -> np.ndarray:
     from restore.io.images import read_image_file
 
     return read_image_file(path).pixels
+
+
+def _grow(found: Any, pixels: int) -> Any:
+    """A bool ``(H, W)`` array or ``(..., H, W)`` tensor dilated by an ellipse of radius
+    ``pixels``."""
+    if pixels == 0:
+        return found
+    import cv2
+    import kornia
+
+    size = 2 * pixels + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    if isinstance(found, np.ndarray):
+        return cv2.dilate(found.astype(np.uint8), kernel) > 0
+    maps = found.reshape(-1, 1, *found.shape[-2:]).float()
+    grown = kornia.morphology.dilation(maps, torch.from_numpy(kernel).to(maps))
+    return (grown > 0.5).reshape(found.shape)
 
 
 def _copy_known(result: Any, image: Any, holes: Tensor) -> Any:

@@ -97,7 +97,7 @@ def test_training_step_adds_the_damage_loss():
     logged = {}
     module.log_dict = lambda values, **kwargs: logged.update(values)
     module.training_step(_images(2), 0)
-    assert float(logged["train/damage_bce"]) > 0
+    assert float(logged["train/damage_bce"].detach()) > 0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -138,10 +138,13 @@ def test_restore_image_auto_mask_repairs_what_it_finds_and_writes_the_mask(tmp_p
     image = (np.random.default_rng(1).random((48, 64, 3)) * 255).astype(np.uint8)
     (tmp_path / "in").mkdir()
     Image.fromarray(image).save(tmp_path / "in" / "old.png")
+    alpha = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1))  # scans come as RGBA too
+    Image.fromarray(np.dstack([image, alpha])).save(tmp_path / "in" / "rgba.png")
     out = tmp_path / "out"
     args = [str(tmp_path / "in"), "-o", str(out), "--weights", str(weights), "--device", "cpu"]
     assert main([*args, "--auto-mask", "--mask-threshold", "0.5"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["old.png", "old_mask.png"]
+    names = ["old.png", "old_mask.png", "rgba.png", "rgba_mask.png"]
+    assert sorted(p.name for p in out.iterdir()) == names
     mask = read_image_file(out / "old_mask.png").pixels
     r = Restorer(load_net(weights), device="cpu", precision="bf16")
     found = r.detect_damage(image) > 0.5
@@ -153,6 +156,65 @@ def test_restore_image_auto_mask_repairs_what_it_finds_and_writes_the_mask(tmp_p
     restored = read_image_file(out / "old.png").pixels
     keep = mask == 0
     assert np.array_equal(restored[keep], image[keep])  # only the found pixels change
+    rgba = read_image_file(out / "rgba.png").pixels
+    assert rgba.shape == (48, 64, 4) and np.array_equal(rgba[:, :, 3], alpha)
+    assert np.array_equal(read_image_file(out / "rgba_mask.png").pixels, mask)
+    assert np.array_equal(rgba[:, :, :3], restored)
     with pytest.raises(SystemExit) as usage:
         main([*args[:2], str(tmp_path / "o2"), *args[3:], "--auto-mask", "--masks", str(out)])
     assert usage.value.code == 2 and "--auto-mask" in capsys.readouterr().err
+
+
+def test_restorer_repair_fills_the_grown_detection_and_keeps_the_rest(tmp_path):
+    import cv2
+
+    r = Restorer(load_net(_model(tmp_path)), device="cpu", precision="fp32")
+    image = (np.random.default_rng(2).random((48, 64, 3)) * 255).astype(np.uint8)
+    level = float(np.quantile(r.detect_damage(image), 0.97))  # a few pixels, grown
+    repaired, found = r.repair(image, threshold=level, grow=2)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    expected = cv2.dilate((r.detect_damage(image) > level).astype(np.uint8), kernel) > 0
+    assert found.dtype == bool and np.array_equal(found, expected)
+    assert 0.03 < found.mean() < 0.5
+    assert np.array_equal(repaired, r.inpaint(image, found))
+    assert np.array_equal(repaired[~found], image[~found])
+    # Tensors: the same mask in the tensor layout, grown by kornia instead of OpenCV.
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    repaired_x, found_x = r.repair(x, threshold=level, grow=2)
+    assert found_x.shape == (1, 1, 48, 64) and np.array_equal(found_x[0, 0].numpy(), found)
+    assert repaired_x.shape == x.shape
+    # Denoising too (sigma None: blind) changes the known pixels; nothing found: an exact copy.
+    denoised, _ = r.repair(image, sigma=None, threshold=level, grow=2)
+    assert not np.array_equal(denoised[~found], image[~found])
+    p_max = float(r.detect_damage(image).max())
+    untouched, none_found = r.repair(image, threshold=min(p_max + 1e-4, 0.9999))
+    assert not none_found.any() and np.array_equal(untouched, image) and untouched is not image
+    with pytest.raises(ValueError, match="threshold"):
+        r.repair(image, threshold=1.0)
+
+
+def test_restore_bench_damage_table(tmp_path, capsys):
+    from PIL import Image
+
+    from restore.bench.cli import main
+
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    for i in range(2):
+        pixels = (synthetic_image(3, (96, 128), seed=i) * 255).round().astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"{i}.png")
+    args = ["damage", "--images", str(folder), "--kinds", "scratches", "mixed"]
+    assert main([*args, "--weights", str(_model(tmp_path))]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split("|")[1:-1] for line in lines if line.startswith(("| scratches", "| mixed"))]
+    assert len(rows) == 2
+    for row in rows:
+        share, ap, auroc, precision, recall = (float(v) for v in row[2:7])
+        damaged, _, _, telea_true, _ = (float(v) for v in row[7:])
+        assert 0 < share < 0.5 and 0 <= ap <= 1 and 0 <= auroc <= 1
+        assert 0 <= precision <= 1 and 0 <= recall <= 1
+        if row[0].strip() == "scratches":  # filling the true scratches repairs them
+            assert telea_true > damaged + 0.3, (telea_true, damaged)
+    plain = RestorationVAE(**SMALL)
+    assert main([*args, "--weights", str(export_weights(plain, tmp_path / "plain.pt"))]) == 2
+    assert "no damage head" in capsys.readouterr().err

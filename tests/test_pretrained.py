@@ -160,3 +160,21 @@ def test_samples_differ_inside_holes_only(restorer, clean):
     assert np.array_equal(a[~mask], b[~mask])
     # Different latents give visibly different fills (about 18 grey levels apart on average).
     assert np.abs(a[mask].astype(int) - b[mask].astype(int)).mean() > 5
+
+
+def test_photo_model_knows_how_sure_it_is(restorer, clean):
+    """The uncertainty head: calibrated on held-out photos (MODEL_CARD.md); here the 90 % interval
+    must cover most errors, the map must rank them better than chance, and holes must be less
+    sure than known pixels."""
+    from restore.metrics import ause, interval_coverage
+
+    noisy = _noisy(clean, 25)
+    x, target = (torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255 for a in (noisy, clean))
+    restored, std = restorer.net.restore_with_uncertainty(x)
+    coverage = float(interval_coverage(restored, std, target)[0])
+    assert 0.75 < coverage < 0.98, coverage
+    shuffled = torch.rand(std.shape, generator=torch.Generator().manual_seed(0))
+    assert float(ause(restored, std, target)[0]) < float(ause(restored, shuffled, target)[0]) - 0.05
+    holed, mask = _holes(clean)
+    spread = restorer.uncertainty(holed, mask)
+    assert spread.shape == mask.shape and spread[mask].mean() > 2 * spread[~mask].mean()

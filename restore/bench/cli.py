@@ -6,6 +6,7 @@
     restore-bench --tasks real --peers bm3d --max-images 4     # real noise, BM3D subset
     restore-bench speed --megapixels 24                         # speed and peak memory of Restorer
     restore-bench uncertainty [--calibrate OUT]                 # calibration of the uncertainty
+    restore-bench damage                                        # finding and repairing damage
 
 Writes into --out (default runs/benchmark):
   results.md        Markdown tables (denoising, real noise, inpainting) with the protocol
@@ -20,12 +21,14 @@ The protocol is in :mod:`restore.bench.protocol` and in each results.md.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``restore-bench speed ...``, ``restore-bench uncertainty ...`` or the quality benchmark;
+    """``restore-bench speed|uncertainty|damage ...`` or the quality benchmark;
     returns the exit status. The speed run imports only what ``Restorer`` needs, so its memory
     figures are what a user's process holds (the quality benchmark's metrics and plots import
     torchmetrics and matplotlib)."""
@@ -34,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from restore.bench.speed import main as speed_main
 
         return speed_main(argv[1:])
+    if argv[:1] == ["damage"]:
+        from restore.bench.damage import main as damage_main
+
+        return damage_main(argv[1:])
     if argv[:1] == ["uncertainty"]:
         from restore.bench.uncertainty import main as uncertainty_main
 
@@ -41,6 +48,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     from restore.bench.quality import main as quality_main
 
     return quality_main(argv)
+
+
+def model_parser(prog: str, description: str, max_images_help: str) -> argparse.ArgumentParser:
+    """The options every model benchmark shares: --weights, --model, --images, --max-images."""
+    from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
+
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--weights", help="weights file, checkpoint or run folder")
+    parser.add_argument("--model", default=DEFAULT_MODEL, choices=list(SHIPPED_MODELS))
+    parser.add_argument("--images", type=Path, help="clean test images (default: Kodak24)")
+    parser.add_argument("--max-images", type=int, help=max_images_help)
+    return parser
+
+
+def load_model_with(args: argparse.Namespace, head: str, name: str):
+    """The network ``--weights``/``--model`` name, in fp32, if it has the ``head`` attribute
+    (e.g. ``damage_head``); else None, after printing why (``name``: the head in words)."""
+    from restore.io.weights import load_net
+
+    try:
+        net = load_net(args.weights, model=args.model).float()
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: cannot load weights: {err}", file=sys.stderr)
+        return None
+    if getattr(net, head) is None:
+        print(f"error: these weights have no {name}", file=sys.stderr)
+        return None
+    return net
 
 
 def main_exit() -> None:

@@ -19,17 +19,15 @@ scale stored in them to ``OUT``; the evaluation then uses it.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from restore.bench.cli import load_model_with, model_parser
 from restore.bench.protocol import REAL_SETS, data_dir, hole_mask, load_images, load_real_pairs
 from restore.metrics import ause, calibration_error, interval_coverage, psnr
-from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
 
 Z90 = 1.6448536  # the central 90 % interval of a Gaussian: mean +- Z90 standard deviations
 FIT_SIGMAS = (5, 15, 25, 50)
@@ -125,16 +123,8 @@ def _row(name: str, count: int, scores: list[list[float]]) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="restore-bench uncertainty",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--weights", help="weights file, checkpoint or run folder")
-    parser.add_argument("--model", default=DEFAULT_MODEL, choices=list(SHIPPED_MODELS))
-    parser.add_argument("--images", type=Path, help="clean test images (default: Kodak24)")
+    parser = model_parser("restore-bench uncertainty", __doc__, "first N images (and pairs) only")
     parser.add_argument("--sigmas", type=float, nargs="+", default=[15, 25, 50])
-    parser.add_argument("--max-images", type=int, help="first N images (and pairs) only")
     parser.add_argument("--no-real", action="store_true", help="leave out CC15 and Nam25")
     parser.add_argument(
         "--calibrate",
@@ -145,15 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from restore.io.weights import export_weights, load_net
+    from restore.io.weights import export_weights
 
-    try:
-        net = load_net(args.weights, model=args.model).float()
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: cannot load weights: {err}", file=sys.stderr)
-        return 2
-    if net.scale_head is None:
-        print("error: these weights have no uncertainty head", file=sys.stderr)
+    net = load_model_with(args, "scale_head", "uncertainty head")
+    if net is None:
         return 2
     if args.calibrate is not None:
         from restore.data import ImageFolderDataModule
