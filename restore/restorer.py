@@ -151,17 +151,21 @@ class Restorer:
         sigma: float | None = 0.0,
         threshold: float = 0.5,
         grow: int = 1,
+        probability: Any = None,
     ) -> tuple[Any, Any]:
         """Find the damage on an old photo and fill it: :meth:`detect_damage`, pixels above
         ``threshold`` (0-1), grown by ``grow`` pixels (an elliptic dilation), then :meth:`inpaint`
         them (``sigma`` 0: the other pixels are kept exactly) or :meth:`restore` (``sigma`` None
         or > 0, 0-255 scale: denoised too). Returns ``(repaired, found)``: the repaired image in
-        the input's layout and the damage found, as ``detect_damage`` lays out its maps (bool)."""
+        the input's layout and the damage found, as ``detect_damage`` lays out its maps (bool).
+        ``probability``: ``detect_damage(image)`` when it is already at hand."""
         if threshold < 0 or threshold >= 1 or grow < 0:
             raise ValueError(f"need 0 <= threshold < 1 and grow >= 0, got {threshold}, {grow}")
         if isinstance(image, (str, os.PathLike)):
             image = _read_path(image)
-        found = _grow(self.detect_damage(image) > threshold, grow)
+        if probability is None:
+            probability = self.detect_damage(image)
+        found = _grow(probability > threshold, grow)
         if sigma == 0 and not found.any():
             repaired = image.clone() if isinstance(image, Tensor) else image.copy()
         elif sigma == 0:

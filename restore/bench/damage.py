@@ -73,10 +73,10 @@ def evaluate(restorer, samples, kinds: Sequence[str], seed: int = 0) -> list[dic
         scores = []
         for i, sample in enumerate(samples):
             damaged, truth = damaged_pair(sample.clean, kind, seed + i)
-            probability = torch.from_numpy(restorer.detect_damage(damaged))[None, None]
-            target = torch.from_numpy(truth)[None, None]
-            repaired, found = restorer.repair(damaged)
+            probability = restorer.detect_damage(damaged)
+            repaired, found = restorer.repair(damaged, probability=probability)
             hits = float((found & truth).sum())
+            maps = torch.from_numpy(probability)[None, None], torch.from_numpy(truth)[None, None]
             outputs = (
                 damaged,
                 repaired,
@@ -85,9 +85,8 @@ def evaluate(restorer, samples, kinds: Sequence[str], seed: int = 0) -> list[dic
                 restorer.inpaint(damaged, truth),
             )
             scores.append(
-                [
-                    float(damage_average_precision(probability, target)[0]),
-                    float(damage_auroc(probability, target)[0]),
+                [float(f(*maps)[0]) for f in (damage_average_precision, damage_auroc)]
+                + [
                     hits / max(float(found.sum()), 1.0),
                     hits / float(truth.sum()),
                     float(truth.mean()),
