@@ -130,6 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
         "<name>_uncertainty.tif (float32, grey levels): how sure the model is of each pixel",
     )
     p.add_argument(
+        "--samples",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write N plausible restorations drawn from the model (<name>_sample1 ... "
+        "_sampleN, other fills of the holes) and a contact sheet <name>_samples.png",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="--samples: seed of the draws; the same seed gives the same samples (default 0)",
+    )
+    p.add_argument(
         "--self-ensemble",
         action="store_true",
         help="average the results of the 8 flips and rotations of each image: "
@@ -312,17 +326,55 @@ def _process(args, restorer, job: Job, np) -> str:
         out = restorer.restore(scaled, holes, sigma)  # noisy photo with holes: both at once
     elif holes is not None:
         out = restorer.inpaint(scaled, holes)
-        if args.mask_from_alpha and pixels.ndim == 3 and pixels.shape[2] in (2, 4):
-            top = 1.0 if out.dtype == np.float32 else np.iinfo(out.dtype).max
-            out[:, :, -1][holes] = top  # filled holes become opaque
     else:
         out = restorer.denoise(scaled, sigma)
-    if (low, high) != (0.0, 1.0):
-        out = (out * (high - low) + low).astype(np.float32)
+    draws = _draw_samples(args, restorer, scaled, holes, sigma)
+
+    def finish(result):
+        if (
+            holes is not None
+            and args.mask_from_alpha
+            and pixels.ndim == 3
+            and pixels.shape[2] in (2, 4)
+        ):
+            top = 1.0 if result.dtype == np.float32 else np.iinfo(result.dtype).max
+            result[:, :, -1][holes] = top  # filled holes become opaque
+        if (low, high) != (0.0, 1.0):
+            result = (result * (high - low) + low).astype(np.float32)
+        return result
+
+    out, draws = finish(out), [finish(d) for d in draws]
     std = _uncertainty(args, restorer, scaled, holes, sigma, scale=high - low)
     write_image_file(job.output, ImageFile(out, image.exif, image.icc), args.quality)
     _write_uncertainty(job, std, np)
+    _write_samples(args, job, image, out, draws)
     return f"{pixels.shape[1]}x{pixels.shape[0]}"
+
+
+def _draw_samples(args, restorer, image, holes, sigma) -> list:
+    """--samples: that many restorations drawn with --seed (computed before any file is
+    written); else none."""
+    if not args.samples:
+        return []
+    return restorer.sample(image, holes, args.samples, sigma, seed=args.seed)
+
+
+def _write_samples(args, job: Job, image, out, draws: list) -> None:
+    """``<name>_sample<k>`` (the output's format) and the contact sheet ``<name>_samples.png``:
+    input, output, then the samples."""
+    if not draws:
+        return
+    from restore.io.images import ImageFile, write_image_file
+    from restore.visualize import contact_sheet
+
+    for k, draw in enumerate(draws, 1):
+        path = job.output.with_name(f"{job.output.stem}_sample{k}{job.output.suffix}")
+        write_image_file(path, ImageFile(draw, image.exif, image.icc), args.quality)
+    labels = ["input", "restored"] + [
+        f"sample {k} (seed {args.seed})" for k in range(1, len(draws) + 1)
+    ]
+    sheet = contact_sheet([image.pixels, out, *draws], labels)
+    write_image_file(job.output.with_name(f"{job.output.stem}_samples.png"), ImageFile(sheet))
 
 
 def _uncertainty(args, restorer, image, holes, sigma, scale: float = 1.0):
@@ -359,10 +411,12 @@ def _repair_found_damage(args, restorer, job: Job, image, np) -> str:
     sigma = args.sigma or 0.0  # blind denoising only when --noise-level asks for it
     out, found = restorer.repair(pixels, sigma, args.mask_threshold, args.mask_grow)
     std = _uncertainty(args, restorer, pixels, found, sigma)
+    draws = _draw_samples(args, restorer, pixels, found if found.any() else None, sigma)
     mask = found.astype(np.uint8) * 255
     write_image_file(job.output, ImageFile(out, image.exif, image.icc), args.quality)
     write_image_file(job.output.with_name(f"{job.output.stem}_mask.png"), ImageFile(mask))
     _write_uncertainty(job, std, np)
+    _write_samples(args, job, image, out, draws)
     return f"{pixels.shape[1]}x{pixels.shape[0]}"
 
 
@@ -401,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--auto-mask finds the holes itself: leave out --masks and the mask options")
     if args.auto_mask and args.task == "denoise":
         parser.error("--auto-mask repairs damage: it does not go with --task denoise")
+    if args.samples < 0:
+        parser.error("--samples must be 0 or more")
     if not 0.0 < args.mask_threshold < 1.0 or args.mask_grow < 0:
         parser.error("--mask-threshold must be in (0, 1) and --mask-grow >= 0")
 

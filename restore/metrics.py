@@ -136,3 +136,14 @@ def damage_auroc(probability: Tensor, target: Tensor) -> Tensor:
         has_both = t.any() and not t.all()
         values.append(binary_auroc(p, t) if has_both else torch.tensor(float("nan")))
     return torch.stack(values).float()
+
+
+def gradient_energy(image: Tensor, mask: Tensor) -> Tensor:
+    """Mean squared gradient magnitude (kornia's Sobel, summed over channels) over the pixels
+    where ``mask`` ``(B, 1, H, W)`` is nonzero, per image: how much detail a region holds. The
+    log of its ratio between a fill and the true content says whether the fill is too smooth
+    (< 0) or too rough (> 0)."""
+    grad = kornia.filters.spatial_gradient(image.float())  # (B, C, 2, H, W)
+    energy = grad.square().sum(dim=(1, 2))[:, None]
+    weight = (mask != 0).to(energy.dtype)
+    return (energy * weight).sum(dim=(1, 2, 3)) / weight.sum(dim=(1, 2, 3)).clamp_min(1)

@@ -105,14 +105,23 @@ class Restorer:
         n: int = 8,
         sigma: float | None = None,
         seed: int | None = None,
+        temperature: float = 1.0,
     ) -> list[Any]:
-        """``n`` plausible restorations drawn from the model (different fills of the holes)."""
+        """``n`` plausible restorations drawn from the model (different fills of the holes), each
+        in the input's layout. The known pixels are kept unless ``sigma`` > 0 (0-255 scale) says
+        they are noisy too, as in :meth:`inpaint` and :meth:`restore`. ``temperature`` scales the
+        latent draws' spread (0: every draw is :meth:`restore`'s output; MODEL_CARD.md measures
+        what it changes). ``seed`` makes the draws reproducible."""
+        if n < 1 or temperature < 0:
+            raise ValueError(f"need n >= 1 and temperature >= 0, got {n}, {temperature}")
         # Always sample (a None generator would decode the prior mean: n identical outputs); without
         # a seed, draw one from torch's global generator so torch.manual_seed still reproduces.
         g = torch.Generator(device=self.device)
         g.manual_seed(seed if seed is not None else int(torch.randint(2**62, ()).item()))
+        keep_known = mask is not None and not sigma
+        sigma = 0.0 if keep_known else sigma  # as inpaint: the known pixels are clean
         return [
-            self._run(image, mask, sigma, keep_known=mask is not None, generator=g)
+            self._run(image, mask, sigma, keep_known, generator=g, temperature=temperature)
             for _ in range(n)
         ]
 
@@ -256,6 +265,7 @@ class Restorer:
         sigma: float | None,
         keep_known: bool,
         generator: torch.Generator | None = None,
+        temperature: float = 1.0,
     ) -> Any:
         if isinstance(image, (str, os.PathLike)):
             image = _read_path(image)  # a file path gives a NumPy array back
@@ -274,7 +284,8 @@ class Restorer:
                 -(-x.shape[-2] // s),
                 -(-x.shape[-1] // s),
             )
-            eps = torch.randn(shape, generator=generator, device=generator.device).to(self.device)
+            eps = torch.randn(shape, generator=generator, device=generator.device)
+            eps = eps.mul_(temperature).to(self.device)
 
         def net_tile(tile, tile_mask, window):
             """One tile; an output with NaNs from reduced precision is redone in fp32."""

@@ -38,3 +38,47 @@ def uncertainty_picture(std: np.ndarray, top: float | None = None, bar: int = 28
         cv2.LINE_AA,
     )
     return np.concatenate([colour(std), colour(ramp), legend])[: height + bar]
+
+
+def contact_sheet(
+    images: list[np.ndarray], labels: list[str], columns: int = 4, size: int = 384
+) -> np.ndarray:
+    """A uint8 RGB sheet of ``images`` (each ``(H, W[, C])``, uint8, uint16 or float 0-1, all
+    one shape) as thumbnails at most ``size`` pixels on their long side, ``columns`` to a row,
+    each with its label underneath."""
+    if not images or len(images) != len(labels):
+        raise ValueError("need one label per image, and at least one image")
+    height, width = images[0].shape[:2]
+    scale = min(1.0, size / max(height, width))
+    thumb = (max(1, round(width * scale)), max(1, round(height * scale)))
+    font, text, pad = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 4
+    cell_w, cell_h = thumb[0] + 2 * pad, thumb[1] + 18 + pad
+    rows = -(-len(images) // columns)
+    sheet = np.full((rows * cell_h, min(columns, len(images)) * cell_w, 3), 255, np.uint8)
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        if image.shape[:2] != (height, width):
+            raise ValueError(f"images differ in size: {image.shape[:2]} and {(height, width)}")
+        pixels = _as_rgb8(image)
+        small = cv2.resize(pixels, thumb, interpolation=cv2.INTER_AREA)
+        top, left = (i // columns) * cell_h + pad, (i % columns) * cell_w + pad
+        sheet[top : top + thumb[1], left : left + thumb[0]] = small
+        baseline = top + thumb[1] + 13
+        cv2.putText(sheet, label, (left, baseline), font, text, (0, 0, 0), 1, cv2.LINE_AA)
+    return sheet
+
+
+def _as_rgb8(image: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` uint8 from uint8, uint16 or 0-1 float, gray or RGB(A) (alpha dropped)."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        pixels = image
+    elif image.dtype == np.uint16:
+        pixels = (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    else:
+        pixels = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    channels = pixels.shape[2]
+    if channels in (1, 2):
+        return np.repeat(pixels[:, :, :1], 3, axis=2)
+    return np.ascontiguousarray(pixels[:, :, :3])

@@ -7,6 +7,7 @@
     restore-bench speed --megapixels 24                         # speed and peak memory of Restorer
     restore-bench uncertainty [--calibrate OUT]                 # calibration of the uncertainty
     restore-bench damage                                        # finding and repairing damage
+    restore-bench samples                                       # plural completions of holes
 
 Writes into --out (default runs/benchmark):
   results.md        Markdown tables (denoising, real noise, inpainting) with the protocol
@@ -28,7 +29,7 @@ from pathlib import Path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``restore-bench speed|uncertainty|damage ...`` or the quality benchmark;
+    """``restore-bench speed|uncertainty|damage|samples ...`` or the quality benchmark;
     returns the exit status. The speed run imports only what ``Restorer`` needs, so its memory
     figures are what a user's process holds (the quality benchmark's metrics and plots import
     torchmetrics and matplotlib)."""
@@ -41,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from restore.bench.damage import main as damage_main
 
         return damage_main(argv[1:])
+    if argv[:1] == ["samples"]:
+        from restore.bench.samples import main as samples_main
+
+        return samples_main(argv[1:])
     if argv[:1] == ["uncertainty"]:
         from restore.bench.uncertainty import main as uncertainty_main
 

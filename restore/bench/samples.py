@@ -1,0 +1,120 @@
+"""``restore-bench samples``: are the model's plural completions of a hole plausible?
+
+    restore-bench samples                                   # Kodak24, shipped model
+    restore-bench samples --temperatures 0.5 1 --samples 8 --max-images 8
+
+Protocol: each clean image ``i`` of ``--images`` (default ``Kodak24``, 8-bit) gets a hole, seeded
+with ``seed + i``: a 96 x 96 box at a random place (``box96``) or a LaMa ``medium`` mask. No noise:
+the known pixels are kept. Inside the hole, per image then averaged (PSNR in dB, 0-255 scale):
+
+* ``fill``: the deterministic fill (``inpaint``, the decoded prior mean);
+* ``best of N``: the best of ``--samples`` draws (``Restorer.sample``'s decoding at
+  ``temperature``); ``mean of N``: the PSNR of their average. Targets: best >= fill + 0.5 dB,
+  mean >= fill - 0.1 dB;
+* ``|log energy ratio|``: ``|log(gradient energy of a draw / of the true content)|`` inside the
+  hole (:func:`restore.metrics.gradient_energy`), averaged over draws (target < 0.3); and the
+  signed mean (< 0: too smooth, > 0: too rough), with the fill's for comparison;
+* ``spread``: the standard deviation across the draws per pixel, mean over the hole (grey levels).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from restore.bench.cli import load_model_with, model_parser
+from restore.bench.protocol import data_dir, hole_mask, load_images
+from restore.metrics import gradient_energy, psnr
+
+HOLES = ("box96", "medium")
+
+
+def box_mask(height: int, width: int, seed: int, side: int = 96) -> np.ndarray:
+    """Boolean ``(H, W)``: one ``side`` x ``side`` hole at a place drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
+    mask = np.zeros((height, width), bool)
+    mask[top : top + side, left : left + side] = True
+    return mask
+
+
+def image_scores(net, clean: torch.Tensor, mask: torch.Tensor, n: int, temperature: float, seed):
+    """The scores above for one ``(1, C, H, W)`` image and ``(1, 1, H, W)`` 0/1 mask."""
+    degraded = clean * (1 - mask)
+    with torch.no_grad():
+        fill = net.restore(degraded, mask, keep_known=True, noise_level=0.0)  # as inpaint
+        g = torch.Generator().manual_seed(seed)
+        draws = net.sample(degraded, mask, n, True, temperature, 0.0, generator=g)
+    draws = (draws[:, 0] * 255).round() / 255  # as written to an 8-bit file
+    fill = (fill * 255).round() / 255
+    masks = mask.expand(n, -1, -1, -1)
+    truth = gradient_energy(clean, mask)
+    ratios = torch.log(gradient_energy(draws, masks) / truth)
+    return dict(
+        fill=float(psnr(fill, clean, mask=mask)[0]),
+        best=float(psnr(draws, clean.expand_as(draws), mask=masks).max()),
+        mean=float(psnr(draws.mean(0, keepdim=True), clean, mask=mask)[0]),
+        abs_log_energy=float(ratios.abs().mean()),
+        log_energy=float(ratios.mean()),
+        fill_log_energy=float(torch.log(gradient_energy(fill, mask) / truth)[0]),
+        spread=float(draws.std(0).mean(0)[mask[0, 0] > 0].mean() * 255),
+    )
+
+
+def evaluate(net, samples, n: int, temperatures: Sequence[float], seed: int = 0) -> list[dict]:
+    """One row per hole kind x temperature: the scores averaged over the images."""
+    rows = []
+    for hole in HOLES:
+        for temperature in temperatures:
+            scores = []
+            for i, sample in enumerate(samples):
+                clean = torch.from_numpy(sample.clean).permute(2, 0, 1)[None].float() / 255.0
+                if clean.shape[1] == 1:
+                    clean = clean.expand(-1, 3, -1, -1)
+                h, w = sample.clean.shape[:2]
+                holes = (
+                    box_mask(h, w, seed + i)
+                    if hole == "box96"
+                    else hole_mask(sample, i, hole, seed)
+                )
+                mask = torch.from_numpy(holes).float()[None, None]
+                scores.append(image_scores(net, clean, mask, n, temperature, seed + i))
+            row = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
+            rows.append(dict(hole=hole, temperature=temperature, images=len(scores), **row))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = model_parser("restore-bench samples", __doc__, "first N images only")
+    parser.add_argument("--samples", type=int, default=8, help="draws per image (8)")
+    parser.add_argument(
+        "--temperatures", type=float, nargs="+", default=[1.0], help="sampling temperatures (1)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.samples < 2:
+        parser.error("--samples must be at least 2")
+
+    net = load_model_with(args, "prior", "conditional prior")
+    if net is None:
+        return 2
+    temperatures = args.temperatures
+    samples = load_images(args.images or data_dir() / "Kodak24", args.max_images)
+    rows = evaluate(net, samples, args.samples, temperatures, args.seed)
+    n = args.samples
+    print(
+        f"| hole | temperature | images | fill | best of {n} | mean of {n} | "
+        "|log energy ratio| | log energy ratio (fill) | spread |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['hole']} | {r['temperature']:g} | {r['images']} | {r['fill']:.2f} | "
+            f"{r['best']:.2f} ({r['best'] - r['fill']:+.2f}) | "
+            f"{r['mean']:.2f} ({r['mean'] - r['fill']:+.2f}) | {r['abs_log_energy']:.2f} | "
+            f"{r['log_energy']:+.2f} ({r['fill_log_energy']:+.2f}) | {r['spread']:.1f} |"
+        )
+    return 0 if all(math.isfinite(r["fill"]) for r in rows) else 1
