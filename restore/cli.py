@@ -30,6 +30,9 @@ class Job:
     output: Path
     mask: Path | None = None
 
+    def __str__(self) -> str:  # messages name the input file
+        return str(self.source)
+
 
 @dataclass
 class Row:
@@ -116,6 +119,26 @@ def build_parser() -> argparse.ArgumentParser:
         f"noise); default {DEFAULT_MODEL}",
     )
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    p.add_argument(
+        "--devices",
+        type=int,
+        metavar="N",
+        help="run Lightning's predict loop on N devices (processes) per node, each file once "
+        "(DDP; instead of --device)",
+    )
+    p.add_argument(
+        "--num-nodes",
+        type=int,
+        default=1,
+        metavar="M",
+        help="with --devices: machines taking part (start the same command on each, e.g. "
+        "with srun under SLURM; default 1)",
+    )
+    p.add_argument(
+        "--accelerator",
+        choices=["auto", "cpu", "gpu", "cuda", "mps"],
+        help="with --devices: the kind of device (default auto)",
+    )
     p.add_argument(
         "--tile",
         type=int,
@@ -273,8 +296,10 @@ class Progress:
             print(file=sys.stderr)
 
 
-def _hole_mask(args, job: Job, image, np):
+def _hole_mask(args, job: Job, image):
     """Hole mask (bool H x W) from --masks / --mask-from-alpha / --mask-color, or None."""
+    import numpy as np
+
     from restore.io.images import ImageFileError, read_image_file
     from restore.io.masks import holes_in_mask
 
@@ -301,13 +326,17 @@ def _hole_mask(args, job: Job, image, np):
     return holes
 
 
-def _process(args, restorer, job: Job, np) -> str:
-    from restore.io.images import ImageFile, ImageFileError, read_image_file, write_image_file
+def _restore_job(args, restorer, job: Job) -> tuple[str, list]:
+    """Read and restore one job's image: its size (``WxH``) and the files to write, ``[(path,
+    ImageFile)]``, nothing written yet (so a failure leaves no partial output)."""
+    import numpy as np
+
+    from restore.io.images import ImageFile, ImageFileError, read_image_file
 
     image = read_image_file(job.source, int(args.max_pixels))
     if args.auto_mask:
-        return _repair_found_damage(args, restorer, job, image, np)
-    holes = None if args.task == "denoise" else _hole_mask(args, job, image, np)
+        return _repair_found_damage(args, restorer, job, image)
+    holes = None if args.task == "denoise" else _hole_mask(args, job, image)
     if holes is not None and not holes.any():
         holes = None
     if args.task == "inpaint" and holes is None:
@@ -345,10 +374,17 @@ def _process(args, restorer, job: Job, np) -> str:
 
     out, draws = finish(out), [finish(d) for d in draws]
     std = _uncertainty(args, restorer, scaled, holes, sigma, scale=high - low)
-    write_image_file(job.output, ImageFile(out, image.exif, image.icc), args.quality)
-    _write_uncertainty(job, std, np)
-    _write_samples(args, job, image, out, draws)
-    return f"{pixels.shape[1]}x{pixels.shape[0]}"
+    files = [(job.output, ImageFile(out, image.exif, image.icc))]
+    files += _uncertainty_files(job, std) + _sample_files(args, job, image, out, draws)
+    return f"{pixels.shape[1]}x{pixels.shape[0]}", files
+
+
+def _write_files(args, files: list) -> None:
+    """Write ``[(path, ImageFile)]``, each atomically."""
+    from restore.io.images import write_image_file
+
+    for path, image in files:
+        write_image_file(path, image, args.quality)
 
 
 def _draw_samples(args, restorer, image, holes, sigma) -> list:
@@ -359,22 +395,26 @@ def _draw_samples(args, restorer, image, holes, sigma) -> list:
     return restorer.sample(image, holes, args.samples, sigma, seed=args.seed)
 
 
-def _write_samples(args, job: Job, image, out, draws: list) -> None:
+def _sample_files(args, job: Job, image, out, draws: list) -> list:
     """``<name>_sample<k>`` (the output's format) and the contact sheet ``<name>_samples.png``:
     input, output, then the samples."""
     if not draws:
-        return
-    from restore.io.images import ImageFile, write_image_file
+        return []
+    from restore.io.images import ImageFile
     from restore.visualize import contact_sheet
 
-    for k, draw in enumerate(draws, 1):
-        path = job.output.with_name(f"{job.output.stem}_sample{k}{job.output.suffix}")
-        write_image_file(path, ImageFile(draw, image.exif, image.icc), args.quality)
+    files = [
+        (
+            job.output.with_name(f"{job.output.stem}_sample{k}{job.output.suffix}"),
+            ImageFile(draw, image.exif, image.icc),
+        )
+        for k, draw in enumerate(draws, 1)
+    ]
     labels = ["input", "restored"] + [
         f"sample {k} (seed {args.seed})" for k in range(1, len(draws) + 1)
     ]
     sheet = contact_sheet([image.pixels, out, *draws], labels)
-    write_image_file(job.output.with_name(f"{job.output.stem}_samples.png"), ImageFile(sheet))
+    return files + [(job.output.with_name(f"{job.output.stem}_samples.png"), ImageFile(sheet))]
 
 
 def _uncertainty(args, restorer, image, holes, sigma, scale: float = 1.0):
@@ -388,22 +428,29 @@ def _uncertainty(args, restorer, image, holes, sigma, scale: float = 1.0):
     return std * scale
 
 
-def _write_uncertainty(job: Job, std, np) -> None:
+def _uncertainty_files(job: Job, std) -> list:
     """``<name>_uncertainty.tif`` (float32 grey levels) and ``.png`` (a picture), if asked."""
     if std is None:
-        return
-    from restore.io.images import ImageFile, write_image_file
+        return []
+    import numpy as np
+
+    from restore.io.images import ImageFile
     from restore.visualize import uncertainty_picture
 
     stem = job.output.with_name(f"{job.output.stem}_uncertainty")
-    write_image_file(stem.with_suffix(".tif"), ImageFile(std.astype(np.float32)))
-    write_image_file(stem.with_suffix(".png"), ImageFile(uncertainty_picture(std)))
+    return [
+        (stem.with_suffix(".tif"), ImageFile(std.astype(np.float32))),
+        (stem.with_suffix(".png"), ImageFile(uncertainty_picture(std))),
+    ]
 
 
-def _repair_found_damage(args, restorer, job: Job, image, np) -> str:
+def _repair_found_damage(args, restorer, job: Job, image) -> tuple[str, list]:
     """--auto-mask: find the damage, repair it (known pixels kept; denoised too with
-    --noise-level; alpha kept as it is), write the output and ``<name>_mask.png``."""
-    from restore.io.images import ImageFile, ImageFileError, write_image_file
+    --noise-level; alpha kept as it is): the output and ``<name>_mask.png``, as
+    :func:`_restore_job` gives them."""
+    import numpy as np
+
+    from restore.io.images import ImageFile, ImageFileError
 
     pixels = image.pixels
     if pixels.dtype == np.float32:
@@ -413,11 +460,12 @@ def _repair_found_damage(args, restorer, job: Job, image, np) -> str:
     std = _uncertainty(args, restorer, pixels, found, sigma)
     draws = _draw_samples(args, restorer, pixels, found if found.any() else None, sigma)
     mask = found.astype(np.uint8) * 255
-    write_image_file(job.output, ImageFile(out, image.exif, image.icc), args.quality)
-    write_image_file(job.output.with_name(f"{job.output.stem}_mask.png"), ImageFile(mask))
-    _write_uncertainty(job, std, np)
-    _write_samples(args, job, image, out, draws)
-    return f"{pixels.shape[1]}x{pixels.shape[0]}"
+    files = [
+        (job.output, ImageFile(out, image.exif, image.icc)),
+        (job.output.with_name(f"{job.output.stem}_mask.png"), ImageFile(mask)),
+    ]
+    files += _uncertainty_files(job, std) + _sample_files(args, job, image, out, draws)
+    return f"{pixels.shape[1]}x{pixels.shape[0]}", files
 
 
 def _write_report(path: Path, rows: list[Row]) -> None:
@@ -457,6 +505,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--auto-mask repairs damage: it does not go with --task denoise")
     if args.samples < 0:
         parser.error("--samples must be 0 or more")
+    lightning_run = args.devices is not None or args.num_nodes != 1 or args.accelerator
+    if lightning_run and args.device != "auto":
+        parser.error("give --device (one process) or --devices/--accelerator (Lightning), not both")
+    if (args.devices is not None and args.devices < 1) or args.num_nodes < 1:
+        parser.error("--devices and --num-nodes must be at least 1")
     if not 0.0 < args.mask_threshold < 1.0 or args.mask_grow < 0:
         parser.error("--mask-threshold must be in (0, 1) and --mask-grow >= 0")
 
@@ -472,9 +525,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             todo.append(job)
 
-    status = EXIT_OK
-    if todo:
+    status, report = EXIT_OK, True
+    if todo and lightning_run:
+        status, report = _run_lightning(args, todo, rows)
+    elif todo:
         status = _run(args, todo, rows)
+    if not report:  # another process of a Lightning run: process 0 reports for all
+        return status
     failed = [r for r in rows if r.status == "failed"]
     if args.report is not None:
         _write_report(args.report, rows)
@@ -492,30 +549,116 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_FAILURES if failed else EXIT_OK
 
 
-def _run(args, todo: list[Job], rows: list[Row]) -> int:
-    import numpy as np
-
-    from restore.io.images import ImageFileError
+def _load_net(args, todo: list[Job], rows: list[Row]):
+    """The network --weights/--model name, checked against the options that need its heads;
+    None (every job failed, in ``rows``) when it cannot be loaded."""
     from restore.io.weights import load_net
-    from restore.restorer import Restorer
 
     try:
-        restorer = Restorer(
-            load_net(args.weights, model=args.model or DEFAULT_MODEL),
-            device=args.device,
-            tile=args.tile,
-            self_ensemble=args.self_ensemble,
-        )
-        if args.auto_mask and restorer.net.damage_head is None:
+        net = load_net(args.weights, model=args.model or DEFAULT_MODEL)
+        if args.auto_mask and net.damage_head is None:
             raise ValueError("--auto-mask needs a model with a damage head (--model photo)")
-        if args.uncertainty and restorer.net.scale_head is None:
+        if args.uncertainty and net.scale_head is None:
             raise ValueError("--uncertainty needs a model with an uncertainty head (--model photo)")
+        return net
     except (OSError, ValueError, RuntimeError) as err:
-        print(f"restore-image: error: cannot load the model: {err}", file=sys.stderr)
-        rows.extend(
-            Row(str(j.source), str(j.output), status="failed", error="model not loaded")
-            for j in todo
+        _model_not_loaded(err, todo, rows)
+        return None
+
+
+def _model_not_loaded(err: Exception, todo: list[Job], rows: list[Row]) -> None:
+    print(f"restore-image: error: cannot load the model: {err}", file=sys.stderr)
+    rows.extend(
+        Row(str(j.source), str(j.output), status="failed", error="model not loaded") for j in todo
+    )
+
+
+def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
+    """Restore ``todo`` with Lightning's predict loop over --devices x --num-nodes processes
+    (DDP): each file once, written by the process that restored it as soon as it is done; the
+    rows of every process, in input order, go to ``rows``. Returns the status and whether this is
+    process 0 (which reports).
+
+    Every process runs this command from the start (Lightning starts the others with the same
+    arguments) and plans the same jobs: the plans are made before any process has connected, so
+    before any output is written, and --skip-existing sees the same files everywhere."""
+    import functools
+    import logging
+    import warnings
+
+    import lightning as L
+
+    from restore.predict import ImageFiles, RestorationModule, RestoredFileWriter, file_loader
+
+    net = _load_net(args, todo, rows)
+    if net is None:
+        return EXIT_FAILURES, True
+    for name in ("lightning.pytorch", "lightning.fabric"):  # keep the output to the file lines
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning's, about torch's pytree
+    module = RestorationModule(
+        net,
+        process=functools.partial(_restore_job, args),
+        tile=args.tile,
+        self_ensemble=args.self_ensemble,
+    )
+    writer = RestoredFileWriter(functools.partial(_write_prediction, args))
+    devices, nodes = args.devices or 1, args.num_nodes
+    trainer = L.Trainer(
+        accelerator=args.accelerator or "auto",
+        devices=devices,
+        num_nodes=nodes,
+        strategy="ddp" if devices * nodes > 1 else "auto",
+        callbacks=[writer],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
+    try:
+        trainer.predict(module, file_loader(ImageFiles(todo)), return_predictions=False)
+    except KeyboardInterrupt:
+        print(
+            "restore-image: interrupted; finished files are complete, rerun with "
+            "--skip-existing to continue",
+            file=sys.stderr,
         )
+        return EXIT_INTERRUPTED, trainer.global_rank == 0
+    for p in writer.records:
+        job = p.item
+        rows.append(
+            Row(
+                str(job.source),
+                str(job.output),
+                size=p.record or "",
+                seconds=round(p.seconds, 3),
+                status="failed" if p.error else "ok",
+                error=p.error,
+            )
+        )
+    return EXIT_OK, trainer.global_rank == 0
+
+
+def _write_prediction(args, prediction) -> str:
+    """The Lightning writer's step: write what :func:`_restore_job` made; the image size."""
+    size, files = prediction.result
+    _write_files(args, files)
+    return size
+
+
+def _run(args, todo: list[Job], rows: list[Row]) -> int:
+    from restore.io.images import ImageFileError
+    from restore.restorer import Restorer
+
+    net = _load_net(args, todo, rows)
+    if net is None:
+        return EXIT_FAILURES
+    try:
+        restorer = Restorer(
+            net, device=args.device, tile=args.tile, self_ensemble=args.self_ensemble
+        )
+    except (OSError, ValueError, RuntimeError) as err:
+        _model_not_loaded(err, todo, rows)
         return EXIT_FAILURES
     progress = Progress(len(todo))
     try:
@@ -523,7 +666,8 @@ def _run(args, todo: list[Job], rows: list[Row]) -> int:
             start = time.monotonic()
             row = Row(str(job.source), str(job.output))
             try:
-                row.size = _process(args, restorer, job, np)
+                row.size, files = _restore_job(args, restorer, job)
+                _write_files(args, files)
                 row.status = "ok"
             except (ImageFileError, ValueError, OSError, MemoryError) as err:
                 row.status, row.error = "failed", str(err)

@@ -1,0 +1,175 @@
+"""Restoring many image files with Lightning's predict loop: on one device or several, on one
+machine or many (DDP; SLURM through Lightning's cluster environment).
+
+* :class:`ImageFiles`: a ``Dataset`` of ``(index, item)`` pairs; ``item`` is a file path (or
+  anything the module's ``process`` takes). Files are read inside ``predict_step``, so a bad file
+  fails alone; use ``batch_size=1`` and ``collate_fn=list`` (:func:`file_loader` does).
+* :class:`RestorationModule`: a ``LightningModule`` whose ``predict_step`` restores each item with
+  a :class:`~restore.restorer.Restorer` on the module's device and returns
+  :class:`Prediction` records (the result, or the error message of a file that failed).
+* :class:`RestoredFileWriter`: a ``BasePredictionWriter`` that writes each result as soon as its
+  batch is done (``write(item, result)``: atomic writes, as :mod:`restore.io` does) and gathers one
+  record per item from every process, in input order, into ``records`` on every rank.
+
+Lightning's predict loop splits the dataset over processes without padding (each item is
+predicted exactly once). Example, two CPU processes::
+
+    import lightning as L
+    from restore.predict import ImageFiles, RestorationModule, RestoredFileWriter, file_loader
+
+    module = RestorationModule(task="denoise")            # the shipped photo model, blind
+    writer = RestoredFileWriter(lambda p: save(out_path(p.item), p.result))
+    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", callbacks=[writer],
+                        logger=False, enable_progress_bar=False)
+    trainer.predict(module, file_loader(ImageFiles(paths)), return_predictions=False)
+    failed = [p.item for p in writer.records if p.error]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import BasePredictionWriter
+from torch.utils.data import DataLoader, Dataset
+
+from restore.io.images import ImageFileError, read_image_file
+
+FILE_ERRORS = (ImageFileError, ValueError, OSError, MemoryError)  # one file fails, the run goes on
+
+
+@dataclass
+class Prediction:
+    """What became of one item: ``result`` (``process``'s return value) or ``error``; then the
+    writer's record of it."""
+
+    index: int
+    item: Any
+    result: Any = None
+    error: str = ""
+    seconds: float = 0.0
+    record: Any = None
+
+
+class ImageFiles(Dataset):
+    """``(index, item)`` for each of ``items`` (file paths, or jobs that ``process`` reads)."""
+
+    def __init__(self, items: Sequence[Any]) -> None:
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[int, Any]:
+        return index, self.items[index]
+
+
+def file_loader(dataset: ImageFiles, num_workers: int = 0) -> DataLoader:
+    """One item per batch, as it is (no tensor collation)."""
+    return DataLoader(dataset, batch_size=1, collate_fn=list, num_workers=num_workers)
+
+
+def restore_file(restorer, path, task: str = "denoise", sigma: float | None = None):
+    """The default ``process``: read the image file and denoise it (``task`` ``denoise``) or
+    restore it with the shipped default's rule; returns the restored pixels (NumPy, the file's
+    layout)."""
+    pixels = read_image_file(path).pixels
+    if task == "denoise":
+        return restorer.denoise(pixels, sigma)
+    if task == "repair":
+        return restorer.repair(pixels, sigma or 0.0)[0]
+    raise ValueError(f"task must be denoise or repair, got {task!r}")
+
+
+class RestorationModule(L.LightningModule):
+    """Restores items in ``predict_step`` with a ``Restorer`` built on the module's device.
+
+    Args:
+        net: a loaded ``RestorationVAE`` (default: ``weights`` or the shipped ``model``).
+        process: ``process(restorer, item) -> result`` (default :func:`restore_file` with
+            ``task`` and ``sigma``); an exception in ``FILE_ERRORS`` fails that item alone.
+        restorer_kwargs: passed to ``Restorer`` (``tile``, ``precision``, ``self_ensemble``...).
+    """
+
+    def __init__(
+        self,
+        net=None,
+        weights: str | None = None,
+        model: str | None = None,
+        process: Callable[[Any, Any], Any] | None = None,
+        task: str = "denoise",
+        sigma: float | None = None,
+        **restorer_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        from restore.io.weights import load_net
+
+        self.net = net if net is not None else load_net(weights, model=model)
+        self.process = process
+        self.task, self.sigma = task, sigma
+        self.restorer_kwargs = restorer_kwargs
+        self.restorer = None
+
+    def on_predict_start(self) -> None:
+        from restore.restorer import Restorer
+
+        self.restorer = Restorer(self.net, device=self.device, **self.restorer_kwargs)
+
+    def predict_step(self, batch: list[tuple[int, Any]], batch_idx: int = 0) -> list[Prediction]:
+        import time
+
+        predictions = []
+        for index, item in batch:
+            start = time.monotonic()
+            prediction = Prediction(index, item)
+            try:
+                if self.process is None:
+                    prediction.result = restore_file(self.restorer, item, self.task, self.sigma)
+                else:
+                    prediction.result = self.process(self.restorer, item)
+            except FILE_ERRORS as err:
+                prediction.error = str(err) if str(item) in str(err) else f"{item}: {err}"
+            prediction.seconds = time.monotonic() - start
+            predictions.append(prediction)
+        return predictions
+
+
+class RestoredFileWriter(BasePredictionWriter):
+    """Writes each prediction when its batch ends and keeps a record of each item.
+
+    ``write(prediction) -> record``: writes ``prediction.result`` (skipped for a failed item) and
+    returns what the run should remember of it (kept as ``prediction.record``). A write that
+    raises one of ``FILE_ERRORS`` marks the item failed. After the loop, ``records`` holds every
+    process's predictions (their results dropped) in input order, on every rank.
+    """
+
+    def __init__(self, write: Callable[[Prediction], Any] | None = None) -> None:
+        super().__init__(write_interval="batch")
+        self.write = write
+        self.records: list[Prediction] = []
+        self._mine: list[Prediction] = []
+
+    def on_predict_start(self, trainer, pl_module) -> None:
+        self._mine, self.records = [], []
+
+    def write_on_batch_end(
+        self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0
+    ) -> None:
+        for p in prediction:
+            if not p.error and self.write is not None:
+                try:
+                    p.record = self.write(p)
+                except FILE_ERRORS as err:
+                    p.error = str(err) if str(p.item) in str(err) else f"{p.item}: {err}"
+            p.result = None  # written: free the pixels
+            self._mine.append(p)
+
+    def on_predict_end(self, trainer, pl_module) -> None:
+        gathered = [self._mine]
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            gathered = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(gathered, self._mine)
+        self.records = sorted((p for part in gathered for p in part), key=lambda p: p.index)
