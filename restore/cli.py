@@ -616,7 +616,8 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
         enable_checkpointing=False,
     )
     try:
-        trainer.predict(module, file_loader(ImageFiles(todo)), return_predictions=False)
+        files = ImageFiles(todo, at_least=devices * nodes)
+        trainer.predict(module, file_loader(files), return_predictions=False)
     except KeyboardInterrupt:
         print(
             "restore-image: interrupted; finished files are complete, rerun with "

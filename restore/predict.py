@@ -55,10 +55,14 @@ class Prediction:
 
 
 class ImageFiles(Dataset):
-    """``(index, item)`` for each of ``items`` (file paths, or jobs that ``process`` reads)."""
+    """``(index, item)`` for each of ``items`` (file paths, or jobs that ``process`` reads).
 
-    def __init__(self, items: Sequence[Any]) -> None:
-        self.items = list(items)
+    ``at_least``: pad with ``None`` items (skipped by :class:`RestorationModule`) up to this
+    many; give the number of processes, as Lightning's predict sampler needs an item for each.
+    """
+
+    def __init__(self, items: Sequence[Any], at_least: int = 0) -> None:
+        self.items = list(items) + [None] * max(0, at_least - len(items))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -123,6 +127,8 @@ class RestorationModule(L.LightningModule):
 
         predictions = []
         for index, item in batch:
+            if item is None:  # padding
+                continue
             start = time.monotonic()
             prediction = Prediction(index, item)
             try:

@@ -91,15 +91,22 @@ def test_two_cpu_processes_match_one_and_restore_each_file_once(tmp_path, weight
 
 
 @pytest.mark.slow
-def test_usage_errors_of_the_lightning_options(tmp_path, weights):
+def test_fewer_files_than_processes_and_usage_errors(tmp_path, weights):
     Image.fromarray(photo(0)).save(tmp_path / "a.png")
+    one = restore_image(
+        tmp_path / "a.png", "-o", tmp_path / "one", "--devices", "3", "--accelerator", "cpu",
+        "--weights", weights,
+    )  # fmt: skip
+    assert one.returncode == 0, one.stderr
+    assert "1 restored, 0 skipped, 0 failed" in one.stderr
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["a.png"]
     both = restore_image(
         tmp_path / "a.png", "-o", tmp_path / "o", "--devices", "2", "--device", "cpu"
     )
     assert both.returncode == 2 and "not both" in both.stderr
     zero = restore_image(tmp_path / "a.png", "-o", tmp_path / "o", "--devices", "0")
     assert zero.returncode == 2 and "at least 1" in zero.stderr
-    assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "o").exists()  # usage errors write nothing
 
 
 def test_the_module_and_writer_in_a_users_trainer(tmp_path, weights):
@@ -153,7 +160,9 @@ def test_a_process_function_and_a_failing_write(weights):
     trainer = L.Trainer(accelerator="cpu", devices=1, callbacks=[writer], logger=False,
                         enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
     module = RestorationModule(weights=str(weights), process=process)
-    trainer.predict(module, file_loader(ImageFiles(items)), return_predictions=False)
+    padded = ImageFiles(items, at_least=5)  # as for 5 processes: the padding is skipped
+    assert len(padded) == 5 and padded[4] == (4, None)
+    trainer.predict(module, file_loader(padded), return_predictions=False)
     a, b, c = writer.records
     assert a.error == "" and 0 < a.record < 255
     assert b.error == "b: no such thing" and c.error == "c: disk full"
