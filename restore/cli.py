@@ -615,17 +615,21 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
         enable_model_summary=False,
         enable_checkpointing=False,
     )
+    status = EXIT_OK
     try:
         files = ImageFiles(todo, at_least=devices * nodes)
         trainer.predict(module, file_loader(files), return_predictions=False)
-    except KeyboardInterrupt:
-        print(
-            "restore-image: interrupted; finished files are complete, rerun with "
-            "--skip-existing to continue",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED, trainer.global_rank == 0
-    for p in writer.records:
+    except SystemExit:  # Lightning's answer to Ctrl-C: stop every process, then exit(1)
+        if not trainer.interrupted:
+            raise
+        if trainer.global_rank == 0:
+            print(
+                "restore-image: interrupted; finished files are complete (the report lists "
+                "this process's), rerun with --skip-existing to continue",
+                file=sys.stderr,
+            )
+        status = EXIT_INTERRUPTED
+    for p in writer.records or writer.finished:  # interrupted: this process's files only
         job = p.item
         rows.append(
             Row(
@@ -637,7 +641,7 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
                 error=p.error,
             )
         )
-    return EXIT_OK, trainer.global_rank == 0
+    return status, trainer.global_rank == 0
 
 
 def _write_prediction(args, prediction) -> str:

@@ -173,6 +173,11 @@ class RestoredFileWriter(BasePredictionWriter):
             p.result = None  # written: free the pixels
             self._mine.append(p)
 
+    @property
+    def finished(self) -> list[Prediction]:
+        """This process's predictions so far (what an interrupted run got done here)."""
+        return list(self._mine)
+
     def on_predict_end(self, trainer, pl_module) -> None:
         gathered = [self._mine]
         if torch.distributed.is_available() and torch.distributed.is_initialized():
