@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -20,6 +21,8 @@ from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
 
 OUT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 EXIT_OK, EXIT_FAILURES, EXIT_INTERRUPTED = 0, 1, 130  # usage errors exit 2 (argparse)
+# set to a nonzero value in all but the first process of a Lightning or SLURM run
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
 
 
 @dataclass
@@ -164,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed",
         type=int,
         default=0,
-        help="--samples: seed of the draws; the same seed gives the same samples (default 0)",
+        help="--samples: seed of the draws; the same seed gives the same samples on the same "
+        "kind of device (default 0)",
     )
     p.add_argument(
         "--self-ensemble",
@@ -215,6 +219,23 @@ def _is_within(path: Path, folder: Path) -> bool:
         return False
 
 
+def side_path(output: Path, tag: str, suffix: str | None = None) -> Path:
+    """``<output stem>_<tag><suffix>`` next to ``output`` (suffix: the output's by default)."""
+    return output.with_name(f"{output.stem}_{tag}{output.suffix if suffix is None else suffix}")
+
+
+def side_paths(args: argparse.Namespace, output: Path) -> list[Path]:
+    """The files written beside ``output`` with these options (samples, uncertainty, mask)."""
+    paths = [side_path(output, f"sample{k}") for k in range(1, args.samples + 1)]
+    paths += [side_path(output, "samples", ".png")] if args.samples else []
+    if args.uncertainty:
+        paths += [
+            side_path(output, "uncertainty", ".tif"),
+            side_path(output, "uncertainty", ".png"),
+        ]
+    return paths + ([side_path(output, "mask", ".png")] if args.auto_mask else [])
+
+
 def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
     """Output path (and mask) for every input file; rows for inputs that cannot be used."""
     outdir = args.output.resolve()
@@ -251,9 +272,12 @@ def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
         )
     seen: dict[Path, Path] = {}
     for j in jobs:
-        if j.output in seen:
-            raise ValueError(f"{j.source} and {seen[j.output]} would both be written to {j.output}")
-        seen[j.output] = j.source
+        for path in [j.output, *side_paths(args, j.output)]:
+            if path in seen:
+                raise ValueError(f"{j.source} and {seen[path]} would both be written to {path}")
+            if path.resolve() in sources:
+                raise ValueError(f"{path} would overwrite the input of that name")
+            seen[path] = j.source
     return jobs, problems
 
 
@@ -328,7 +352,7 @@ def _hole_mask(args, job: Job, image):
 
 def _restore_job(args, restorer, job: Job) -> tuple[str, list]:
     """Read and restore one job's image: its size (``WxH``) and the files to write, ``[(path,
-    ImageFile)]``, nothing written yet (so a failure leaves no partial output)."""
+    ImageFile)]`` with the output last, nothing written yet (a failure here writes nothing)."""
     import numpy as np
 
     from restore.io.images import ImageFile, ImageFileError, read_image_file
@@ -374,13 +398,15 @@ def _restore_job(args, restorer, job: Job) -> tuple[str, list]:
 
     out, draws = finish(out), [finish(d) for d in draws]
     std = _uncertainty(args, restorer, scaled, holes, sigma, scale=high - low)
-    files = [(job.output, ImageFile(out, image.exif, image.icc))]
-    files += _uncertainty_files(job, std) + _sample_files(args, job, image, out, draws)
+    files = _uncertainty_files(job, std) + _sample_files(args, job, image, out, draws)
+    files.append((job.output, ImageFile(out, image.exif, image.icc)))  # last: see _write_files
     return f"{pixels.shape[1]}x{pixels.shape[0]}", files
 
 
 def _write_files(args, files: list) -> None:
-    """Write ``[(path, ImageFile)]``, each atomically."""
+    """Write ``[(path, ImageFile)]``, each atomically, in order: the output comes last, so an
+    interrupted or failed write never leaves an output whose side files are missing (which
+    --skip-existing would then skip)."""
     from restore.io.images import write_image_file
 
     for path, image in files:
@@ -404,17 +430,14 @@ def _sample_files(args, job: Job, image, out, draws: list) -> list:
     from restore.visualize import contact_sheet
 
     files = [
-        (
-            job.output.with_name(f"{job.output.stem}_sample{k}{job.output.suffix}"),
-            ImageFile(draw, image.exif, image.icc),
-        )
+        (side_path(job.output, f"sample{k}"), ImageFile(draw, image.exif, image.icc))
         for k, draw in enumerate(draws, 1)
     ]
     labels = ["input", "restored"] + [
         f"sample {k} (seed {args.seed})" for k in range(1, len(draws) + 1)
     ]
     sheet = contact_sheet([image.pixels, out, *draws], labels)
-    return files + [(job.output.with_name(f"{job.output.stem}_samples.png"), ImageFile(sheet))]
+    return files + [(side_path(job.output, "samples", ".png"), ImageFile(sheet))]
 
 
 def _uncertainty(args, restorer, image, holes, sigma, scale: float = 1.0):
@@ -437,10 +460,9 @@ def _uncertainty_files(job: Job, std) -> list:
     from restore.io.images import ImageFile
     from restore.visualize import uncertainty_picture
 
-    stem = job.output.with_name(f"{job.output.stem}_uncertainty")
     return [
-        (stem.with_suffix(".tif"), ImageFile(std.astype(np.float32))),
-        (stem.with_suffix(".png"), ImageFile(uncertainty_picture(std))),
+        (side_path(job.output, "uncertainty", ".tif"), ImageFile(std.astype(np.float32))),
+        (side_path(job.output, "uncertainty", ".png"), ImageFile(uncertainty_picture(std))),
     ]
 
 
@@ -458,13 +480,15 @@ def _repair_found_damage(args, restorer, job: Job, image) -> tuple[str, list]:
     sigma = args.sigma or 0.0  # blind denoising only when --noise-level asks for it
     out, found = restorer.repair(pixels, sigma, args.mask_threshold, args.mask_grow)
     std = _uncertainty(args, restorer, pixels, found, sigma)
-    draws = _draw_samples(args, restorer, pixels, found if found.any() else None, sigma)
+    # nothing found and nothing to denoise: the output is the input, and so is every draw
+    untouched = not found.any() and not sigma
+    draws = [] if untouched else _draw_samples(args, restorer, pixels, found, sigma)
+    if untouched and args.samples:
+        draws = [pixels.copy() for _ in range(args.samples)]
     mask = found.astype(np.uint8) * 255
-    files = [
-        (job.output, ImageFile(out, image.exif, image.icc)),
-        (job.output.with_name(f"{job.output.stem}_mask.png"), ImageFile(mask)),
-    ]
+    files = [(side_path(job.output, "mask", ".png"), ImageFile(mask))]
     files += _uncertainty_files(job, std) + _sample_files(args, job, image, out, draws)
+    files.append((job.output, ImageFile(out, image.exif, image.icc)))  # last: see _write_files
     return f"{pixels.shape[1]}x{pixels.shape[0]}", files
 
 
@@ -591,8 +615,9 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
     from restore.predict import ImageFiles, RestorationModule, RestoredFileWriter, file_loader
 
     net = _load_net(args, todo, rows)
-    if net is None:
-        return EXIT_FAILURES, True
+    if net is None:  # every process got here; the first one reports
+        first = all(os.environ.get(k, "0") == "0" for k in RANK_VARIABLES)
+        return EXIT_FAILURES, first
     for name in ("lightning.pytorch", "lightning.fabric"):  # keep the output to the file lines
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning's, about torch's pytree

@@ -36,9 +36,7 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader, Dataset
 
-from restore.io.images import ImageFileError, read_image_file
-
-FILE_ERRORS = (ImageFileError, ValueError, OSError, MemoryError)  # one file fails, the run goes on
+from restore.io.images import read_image_file
 
 
 @dataclass
@@ -94,7 +92,8 @@ class RestorationModule(L.LightningModule):
     Args:
         net: a loaded ``RestorationVAE`` (default: ``weights`` or the shipped ``model``).
         process: ``process(restorer, item) -> result`` (default :func:`restore_file` with
-            ``task`` and ``sigma``); an exception in ``FILE_ERRORS`` fails that item alone.
+            ``task`` and ``sigma``); an exception fails that item alone (its message is kept), so
+            one process never stops while the others wait for it.
         restorer_kwargs: passed to ``Restorer`` (``tile``, ``precision``, ``self_ensemble``...).
     """
 
@@ -110,8 +109,9 @@ class RestorationModule(L.LightningModule):
     ) -> None:
         super().__init__()
         from restore.io.weights import load_net
+        from restore.weights import DEFAULT_MODEL
 
-        self.net = net if net is not None else load_net(weights, model=model)
+        self.net = net if net is not None else load_net(weights, model=model or DEFAULT_MODEL)
         self.process = process
         self.task, self.sigma = task, sigma
         self.restorer_kwargs = restorer_kwargs
@@ -136,7 +136,7 @@ class RestorationModule(L.LightningModule):
                     prediction.result = restore_file(self.restorer, item, self.task, self.sigma)
                 else:
                     prediction.result = self.process(self.restorer, item)
-            except FILE_ERRORS as err:
+            except Exception as err:  # noqa: BLE001 (out of memory on one image, a codec error)
                 prediction.error = str(err) if str(item) in str(err) else f"{item}: {err}"
             prediction.seconds = time.monotonic() - start
             predictions.append(prediction)
@@ -148,7 +148,7 @@ class RestoredFileWriter(BasePredictionWriter):
 
     ``write(prediction) -> record``: writes ``prediction.result`` (skipped for a failed item) and
     returns what the run should remember of it (kept as ``prediction.record``). A write that
-    raises one of ``FILE_ERRORS`` marks the item failed. After the loop, ``records`` holds every
+    raises marks the item failed. After the loop, ``records`` holds every
     process's predictions (their results dropped) in input order, on every rank.
     """
 
@@ -168,7 +168,7 @@ class RestoredFileWriter(BasePredictionWriter):
             if not p.error and self.write is not None:
                 try:
                     p.record = self.write(p)
-                except FILE_ERRORS as err:
+                except Exception as err:  # noqa: BLE001 (disk full, unwritable folder)
                     p.error = str(err) if str(p.item) in str(err) else f"{p.item}: {err}"
             p.result = None  # written: free the pixels
             self._mine.append(p)

@@ -49,10 +49,12 @@ class RayRestorer:
     ) -> None:
         from restore.io.weights import load_net
         from restore.restorer import Restorer
+        from restore.weights import DEFAULT_MODEL
 
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-        self.restorer = Restorer(load_net(weights, model=model), **restorer_kwargs)
+        net = load_net(weights, model=model or DEFAULT_MODEL)
+        self.restorer = Restorer(net, **restorer_kwargs)
         self.task, self.sigma, self.column = task, sigma, column
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:

@@ -148,7 +148,7 @@ def test_a_process_function_and_a_failing_write(weights):
 
     def process(restorer, item):
         if item == "b":
-            raise ValueError("no such thing")
+            raise RuntimeError("no such thing")  # any error fails the item alone
         return restorer.denoise(photo(0)).mean()
 
     def write(prediction):
@@ -166,3 +166,8 @@ def test_a_process_function_and_a_failing_write(weights):
     a, b, c = writer.records
     assert a.error == "" and 0 < a.record < 255
     assert b.error == "b: no such thing" and c.error == "c: disk full"
+
+
+def test_the_module_loads_the_shipped_default_model():
+    module = RestorationModule()
+    assert module.net.damage_head is not None and module.net.scale_head is not None  # photo

@@ -65,3 +65,7 @@ def test_the_callable_on_batches_of_one_size_and_of_mixed_sizes(weights):
         restorer({"image": images})
     with pytest.raises(ValueError, match="task"):
         RayRestorer(weights=str(weights), task="paint")
+
+
+def test_the_default_is_the_shipped_photo_model():
+    assert RayRestorer().restorer.net.damage_head is not None

@@ -149,3 +149,44 @@ def test_restore_image_writes_seeded_samples_and_a_sheet(tmp_path, capsys, weigh
     with pytest.raises(SystemExit) as usage_error:
         main([*args[:-2], "--samples", "-1", "-o", str(tmp_path / "d")])
     assert usage_error.value.code == 2 and not (tmp_path / "d").exists()
+
+
+def test_side_files_that_would_clash_are_refused_before_anything_is_written(tmp_path, weights):
+    Image.fromarray(photo()).save(tmp_path / "a.png")
+    Image.fromarray(photo()).save(tmp_path / "a.jpg")  # both would write a_samples.png
+    args = [str(tmp_path), "-o", str(tmp_path / "out"), "--weights", str(weights)]
+    with pytest.raises(SystemExit) as usage_error:
+        main([*args, "--samples", "2"])
+    assert usage_error.value.code == 2 and not (tmp_path / "out").exists()
+
+
+def test_an_input_named_like_a_side_file_is_not_overwritten(tmp_path, capsys, weights):
+    Image.fromarray(photo()).save(tmp_path / "x.png")
+    Image.fromarray(photo(seed=1)).save(tmp_path / "x_r_sample1.png")  # x_r.png's first sample
+    with pytest.raises(SystemExit) as usage_error:
+        main([str(tmp_path), "-o", str(tmp_path), "--suffix", "_r", "--samples", "1",
+              "--weights", str(weights)])  # fmt: skip
+    assert usage_error.value.code == 2
+    assert "x_r_sample1.png would overwrite the input" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png", "x_r_sample1.png"]
+
+
+def test_a_failed_side_file_leaves_no_output_for_skip_existing_to_skip(
+    tmp_path, capsys, weights, monkeypatch
+):
+    import restore.io.images as images
+
+    write = images.write_image_file
+
+    def failing(path, *rest, **kw):
+        if str(path).endswith("_samples.png"):
+            raise OSError(f"{path}: disk full")
+        return write(path, *rest, **kw)
+
+    monkeypatch.setattr(images, "write_image_file", failing)
+    Image.fromarray(photo()).save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    args = [str(tmp_path / "a.png"), "-o", str(out), "--samples", "2", "--weights", str(weights)]
+    assert main([*args, "--device", "cpu"]) == 1
+    assert "disk full" in capsys.readouterr().err
+    assert not (out / "a.png").exists()  # the output is written last
