@@ -142,6 +142,15 @@ def _as255(image: np.ndarray, shape: tuple[int, ...], clip: bool = True) -> np.n
     return np.clip(out, 0.0, 255.0) if clip else out
 
 
+def rgb_tensor(image: np.ndarray) -> torch.Tensor:
+    """``(1, 3, H, W)`` float32 on the 0-1 scale from an 8-bit or 0-1 float ``(H, W[, C])``."""
+    x = torch.from_numpy(np.asarray(image, np.float32))
+    x = x / 255.0 if image.dtype == np.uint8 else x
+    x = x[..., None] if x.dim() == 2 else x
+    x = x.permute(2, 0, 1)[None]
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
 def _tensor(image: np.ndarray) -> torch.Tensor:
     hwc = image if image.ndim == 3 else image[:, :, None]
     return torch.from_numpy(np.ascontiguousarray(hwc, dtype=np.float64)).permute(2, 0, 1)[None]

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from restore.bench.cli import load_model_with, model_parser
-from restore.bench.protocol import data_dir, hole_mask, load_images
+from restore.bench.protocol import data_dir, hole_mask, load_images, rgb_tensor
 from restore.metrics import gradient_energy, psnr
 
 HOLES = ("box96", "medium")
@@ -71,9 +71,7 @@ def evaluate(net, samples, n: int, temperatures: Sequence[float], seed: int = 0)
         for temperature in temperatures:
             scores = []
             for i, sample in enumerate(samples):
-                clean = torch.from_numpy(sample.clean).permute(2, 0, 1)[None].float() / 255.0
-                if clean.shape[1] == 1:
-                    clean = clean.expand(-1, 3, -1, -1)
+                clean = rgb_tensor(sample.clean)
                 h, w = sample.clean.shape[:2]
                 holes = (
                     box_mask(h, w, seed + i)
@@ -101,9 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     net = load_model_with(args, "prior", "conditional prior")
     if net is None:
         return 2
-    temperatures = args.temperatures
     samples = load_images(args.images or data_dir() / "Kodak24", args.max_images)
-    rows = evaluate(net, samples, args.samples, temperatures, args.seed)
+    rows = evaluate(net, samples, args.samples, args.temperatures, args.seed)
     n = args.samples
     print(
         f"| hole | temperature | images | fill | best of {n} | mean of {n} | "

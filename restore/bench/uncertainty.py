@@ -26,20 +26,18 @@ import numpy as np
 import torch
 
 from restore.bench.cli import load_model_with, model_parser
-from restore.bench.protocol import REAL_SETS, data_dir, hole_mask, load_images, load_real_pairs
+from restore.bench.protocol import (
+    REAL_SETS,
+    data_dir,
+    hole_mask,
+    load_images,
+    load_real_pairs,
+    rgb_tensor,
+)
 from restore.metrics import ause, calibration_error, interval_coverage, psnr
 
 Z90 = 1.6448536  # the central 90 % interval of a Gaussian: mean +- Z90 standard deviations
 FIT_SIGMAS = (5, 15, 25, 50)
-
-
-def _tensor(image: np.ndarray) -> torch.Tensor:
-    """``(1, 3, H, W)`` float32 on the 0-1 scale from an 8-bit or 0-1 float ``(H, W[, C])``."""
-    x = torch.from_numpy(np.asarray(image, np.float32))
-    x = x / 255.0 if image.dtype == np.uint8 else x
-    x = x[..., None] if x.dim() == 2 else x
-    x = x.permute(2, 0, 1)[None]
-    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
 def _predict(net, degraded: torch.Tensor, mask: torch.Tensor | None):
@@ -63,7 +61,7 @@ def fit_scale(net, files: Sequence[Path], seed: int = 0) -> tuple[float, int]:
 
     ratios = []
     for i, path in enumerate(files):
-        clean = _tensor(read_image(path))
+        clean = rgb_tensor(read_image(path))
         g = torch.Generator().manual_seed(seed + i)
         tasks = [_noisy(clean, s, seed + i) for s in FIT_SIGMAS]
         tasks.append(CameraNoise()(clean, generator=g).clamp(0, 1))
@@ -87,7 +85,7 @@ def evaluate(net, samples, pairs, sigmas, seed: int = 0) -> list[dict]:
     for name, sigma, holes in tasks:
         scores = []
         for i, sample in enumerate(samples):
-            clean = _tensor(sample.clean)
+            clean = rgb_tensor(sample.clean)
             mask = None
             if holes:
                 mask = torch.from_numpy(hole_mask(sample, i, "medium", seed)).float()[None, None]
@@ -96,7 +94,8 @@ def evaluate(net, samples, pairs, sigmas, seed: int = 0) -> list[dict]:
         rows.append(_row(name, len(samples), scores))
     for set_name, set_pairs in pairs.items():
         scores = [
-            _scores(*_predict(net, _tensor(p.noisy), None), _tensor(p.clean)) for p in set_pairs
+            _scores(*_predict(net, rgb_tensor(p.noisy), None), rgb_tensor(p.clean))
+            for p in set_pairs
         ]
         rows.append(_row(f"real {set_name}", len(set_pairs), scores))
     return rows
