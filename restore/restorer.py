@@ -128,7 +128,8 @@ class Restorer:
     def uncertainty(self, image: Any, mask: Any = None, sigma: float | None = None) -> Any:
         """How sure the model is of :meth:`restore`'s output: the predicted standard deviation of
         its error per pixel, in grey levels (0-255 scale; RMS over the colour channels),
-        calibrated on held-out images (MODEL_CARD.md). Returned as :meth:`detect_damage` does.
+        calibrated on held-out images (MODEL_CARD.md) to follow the noise level the image shows
+        (measured per tile on large images). Returned as :meth:`detect_damage` does.
         Needs a model with an uncertainty head; raises ``ValueError`` otherwise."""
         if self.net.scale_head is None:
             raise ValueError("this model has no uncertainty head; use the shipped photo model")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from PIL import Image
 
 from restore import Restorer
 from restore.io.weights import export_weights, init_from, load_net
 from restore.metrics import ause, calibration_error, gaussian_nll, interval_coverage
 from restore.models import RestorationVAE
 from restore.models.lit import scale_nll_loss
+from restore.models.vae import residual_level
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -216,3 +219,90 @@ def test_restore_image_writes_the_uncertainty_map_and_picture(tmp_path, capsys):
     )
     assert code == 1 and "uncertainty head" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# Calibration that follows the noise level, and a scale of its own in holes
+
+
+def test_residual_level_is_the_rms_over_known_pixels_in_grey_levels():
+    restored = torch.full((2, 3, 16, 16), 0.5)
+    degraded = restored + 0.04
+    degraded[1] = restored[1]
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[..., :8, :] = 1
+    degraded[:, :, :8] = 1.0  # what holes hold does not count
+    level = residual_level(degraded, restored, mask)
+    assert level.shape == (2, 1, 1, 1)
+    assert level[0].item() == pytest.approx(0.04 * 255, rel=1e-4)
+    assert level[1].item() == 0.5  # the floor
+
+
+def test_calibration_follows_the_noise_level_and_holes_have_their_own_scale(tmp_path):
+    net = _net()
+    clean, mask = torch.rand(1, 3, 32, 32), torch.zeros(1, 1, 32, 32)
+    mask[..., 8:20, 8:20] = 1
+    noisy = (clean + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
+    restored, raw = net.restore_with_uncertainty(noisy, mask)
+    level = residual_level(noisy, restored, mask)
+    net.calibrate_uncertainty(2.0, noise_exponent=0.5, hole_scale=3.0)
+    _, std = net.restore_with_uncertainty(noisy, mask)
+    hole = mask.expand_as(std) > 0
+    torch.testing.assert_close(std[hole], 3.0 * raw[hole])
+    torch.testing.assert_close(std[~hole], 2.0 * (level / 10).sqrt().item() * raw[~hole])
+    loaded = load_net(export_weights(net, tmp_path / "c.pt"))
+    assert (
+        loaded.uncertainty_scale,
+        loaded.uncertainty_noise_exponent,
+        loaded.uncertainty_hole_scale,
+    ) == pytest.approx((2.0, 0.5, 3.0))
+    net.calibrate_uncertainty(1.5)  # one scale everywhere, as older exports: no new keys
+    assert "uncertainty_noise_exponent" not in net.config
+    assert load_net(export_weights(net, tmp_path / "d.pt")).uncertainty_hole_scale == 1.5
+    with pytest.raises(ValueError, match="must be > 0"):
+        net.calibrate_uncertainty(1.0, hole_scale=0.0)
+
+
+class _BoxDenoiser:
+    """A stand-in model: a 5 x 5 box blur, whose error grows with the noise level while its
+    uncalibrated standard deviation stays 1/255 (as the real head barely sees the level)."""
+
+    def __init__(self):
+        self.net = RestorationVAE(**SMALL, uncertainty=True)  # holds the calibration
+
+    def calibrate_uncertainty(self, *args):
+        self.net.calibrate_uncertainty(*args)
+
+    def restore_with_uncertainty(self, degraded, mask=None):
+        restored = F.avg_pool2d(degraded, 5, stride=1, padding=2, count_include_pad=False)
+        net, std = self.net, torch.full_like(degraded, 1 / 255)
+        known = (
+            net.uncertainty_scale
+            * (residual_level(degraded, restored, mask) / 10) ** net.uncertainty_noise_exponent
+        )
+        if mask is not None:
+            known = torch.where(mask > 0, net.uncertainty_hole_scale, known)
+        return restored, std * known
+
+
+def test_fitted_calibration_covers_90_percent_at_each_noise_level(tmp_path):
+    from restore.bench.uncertainty import _noisy, fit_calibration
+
+    files = []
+    for i in range(2):
+        files.append(tmp_path / f"{i}.png")
+        Image.fromarray(np.full((48, 64, 3), 100 + 20 * i, np.uint8)).save(files[-1])
+    model = _BoxDenoiser()
+    scale, exponent, hole_scale, count = fit_calibration(model, files)
+    assert count == 2 * 5 * 2 * 48 * 64 * 3  # images x noises x (without, with holes) x values
+    assert 0.2 <= exponent <= 0.8  # between white noise (1) and camera noise (the blur keeps it)
+    clean = torch.full((1, 3, 48, 64), 100 / 255)
+    misses = []
+    for exponent_used in (0.0, exponent):
+        model.calibrate_uncertainty(scale, exponent_used, hole_scale)
+        coverage = [
+            float(interval_coverage(*model.restore_with_uncertainty(_noisy(clean, s, 0)), clean)[0])
+            for s in (5, 50)
+        ]
+        misses.append(max(abs(c - 0.9) for c in coverage))
+    assert misses[1] < 0.5 * misses[0], misses  # the fitted exponent evens out the levels

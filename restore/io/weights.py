@@ -153,7 +153,14 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     warning). Returns the file read; raises ``FileNotFoundError`` or ``ValueError`` naming it.
     """
     config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
-    free = ("hole_fill", "uncertainty", "uncertainty_scale", "damage")
+    free = (
+        "hole_fill",
+        "uncertainty",
+        "uncertainty_scale",
+        "uncertainty_noise_exponent",
+        "uncertainty_hole_scale",
+        "damage",
+    )
     theirs = {k: v for k, v in config.items() if k not in free}
     ours = {k: v for k, v in net.config.items() if k not in free}
     grown = theirs != ours and _grown_blocks(config, net.config)

@@ -54,6 +54,17 @@ def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) 
     )
 
 
+def residual_level(degraded: Tensor, restored: Tensor, mask: Tensor | None = None) -> Tensor:
+    """The noise level an image showed: the RMS of ``degraded - restored`` over its known pixels
+    (``mask == 0``) and channels, in grey levels (0-255 scale), at least 0.5; ``(B, 1, 1, 1)``.
+    Inputs ``(B, C, H, W)`` in [0, 1]."""
+    squared = (degraded - restored).square()
+    weight = torch.ones_like(squared[:, :1]) if mask is None else 1.0 - mask.to(squared.dtype)
+    total = (squared * weight).sum(dim=(1, 2, 3), keepdim=True)
+    count = weight.sum(dim=(1, 2, 3), keepdim=True) * squared.shape[1]
+    return (total / count.clamp(min=1.0)).sqrt().mul(255.0).clamp(min=0.5)
+
+
 def reparameterize(
     mu: Tensor,
     logvar: Tensor,
@@ -164,6 +175,8 @@ class RestorationVAE(nn.Module):
         hole_fill: str = "zero",
         uncertainty: bool = False,
         uncertainty_scale: float = 1.0,
+        uncertainty_noise_exponent: float = 0.0,
+        uncertainty_hole_scale: float | None = None,
         damage: bool = False,
     ) -> None:
         super().__init__()
@@ -178,8 +191,11 @@ class RestorationVAE(nn.Module):
             raise ValueError(
                 "latent_channels and unshuffle must be >= 1, posterior_width in (0, 4]"
             )
-        if not uncertainty_scale > 0:
-            raise ValueError(f"uncertainty_scale must be > 0, got {uncertainty_scale}")
+        if not uncertainty_scale > 0 or not (uncertainty_hole_scale or 1.0) > 0:
+            raise ValueError(
+                f"uncertainty_scale and uncertainty_hole_scale must be > 0, got"
+                f" {uncertainty_scale}, {uncertainty_hole_scale}"
+            )
         if hole_fill not in HOLE_FILLS:
             raise ValueError(f"hole_fill must be one of {HOLE_FILLS}, got {hole_fill!r}")
         self.config = dict(
@@ -191,11 +207,16 @@ class RestorationVAE(nn.Module):
             posterior_width=posterior_width,
             hole_fill=hole_fill,
         )
-        if uncertainty:  # older exports have none of these keys, and load as before
-            self.config.update(uncertainty=True, uncertainty_scale=float(uncertainty_scale))
         if damage:
             self.config.update(damage=True)
-        self.uncertainty_scale = float(uncertainty_scale)
+        self.uncertainty_scale = 1.0
+        self.uncertainty_noise_exponent = 0.0
+        self.uncertainty_hole_scale = 1.0
+        if uncertainty:  # older exports have none of these keys, and load as before
+            self.config.update(uncertainty=True)
+            self.calibrate_uncertainty(
+                uncertainty_scale, uncertainty_noise_exponent, uncertainty_hole_scale
+            )
         self.hole_fill = hole_fill
         self.image_channels = image_channels
         self.latent_channels = latent_channels
@@ -424,6 +445,29 @@ class RestorationVAE(nn.Module):
         enc = self.encode(degraded, mask, noise_level, filled)
         return self._finish(self.decode(enc.mu, enc), degraded, mask, keep_known)
 
+    def calibrate_uncertainty(
+        self, scale: float, noise_exponent: float = 0.0, hole_scale: float | None = None
+    ) -> None:
+        """Set the post-hoc calibration of the uncertainty head (kept in the config, so exports
+        carry it): the head's standard deviation is multiplied by ``scale * (level / 10) **
+        noise_exponent`` on the known pixels, where ``level`` is the measured noise level of the
+        image (:func:`residual_level`, grey levels), and by ``hole_scale`` (default ``scale``)
+        inside the holes."""
+        hole_scale = scale if hole_scale is None else hole_scale
+        if not scale > 0 or not hole_scale > 0:
+            raise ValueError(f"the scales must be > 0, got {scale}, {hole_scale}")
+        self.uncertainty_scale = float(scale)
+        self.uncertainty_noise_exponent = float(noise_exponent)
+        self.uncertainty_hole_scale = float(hole_scale)
+        self.config.update(uncertainty_scale=self.uncertainty_scale)
+        extra = ("uncertainty_noise_exponent", "uncertainty_hole_scale")
+        for key in extra:
+            self.config.pop(key, None)
+        if noise_exponent or hole_scale != scale:  # else the config of older exports
+            self.config.update(
+                zip(extra, (self.uncertainty_noise_exponent, hole_scale), strict=True)
+            )
+
     @torch.no_grad()
     def restore_with_uncertainty(
         self,
@@ -434,16 +478,27 @@ class RestorationVAE(nn.Module):
         filled: bool = False,
     ) -> tuple[Tensor, Tensor]:
         """:meth:`restore` and the calibrated standard deviation of its error per pixel and
-        channel, ``(B, C, H, W)`` on the [0, 1] scale (0 where ``keep_known`` copies a pixel).
-        Needs the uncertainty head (``uncertainty=True``)."""
+        channel, ``(B, C, H, W)`` on the [0, 1] scale (0 where ``keep_known`` copies a pixel;
+        calibration: :meth:`calibrate_uncertainty`). Needs the uncertainty head
+        (``uncertainty=True``)."""
         if self.scale_head is None:
             raise ValueError("this model has no uncertainty head (trained without uncertainty)")
         enc = self.encode(degraded, mask, noise_level, filled)
         decoded = self.decode_with_heads(enc.mu, enc)
-        out, std = decoded.image, decoded.log_scale.float().exp() * self.uncertainty_scale
-        if keep_known and mask is not None:
-            std = std * mask.to(std.dtype)
-        return self._finish(out, degraded, mask, keep_known), std
+        restored = self._finish(decoded.image, degraded, mask, keep_known)
+        std = decoded.log_scale.float().exp()
+        known = self.uncertainty_scale * std.new_ones(std.shape[0], 1, 1, 1)
+        if self.uncertainty_noise_exponent:
+            level = residual_level(degraded.float(), restored.float(), mask)
+            known = known * (level / 10.0) ** self.uncertainty_noise_exponent
+        if mask is None:
+            std = std * known
+        else:
+            holes = mask.to(torch.bool)
+            std = std * torch.where(holes, self.uncertainty_hole_scale, known)
+            if keep_known:
+                std = std * holes
+        return restored, std
 
     @torch.no_grad()
     def detect_damage(
