@@ -191,11 +191,8 @@ class RestorationVAE(nn.Module):
             raise ValueError(
                 "latent_channels and unshuffle must be >= 1, posterior_width in (0, 4]"
             )
-        if not uncertainty_scale > 0 or not (uncertainty_hole_scale or 1.0) > 0:
-            raise ValueError(
-                f"uncertainty_scale and uncertainty_hole_scale must be > 0, got"
-                f" {uncertainty_scale}, {uncertainty_hole_scale}"
-            )
+        if not uncertainty_scale > 0:
+            raise ValueError(f"uncertainty_scale must be > 0, got {uncertainty_scale}")
         if hole_fill not in HOLE_FILLS:
             raise ValueError(f"hole_fill must be one of {HOLE_FILLS}, got {hole_fill!r}")
         self.config = dict(
