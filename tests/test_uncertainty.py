@@ -268,21 +268,15 @@ class _BoxDenoiser:
     uncalibrated standard deviation stays 1/255 (as the real head barely sees the level)."""
 
     def __init__(self):
-        self.net = RestorationVAE(**SMALL, uncertainty=True)  # holds the calibration
+        self.net = RestorationVAE(**SMALL, uncertainty=True)  # its calibration is applied
 
     def calibrate_uncertainty(self, *args):
         self.net.calibrate_uncertainty(*args)
 
     def restore_with_uncertainty(self, degraded, mask=None):
         restored = F.avg_pool2d(degraded, 5, stride=1, padding=2, count_include_pad=False)
-        net, std = self.net, torch.full_like(degraded, 1 / 255)
-        known = (
-            net.uncertainty_scale
-            * (residual_level(degraded, restored, mask) / 10) ** net.uncertainty_noise_exponent
-        )
-        if mask is not None:
-            known = torch.where(mask > 0, net.uncertainty_hole_scale, known)
-        return restored, std * known
+        std = torch.full_like(degraded, 1 / 255)
+        return restored, self.net.calibrated_std(std, degraded, restored, mask)
 
 
 def test_fitted_calibration_covers_90_percent_at_each_noise_level(tmp_path):

@@ -483,19 +483,23 @@ class RestorationVAE(nn.Module):
         enc = self.encode(degraded, mask, noise_level, filled)
         decoded = self.decode_with_heads(enc.mu, enc)
         restored = self._finish(decoded.image, degraded, mask, keep_known)
-        std = decoded.log_scale.float().exp()
+        std = self.calibrated_std(decoded.log_scale.float().exp(), degraded, restored, mask)
+        if keep_known and mask is not None:
+            std = std * mask.to(std.dtype)
+        return restored, std
+
+    def calibrated_std(
+        self, std: Tensor, degraded: Tensor, restored: Tensor, mask: Tensor | None = None
+    ) -> Tensor:
+        """The head's ``(B, C, H, W)`` standard deviation with :meth:`calibrate_uncertainty`'s
+        factors applied; the noise level is measured on ``degraded`` against ``restored``."""
         known = self.uncertainty_scale * std.new_ones(std.shape[0], 1, 1, 1)
         if self.uncertainty_noise_exponent:
             level = residual_level(degraded.float(), restored.float(), mask)
             known = known * (level / 10.0) ** self.uncertainty_noise_exponent
         if mask is None:
-            std = std * known
-        else:
-            holes = mask.to(torch.bool)
-            std = std * torch.where(holes, self.uncertainty_hole_scale, known)
-            if keep_known:
-                std = std * holes
-        return restored, std
+            return std * known
+        return std * torch.where(mask.to(torch.bool), self.uncertainty_hole_scale, known)
 
     @torch.no_grad()
     def detect_damage(
