@@ -44,6 +44,7 @@ class Row:
     input: str
     output: str
     size: str = ""
+    noise_level: str = ""  # the noise the model read when denoising blind (grey levels, RMS)
     seconds: float = 0.0
     status: str = ""
     error: str = ""
@@ -190,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--report",
         type=Path,
         metavar="FILE.csv|FILE.json",
-        help="write one row per file: input, output, size, seconds, status, error",
+        help="write one row per file: input, output, size, the noise level read when denoising "
+        "blind (grey levels), seconds, status, error",
     )
     p.add_argument(
         "--max-pixels",
@@ -350,9 +352,10 @@ def _hole_mask(args, job: Job, image):
     return holes
 
 
-def _restore_job(args, restorer, job: Job) -> tuple[str, list]:
-    """Read and restore one job's image: its size (``WxH``) and the files to write, ``[(path,
-    ImageFile)]`` with the output last, nothing written yet (a failure here writes nothing)."""
+def _restore_job(args, restorer, job: Job) -> tuple[dict, list]:
+    """Read and restore one job's image: what the report says of it (``size`` ``WxH``, and the
+    ``noise_level`` read when denoising blind) and the files to write, ``[(path, ImageFile)]``
+    with the output last, nothing written yet (a failure here writes nothing)."""
     import numpy as np
 
     from restore.io.images import ImageFile, ImageFileError, read_image_file
@@ -400,7 +403,11 @@ def _restore_job(args, restorer, job: Job) -> tuple[str, list]:
     std = _uncertainty(args, restorer, scaled, holes, sigma, scale=high - low)
     files = _uncertainty_files(job, std) + _sample_files(args, job, image, out, draws)
     files.append((job.output, ImageFile(out, image.exif, image.icc)))  # last: see _write_files
-    return f"{pixels.shape[1]}x{pixels.shape[0]}", files
+    info = {"size": f"{pixels.shape[1]}x{pixels.shape[0]}", "noise_level": ""}
+    if sigma is None and restorer.net.noise_estimator is not None:
+        level = restorer.estimate_noise(scaled, holes)
+        info["noise_level"] = f"{float(np.sqrt(np.mean(np.square(level)))) * (high - low):.2f}"
+    return info, files
 
 
 def _write_files(args, files: list) -> None:
@@ -489,7 +496,7 @@ def _repair_found_damage(args, restorer, job: Job, image) -> tuple[str, list]:
     files = [(side_path(job.output, "mask", ".png"), ImageFile(mask))]
     files += _uncertainty_files(job, std) + _sample_files(args, job, image, out, draws)
     files.append((job.output, ImageFile(out, image.exif, image.icc)))  # last: see _write_files
-    return f"{pixels.shape[1]}x{pixels.shape[0]}", files
+    return {"size": f"{pixels.shape[1]}x{pixels.shape[0]}", "noise_level": ""}, files
 
 
 def _write_report(path: Path, rows: list[Row]) -> None:
@@ -660,7 +667,8 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
             Row(
                 str(job.source),
                 str(job.output),
-                size=p.record or "",
+                size=(p.record or {}).get("size", ""),
+                noise_level=(p.record or {}).get("noise_level", ""),
                 seconds=round(p.seconds, 3),
                 status="failed" if p.error else "ok",
                 error=p.error,
@@ -670,10 +678,11 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
 
 
 def _write_prediction(args, prediction) -> str:
-    """The Lightning writer's step: write what :func:`_restore_job` made; the image size."""
-    size, files = prediction.result
+    """The Lightning writer's step: write what :func:`_restore_job` made; what the report says
+    of it."""
+    info, files = prediction.result
     _write_files(args, files)
-    return size
+    return info
 
 
 def _run(args, todo: list[Job], rows: list[Row]) -> int:
@@ -696,7 +705,8 @@ def _run(args, todo: list[Job], rows: list[Row]) -> int:
             start = time.monotonic()
             row = Row(str(job.source), str(job.output))
             try:
-                row.size, files = _restore_job(args, restorer, job)
+                info, files = _restore_job(args, restorer, job)
+                row.size, row.noise_level = info["size"], info["noise_level"]
                 _write_files(args, files)
                 row.status = "ok"
             except (ImageFileError, ValueError, OSError, MemoryError) as err:

@@ -21,9 +21,13 @@ from restore.convert import from_batch, to_batch
 from restore.io.masks import holes_in_mask, holes_in_mask_tensor
 from restore.io.weights import DEFAULT_MODEL, load_net
 from restore.models import RestorationVAE
-from restore.models.geometry import DIHEDRAL, dihedral, undo_dihedral
+from restore.models.geometry import DIHEDRAL, dihedral, pad_border, undo_dihedral
 from restore.precision import autocast_dtype
 from restore.tiling import DEFAULT_TILE, tiled
+
+# Pixels of mirrored image added on every side before the network and cut off after: at the edge
+# of its input the network sees zero padding and left a frame of noise 2 px wide (issue #21).
+BORDER = 16
 
 
 def pick_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -141,6 +145,20 @@ class Restorer:
 
         return self._pixel_map(image, mask, std)
 
+    def estimate_noise(self, image: Any, mask: Any = None) -> Any:
+        """The noise level the model reads in each region of the image, as it is told when
+        denoising blind: the standard deviation of the noise in grey levels (0-255 scale), smooth
+        over 16-pixel cells. Returned as :meth:`detect_damage` does. ``mask``: holes, whose
+        pixels say nothing about the noise. Needs a model with a noise estimator (``photo``);
+        raises ``ValueError`` otherwise."""
+        if self.net.noise_estimator is None:
+            raise ValueError("this model has no noise estimator; use the shipped photo model")
+
+        def level(tile: Tensor, tile_mask: Tensor) -> Tensor:
+            return self.net.estimate_noise(tile, tile_mask, filled=True)
+
+        return self._pixel_map(image, mask, level)
+
     def detect_damage(self, image: Any, mask: Any = None) -> Any:
         """Probability that each pixel is damaged (scratches, dust, creases, stains, writing on
         an old photo), in [0, 1]: an ``(H, W)`` float32 array for arrays, PIL images and paths; a
@@ -198,7 +216,7 @@ class Restorer:
             with torch.no_grad(), ctx:
                 return fn(tile.contiguous(memory_format=torch.channels_last), tile_mask).float()
 
-        out = tiled(map_tile, x, m, self.tile, self.tile_overlap, self.net.stride)
+        out = _cut_border(tiled(map_tile, x, m, self.tile, self.tile_overlap, self.net.stride))
         if layout.kind == "torch":
             out = out.to(layout.device)
             return out if len(layout.shape) == 4 else out[0]
@@ -246,18 +264,17 @@ class Restorer:
             )[0]
 
     def _network_inputs(self, batch: Tensor, holes: Tensor | None) -> tuple[Tensor, Tensor]:
-        """The image (gray repeated to RGB, holes pre-filled) and hole map on the device."""
+        """The image (gray repeated to RGB, holes pre-filled) and hole map on the device, both
+        mirrored ``BORDER`` pixels beyond every edge (:func:`_cut_border` takes it off)."""
         if batch.shape[1] == 1 and self.net.image_channels == 3:
             batch = batch.expand(-1, 3, -1, -1)
         x = batch.to(self.device)
-        m = (  # no holes: one zero broadcast over the image, not an image-sized mask
-            holes.to(self.device)
-            if holes is not None
-            else x.new_zeros((1, 1, 1, 1)).expand(x.shape[0], 1, *x.shape[-2:])
-        )
         if holes is not None:
+            m = holes.to(self.device)
             x = self.net.fill_holes(x, m)  # once for the whole image, so tiles share one fill
-        return x, m
+            return pad_border(x, BORDER), pad_border(m, BORDER)
+        x = pad_border(x, BORDER)  # no holes: one zero broadcast, not an image-sized mask
+        return x, x.new_zeros((1, 1, 1, 1)).expand(x.shape[0], 1, *x.shape[-2:])
 
     def _run(
         self,
@@ -307,9 +324,15 @@ class Restorer:
                 turned = undo_dihedral(once(dihedral(x, k, flip), dihedral(m, k, flip)), k, flip)
                 out = turned if out is None else out.add_(turned)
             out = out.div_(len(DIHEDRAL))
+        out = _cut_border(out)
         out = out.mean(1, keepdim=True) if gray else out
         result = from_batch(out.clamp_(0, 1), layout, inplace=True)
         return _copy_known(result, image, holes) if keep_known and holes is not None else result
+
+
+def _cut_border(out: Tensor) -> Tensor:
+    """Take :data:`BORDER` pixels off every side (undoes :meth:`Restorer._network_inputs`)."""
+    return out[..., BORDER:-BORDER, BORDER:-BORDER] if BORDER else out
 
 
 def _read_path(path: str | os.PathLike) -> np.ndarray:

@@ -419,7 +419,7 @@ def test_real_pairs_are_served_as_extra_validation_loaders(photo_folder, tmp_pat
 def test_real_pairs_errors_name_the_file(tmp_path):
     write_pairs(tmp_path / "cc", 2, "_real", "_mean")
     (tmp_path / "cc" / "p1_real.png").unlink()
-    with pytest.raises(ValueError, match="p1_mean.png: expected one noisy image"):
+    with pytest.raises(ValueError, match="p1_mean.png: expected one image p1_real"):
         PairedImages(tmp_path / "cc", "_real", "_mean", "cc")
     with pytest.raises(ValueError, match="no noisy/clean pairs"):
         PairedImages(tmp_path / "cc", "_noisy", "_clean", "cc")

@@ -494,8 +494,15 @@ def test_bf16_on_cpu_close_to_fp32(weights, restorer):
     np.testing.assert_array_equal(out[~mask], img[~mask])
 
 
-def test_auto_precision_on_cpu_is_bf16(weights):
-    assert Restorer.from_checkpoint(weights, device="cpu").autocast_dtype == torch.bfloat16
+def test_auto_precision_on_cpu_is_bf16_where_the_cpu_computes_in_bf16(weights, monkeypatch):
+    from restore import precision
+
+    for native, expected in ((True, torch.bfloat16), (False, None)):
+        monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda native=native: native)
+        assert Restorer.from_checkpoint(weights, device="cpu").autocast_dtype == expected
+        assert precision.lightning_precision("auto", "cpu") == (
+            "bf16-mixed" if native else "32-true"
+        )
 
 
 # ------------------------------------------------------------------------------------------------

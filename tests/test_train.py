@@ -62,6 +62,12 @@ def smoke_run(tmp_path_factory):
                 "+trainer.enable_progress_bar=false",
                 f"data.real_val={{pairs: {{root: '{pairs}', noisy_suffix: _real, "
                 "clean_suffix: _mean}}",
+                # the same pairs in training too (a test of the mechanics, not a split)
+                f"data.real_train={{pairs: {{root: '{pairs}', noisy_suffix: _real, "
+                "clean_suffix: _mean}}",
+                "data.real_batch_size=2",
+                "model.net.noise_estimator=true",
+                "model.group_lr={noise_estimator: 3.0e-3}",
             ],
         )
     trainer, module = train(cfg)
@@ -106,6 +112,24 @@ def test_smoke_lowers_loss_and_beats_the_noisy_input(smoke_run):
     tasks = [float(last[f"val/{t}/psnr"]) for t in ("gauss15", "gauss25", "gauss50", "pairs")]
     assert float(last["val/psnr"]) == pytest.approx(sum(tasks) / 4, abs=1e-4)
     assert float(last["val/pairs/psnr_input"]) == pytest.approx(24.9, abs=0.6)  # sigma 15, clipped
+
+
+def test_smoke_trains_the_noise_estimator_on_synthetic_and_real_crops(smoke_run):
+    run, _, module = smoke_run
+    rows = _read_metrics(run)
+    level = _column(rows, "train/level_loss")
+    assert sum(level[-5:]) / 5 < 0.5 * sum(level[:3]) / 3, level
+    # the pairs' noise (sigma 15, clipped) is read within a factor of 1.6 (it starts at 10 / 15)
+    ratio = _column(rows, "val/pairs/level_ratio")
+    assert 1 / 1.6 < ratio[-1] < 1.6, ratio
+    clean = torch.from_numpy(synthetic_image(999, 64, seed=7)).permute(2, 0, 1)[None]
+    net = module.net.float().eval()
+    read = {}
+    for sigma in (5, 30):
+        noisy = corrupt(clean, [GaussianNoise(sigma)], generator=torch.Generator().manual_seed(0))
+        read[sigma] = net.estimate_noise(noisy.degraded).mean().item()
+    # 150 steps: weak and strong noise told apart, each within a factor of 2.5 (it starts at 10)
+    assert read[30] > 2 * read[5] and 2 < read[5] < 12.5 and 12 < read[30] < 75, read
 
 
 def test_kl_per_latent_dimension_is_logged(smoke_run):

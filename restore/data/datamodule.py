@@ -115,54 +115,75 @@ class PatchDataset(Dataset):
 
 
 class PairedImages(Dataset):
-    """Real noisy/clean pairs of one folder, for validation: ``<stem><noisy_suffix>.<ext>`` with
+    """Real noisy/clean pairs of one folder: ``<stem><noisy_suffix>.<ext>`` with
     ``<stem><clean_suffix>.<ext>`` (e.g. CC15's ``x_real.png`` / ``x_mean.png``).
+
+    The clean image may be the mean of several shots (RENOIR's two low-ISO shots):
+    ``clean_suffix=["_clean", "_reference"]``. ``names``/``exclude`` choose pairs by stem, so one
+    folder can give training pairs and held-out validation pairs.
 
     Items are ``{"name": name, "noisy": (C, H, W), "clean": (C, H, W)}`` float32 tensors in
     ``[0, 1]``, decoded once in memory.
 
     Args:
         root: the folder.
-        noisy_suffix, clean_suffix: how the two files of a pair end, before the extension.
+        noisy_suffix, clean_suffix: how the files of a pair end, before the extension; a list of
+            clean suffixes averages those shots.
         name: the name of the set (validation metrics are logged under it).
         channels: 1 (luma) or 3 (RGB).
+        names: only these stems (None: all).
+        exclude: never these stems.
     """
 
     def __init__(
-        self, root: str | Path, noisy_suffix: str, clean_suffix: str, name: str, channels: int = 3
+        self,
+        root: str | Path,
+        noisy_suffix: str,
+        clean_suffix: str | Sequence[str],
+        name: str,
+        channels: int = 3,
+        names: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
     ) -> None:
         _check_channels(channels)
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"paired image folder not found: {root}")
+        suffixes = [clean_suffix] if isinstance(clean_suffix, str) else list(clean_suffix)
+        if not suffixes:
+            raise ValueError("clean_suffix needs at least one suffix")
+        wanted = None if names is None else {str(n) for n in names}
+        excluded = {str(n) for n in exclude}
         self.name = name
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []  # (noisy, clean), decoded
         self.clean_paths: list[Path] = []
+        self.stems: list[str] = []
         for clean_path in list_images(root):
-            if not clean_path.stem.endswith(clean_suffix):
+            if not clean_path.stem.endswith(suffixes[0]):
                 continue
-            stem = clean_path.stem[: len(clean_path.stem) - len(clean_suffix)]
-            noisy = [
-                p
-                for p in clean_path.parent.glob(f"{stem}{noisy_suffix}.*")
-                if p.suffix.lower() in IMAGE_SUFFIXES
+            stem = clean_path.stem[: len(clean_path.stem) - len(suffixes[0])]
+            if stem in excluded or (wanted is not None and stem not in wanted):
+                continue
+            noisy_path = _partner(clean_path, stem, noisy_suffix)
+            noisy = decode_image(noisy_path, channels)
+            shots = [decode_image(clean_path, channels)] + [
+                decode_image(_partner(clean_path, stem, s), channels) for s in suffixes[1:]
             ]
-            if len(noisy) != 1:
-                raise ValueError(
-                    f"{clean_path}: expected one noisy image {stem}{noisy_suffix}.*, "
-                    f"found {len(noisy)}"
-                )
-            pair = decode_image(noisy[0], channels), decode_image(clean_path, channels)
-            if pair[0].shape != pair[1].shape:
-                raise ValueError(
-                    f"{noisy[0]}: size {pair[0].shape} differs from its clean image's "
-                    f"{pair[1].shape}"
-                )
-            self.pairs.append(pair)
+            for shot in shots:
+                if shot.shape != noisy.shape:
+                    raise ValueError(
+                        f"{noisy_path}: size {noisy.shape} differs from its clean image's "
+                        f"{shot.shape}"
+                    )
+            clean = shots[0] if len(shots) == 1 else _mean_image(shots)
+            self.pairs.append((noisy, clean))
             self.clean_paths.append(clean_path)
+            self.stems.append(stem)
+        if wanted is not None and wanted - set(self.stems):
+            raise ValueError(f"{root}: no pairs named {sorted(wanted - set(self.stems))}")
         if not self.pairs:
             raise ValueError(
-                f"no noisy/clean pairs (*{noisy_suffix}.* with *{clean_suffix}.*) in {root}"
+                f"no noisy/clean pairs (*{noisy_suffix}.* with *{suffixes[0]}.*) in {root}"
             )
 
     def __len__(self) -> int:
@@ -173,6 +194,46 @@ class PairedImages(Dataset):
             torch.from_numpy(to_float(a).transpose(2, 0, 1).copy()) for a in self.pairs[index]
         )
         return {"name": self.name, "noisy": noisy, "clean": clean}
+
+
+class PairedPatches(Dataset):
+    """Random aligned crops of real noisy/clean pairs for training: items are ``(noisy, clean)``
+    float32 ``(C, P, P)`` tensors in ``[0, 1]``, the same crop and the same one of the 8 flips /
+    90-degree rotations of both (drawn from the global torch RNG, as :class:`PatchDataset`).
+
+    Args:
+        pairs: the pairs.
+        patch_size: patch side in pixels (the pairs are reflect-padded when smaller).
+        length: items per epoch; item ``i`` comes from pair ``i % len(pairs)``.
+    """
+
+    def __init__(self, pairs: PairedImages, patch_size: int, length: int | None = None) -> None:
+        _check_int("patch_size", patch_size)
+        self.pairs = pairs
+        self.patch_size = patch_size
+        if length is not None:
+            _check_int("length", length)
+        self.length = len(pairs) if length is None else length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range for {self.length} items")
+        noisy, clean = (
+            _pad_to(a, self.patch_size) for a in self.pairs.pairs[index % len(self.pairs)]
+        )
+        size = self.patch_size
+        top = int(torch.randint(0, noisy.shape[0] - size + 1, ()))
+        left = int(torch.randint(0, noisy.shape[1] - size + 1, ()))
+        k, flip = DIHEDRAL[int(torch.randint(0, 8, ()))]
+        crops = (
+            torch.from_numpy(to_float(a[top : top + size, left : left + size]).transpose(2, 0, 1))
+            for a in (noisy, clean)
+        )
+        noisy, clean = (dihedral(c, k, flip).contiguous() for c in crops)
+        return noisy, clean
 
 
 class RestorationDataModule(LightningDataModule, ABC):
@@ -191,8 +252,13 @@ class RestorationDataModule(LightningDataModule, ABC):
         channels: 1 (luma) or 3 (RGB).
         pin_memory: pin batches in page-locked memory for faster host-to-GPU copies.
         real_val: real noisy/clean pairs validated beside the synthetic tasks, by name:
-            ``{name: {"root": folder, "noisy_suffix": ..., "clean_suffix": ...}}``
-            (:class:`PairedImages`); one image per batch.
+            ``{name: {"root": folder, "noisy_suffix": ..., "clean_suffix": ..., "names": ...,
+            "exclude": ...}}`` (:class:`PairedImages`); one image per batch.
+        real_train: real noisy/clean pairs trained on, in the same form (:class:`PairedPatches`
+            crops of them). Training batches are then ``{"synthetic": (B - R, C, P, P) clean
+            crops, "real": ((R, C, P, P) noisy, (R, C, P, P) clean)}`` with ``R =
+            real_batch_size``; without, plain ``(B, C, P, P)`` clean crops.
+        real_batch_size: real crops in each training batch of ``batch_size`` (< ``batch_size``).
     """
 
     def __init__(
@@ -205,6 +271,8 @@ class RestorationDataModule(LightningDataModule, ABC):
         channels: int = 3,
         pin_memory: bool = False,
         real_val: Mapping[str, Mapping[str, Any]] | None = None,
+        real_train: Mapping[str, Mapping[str, Any]] | None = None,
+        real_batch_size: int = 4,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -216,6 +284,12 @@ class RestorationDataModule(LightningDataModule, ABC):
             _check_int(name, value)
         _check_int("num_workers", num_workers, minimum=0)
         _check_channels(channels)
+        if real_train:
+            _check_int("real_batch_size", real_batch_size)
+            if real_batch_size >= batch_size:
+                raise ValueError(
+                    f"real_batch_size ({real_batch_size}) must be below batch_size ({batch_size})"
+                )
         self.patch_size = patch_size
         self.val_patch_size = val_patch_size
         self.batch_size = batch_size
@@ -224,9 +298,12 @@ class RestorationDataModule(LightningDataModule, ABC):
         self.channels = channels
         self.pin_memory = pin_memory
         self.real_val = {name: dict(spec) for name, spec in (real_val or {}).items()}
+        self.real_train = {name: dict(spec) for name, spec in (real_train or {}).items()}
+        self.real_batch_size = real_batch_size if self.real_train else 0
         self.data_train: PatchDataset | None = None
         self.data_val: PatchDataset | None = None
         self.data_real: list[PairedImages] = []
+        self.data_real_train: PairedPatches | None = None
 
     @abstractmethod
     def build_datasets(self) -> tuple[PatchDataset, PatchDataset]:
@@ -243,9 +320,33 @@ class RestorationDataModule(LightningDataModule, ABC):
                 rank_zero_info(
                     f"{type(self).__name__}: {len(pairs)} real noisy/clean pairs ({pairs.name})"
                 )
+            if self.real_train:
+                sets = [
+                    PairedImages(name=name, channels=self.channels, **spec)
+                    for name, spec in self.real_train.items()
+                ]
+                pairs = sets[0]
+                for other in sets[1:]:
+                    pairs.pairs += other.pairs
+                    pairs.stems += other.stems
+                rank_zero_info(
+                    f"{type(self).__name__}: training on {len(pairs)} real noisy/clean pairs"
+                    f" ({', '.join(self.real_train)}), {self.real_batch_size} crops a batch"
+                )
+                self.data_real_train = PairedPatches(
+                    pairs, self.patch_size, length=max(len(pairs), self.real_batch_size)
+                )
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.data_train, self.batch_size, train=True)
+    def train_dataloader(self) -> DataLoader | dict[str, DataLoader]:
+        """Clean crops; with ``real_train``, a dict of loaders that Lightning cycles together
+        (its ``max_size_cycle``: the real pairs repeat, each time with new crops)."""
+        synthetic = self._loader(
+            self.data_train, self.batch_size - self.real_batch_size, train=True
+        )
+        if self.data_real_train is None:
+            return synthetic
+        real = self._loader(self.data_real_train, self.real_batch_size, train=True)
+        return {"synthetic": synthetic, "real": real}
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         synthetic = self._loader(self.data_val, self.val_batch_size, train=False)
@@ -265,7 +366,7 @@ class RestorationDataModule(LightningDataModule, ABC):
     def _val_set(self, source: ImageSource) -> PatchDataset:
         return PatchDataset(source, self.val_patch_size, train=False, channels=self.channels)
 
-    def _loader(self, dataset: PatchDataset | None, batch_size: int, train: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset | None, batch_size: int, train: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError(f"call {type(self).__name__}.setup() before requesting data loaders")
         return DataLoader(
@@ -448,6 +549,21 @@ class SyntheticDataModule(RestorationDataModule):
         train = SyntheticImages(self.num_train, **images, cache=self.cache)
         val = SyntheticImages(self.num_val, **images, start=self.num_train, cache=self.cache)
         return self._train_set(train), self._val_set(val)
+
+
+def _partner(clean_path: Path, stem: str, suffix: str) -> Path:
+    """The one image file ``<stem><suffix>.*`` beside ``clean_path``."""
+    found = [
+        p for p in clean_path.parent.glob(f"{stem}{suffix}.*") if p.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    if len(found) != 1:
+        raise ValueError(f"{clean_path}: expected one image {stem}{suffix}.*, found {len(found)}")
+    return found[0]
+
+
+def _mean_image(shots: Sequence[np.ndarray]) -> np.ndarray:
+    """The mean of several shots of one scene as float32 in ``[0, 1]``."""
+    return np.mean([to_float(s) for s in shots], axis=0, dtype=np.float32)
 
 
 def _pad_to(image: np.ndarray, size: int) -> np.ndarray:

@@ -148,9 +148,10 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     The architectures must match; the hole fill may differ, ``net`` may have more residual
     blocks per level (``blocks``): the extra blocks start as identities (their second convolution
     zero), so the grown network computes exactly what the source did; and ``net`` may add an
-    uncertainty or damage head, which starts untrained. A checkpoint (what a run
-    folder gives here) also holds the recognition network; an export leaves ``net``'s own (with a
-    warning). Returns the file read; raises ``FileNotFoundError`` or ``ValueError`` naming it.
+    uncertainty or damage head or a noise estimator, which start untrained. A checkpoint (what a
+    run folder gives here) also holds the recognition network; an export leaves ``net``'s own
+    (with a warning). Returns the file read; raises ``FileNotFoundError`` or ``ValueError``
+    naming it.
     """
     config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
     free = (
@@ -160,6 +161,7 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
         "uncertainty_noise_exponent",
         "uncertainty_hole_scale",
         "damage",
+        "noise_estimator",
     )
     theirs = {k: v for k, v in config.items() if k not in free}
     ours = {k: v for k, v in net.config.items() if k not in free}
@@ -178,7 +180,7 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
                     torch.nn.init.zeros_(conv2.weight)
                     torch.nn.init.zeros_(conv2.bias)
                     new_blocks.add(f"{stage}.{level}.{block}.")
-    for head in ("scale_head", "damage_head"):  # a new uncertainty or damage head starts untrained
+    for head in ("scale_head", "damage_head", "noise_estimator"):  # new heads start untrained
         if getattr(net, head) is not None and not any(k.startswith(head + ".") for k in state):
             new_blocks.add(head + ".")
     missing = [k for k in missing if not k.startswith(tuple(new_blocks))] if new_blocks else missing

@@ -22,6 +22,16 @@ def pad_to_multiple(images: Tensor, multiple: int) -> Tensor:
     return F.pad(images, (0, pw, 0, ph), mode=mode)
 
 
+def pad_border(images: Tensor, margin: int) -> Tensor:
+    """Pad ``(B, C, H, W)`` by ``margin`` pixels on every side: reflect padding, or replicate
+    where the image is too small to reflect. Undo with ``out[..., m:-m, m:-m]``."""
+    if margin <= 0:
+        return images
+    h, w = images.shape[-2:]
+    mode = "reflect" if margin < h and margin < w else "replicate"
+    return F.pad(images, (margin, margin, margin, margin), mode=mode)
+
+
 def dihedral(image: Tensor, k: int, flip: bool) -> Tensor:
     """``image`` mirrored left-right if ``flip``, then rotated by ``k`` quarter turns."""
     return torch.rot90(image.flip(-1) if flip else image, k, (-2, -1))

@@ -12,8 +12,9 @@ import torch.nn.functional as F
 import torchmetrics
 from torch import Tensor
 
-from restore.corruption import Corruption
+from restore.corruption import Corruption, CorruptionResult
 from restore.metrics import damage_average_precision, gaussian_nll, interval_coverage, psnr, ssim
+from restore.models.noise_level import asymmetric_level_loss, cell_noise_level, upsample_level
 from restore.models.vae import RestorationVAE
 
 LIKELIHOODS = ("laplace", "gaussian")
@@ -47,8 +48,15 @@ class RestorationModule(L.LightningModule):
         prior_weight: weight of the reconstruction loss of the prior-mean decode (the deterministic
             restoration used at inference), added to the negative ELBO as in Sohn et al.'s hybrid
             CVAE objective; 0 trains the pure ELBO.
-        noise_level_p: share of training images whose measured noise level is given to the network
-            (the rest train blind). Validation is blind.
+        noise_level_p: share of training images told their true noise level (the RMS of the
+            corruption; per ``CELL``-pixel cell with a noise estimator); the rest train blind,
+            which with a noise estimator means told the estimator's (detached) reading.
+            Validation is blind.
+        level_weight: weight of the noise estimator's loss (:func:`asymmetric_level_loss`
+            against the true level of each cell).
+        level_alpha: its asymmetry (< 0.5 punishes reading too little noise more).
+        group_lr: learning rates of parameter groups by name prefix, e.g. ``{noise_estimator:
+            1e-3}`` for a new part beside a fine-tuned network; the rest use the optimizer's.
         channels_last: run the network in channels-last memory format (faster on CPU and GPU).
         val_seed: base seed of the validation corruptions.
         trainable: names (prefixes) of the network's parameters to train, e.g. ``[scale_head]``
@@ -80,6 +88,9 @@ class RestorationModule(L.LightningModule):
         channels_last: bool = True,
         val_seed: int = 1234,
         trainable: list[str] | None = None,
+        level_weight: float = 1.0,
+        level_alpha: float = 0.3,
+        group_lr: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
         if likelihood not in LIKELIHOODS:
@@ -90,10 +101,16 @@ class RestorationModule(L.LightningModule):
             )
         if not 0.0 <= noise_level_p <= 1.0:
             raise ValueError(f"noise_level_p must be in [0, 1], got {noise_level_p}")
+        if level_weight < 0 or not 0.0 < level_alpha < 1.0:
+            raise ValueError(
+                f"need level_weight >= 0 and level_alpha in (0, 1), got {level_weight}, "
+                f"{level_alpha}"
+            )
         if not val_tasks:
             raise ValueError("val_tasks needs at least one named corruption")
         # Plain types in the checkpoint's hyperparameters (it loads with weights_only=True).
         trainable = None if trainable is None else [str(name) for name in trainable]
+        group_lr = {str(k): float(v) for k, v in (group_lr or {}).items()}
         self.save_hyperparameters(
             ignore=["net", "corruption", "val_tasks", "optimizer", "scheduler"], logger=False
         )
@@ -112,6 +129,13 @@ class RestorationModule(L.LightningModule):
                 raise ValueError(f"trainable {list(trainable)} names no parameter of the network")
             for name, parameter in self.net.named_parameters():
                 parameter.requires_grad_(name.startswith(prefixes))
+        # The extra heads run in training only when they learn (the damage head costs as much as
+        # the network's full-resolution stage).
+        self.trained_heads = [
+            name
+            for name, module in (("uncertainty", net.scale_head), ("damage", net.damage_head))
+            if module is not None and any(p.requires_grad for p in module.parameters())
+        ]
 
     # ----------------------------------------------------------------------------------------------
     def _format(self, x: Tensor) -> Tensor:
@@ -134,14 +158,43 @@ class RestorationModule(L.LightningModule):
             return (err.abs() / s).mean()
         return (err**2 / (2 * s * s)).mean()
 
-    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
-        clean = batch
+    def _training_inputs(self, batch: Tensor | dict[str, Any]) -> tuple[Tensor, CorruptionResult]:
+        """``(clean, corrupted)`` of a training batch: clean crops corrupted here, and real
+        noisy/clean crops (``{"synthetic": ..., "real": (noisy, clean)}`` batches) as they are,
+        with no holes and no damage."""
+        if not isinstance(batch, dict):
+            return batch, self._corrupt(self.corruption, batch)
+        clean = batch["synthetic"]
         result = self._corrupt(self.corruption, clean)
+        noisy, real = (x.to(clean.dtype) for x in batch["real"])
+        rms = (noisy.float() - real.float()).square().mean((1, 2, 3)).sqrt().mul(255.0)
+        nothing = result.mask.new_zeros((real.shape[0], *result.mask.shape[1:]))
+        damage = None if result.damage is None else torch.cat([result.damage, nothing])
+        return torch.cat([clean, real]), CorruptionResult(
+            torch.cat([result.degraded, noisy.to(result.degraded.dtype)]),
+            torch.cat([result.mask, nothing]),
+            torch.cat([result.rms_error, rms]),
+            damage,
+        )
+
+    def training_step(self, batch: Tensor | dict[str, Any], batch_idx: int) -> Tensor:
+        clean, result = self._training_inputs(batch)
         told = torch.rand(clean.shape[0], device=clean.device) < self.hparams.noise_level_p
-        level = torch.where(told, result.rms_error, float("nan"))  # told as its noise level
+        known = result.mask if result.damage is None else (result.mask + result.damage).clamp(0, 1)
+        if self.net.noise_estimator is None:
+            level = torch.where(told, result.rms_error, float("nan"))  # told as its noise level
+        else:
+            true_cells = cell_noise_level(result.degraded, clean, known)
+            true_level = upsample_level(true_cells, tuple(clean.shape[-2:]))
+            level = torch.where(told[:, None, None, None], true_level, float("nan"))
         weight = self.hparams.prior_weight
         out = self.net(
-            self._format(result.degraded), result.mask, clean, level, decode_prior=weight > 0
+            self._format(result.degraded),
+            result.mask,
+            clean,
+            level,
+            decode_prior=weight > 0,
+            heads=self.trained_heads,
         )
         recon = self.reconstruction_nll(out.reconstruction, clean)
         # KL in nats per image pixel, so it is on the same footing as the per-pixel reconstruction.
@@ -160,6 +213,12 @@ class RestorationModule(L.LightningModule):
             prior_recon = self.reconstruction_nll(out.prior_reconstruction, clean)
             loss = loss + weight * prior_recon
             logs["train/prior_recon_nll"] = prior_recon
+        if out.level_cells is not None:
+            level_loss = asymmetric_level_loss(
+                out.level_cells, true_cells, self.hparams.level_alpha
+            )
+            loss = loss + self.hparams.level_weight * level_loss
+            logs["train/level_loss"] = level_loss
         if out.prior_damage_logit is not None:
             damaged = result.damage if result.damage is not None else torch.zeros_like(result.mask)
             damage_bce = F.binary_cross_entropy_with_logits(
@@ -191,6 +250,10 @@ class RestorationModule(L.LightningModule):
             name, noisy, clean = batch["name"][0], batch["noisy"].float(), batch["clean"].float()
             restored = self.net.restore(self._format(noisy)).float()
             self._score(name, restored, clean, noisy)
+            if self.net.noise_estimator is not None:  # the level read over the true one
+                read = self.net.estimate_noise(self._format(noisy)).float().square().mean().sqrt()
+                true = (noisy - clean).square().mean().sqrt().mul(255.0).clamp(min=0.25)
+                self._update(f"{name}/level_ratio", (read / true).reshape(1))
             return {name: (noisy, restored, clean)} if batch_idx == 0 else {}
         clean = batch.float()
         grids = {}
@@ -245,7 +308,15 @@ class RestorationModule(L.LightningModule):
                 self.log(f"val/{kind}", torch.stack(values).mean(), prog_bar=kind == "psnr")
 
     def configure_optimizers(self):
-        params = [p for p in self.net.parameters() if p.requires_grad]
+        groups: dict[str, list] = {prefix: [] for prefix in self.hparams.group_lr}
+        rest = []
+        for name, p in self.net.named_parameters():
+            if p.requires_grad:
+                prefix = next((g for g in groups if name.startswith(g)), None)
+                (rest if prefix is None else groups[prefix]).append(p)
+        params = [{"params": rest}] + [
+            {"params": ps, "lr": self.hparams.group_lr[g]} for g, ps in groups.items() if ps
+        ]
         optimizer = self.optimizer_factory(params=params)
         if self.scheduler_factory is None:
             return optimizer

@@ -22,16 +22,18 @@ module therefore also decodes the prior mean and adds its reconstruction loss. A
 which gives several plausible completions and, from their spread, per-pixel uncertainty.
 
 Images are ``(B, C, H, W)`` floats in ``[0, 1]``; masks ``(B, 1, H, W)`` with 1 = missing pixel.
-An optional per-image ``noise_level`` ``(B,)`` (noise standard deviation on the 0-255 scale, NaN =
-unknown) is given to the network as two constant input maps (level/255 and a known flag), so one
-model serves blind and non-blind denoising.
+The noise level (standard deviation on the 0-255 scale) is given to the network as two input maps
+(level/255 and a known flag): per image ``(B,)`` or per pixel ``(B, 1, H, W)``, NaN = unknown. With
+a noise estimator (``noise_estimator=True``, :mod:`restore.models.noise_level`) an unknown level is
+read from the image by the estimator, so blind denoising is told the level it measured; without
+one, the flag says "unknown" and the network guesses.
 Any ``H, W`` work: inputs are reflect-padded to a multiple of ``stride`` and outputs cropped back.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -40,10 +42,12 @@ from torch import Tensor, nn
 
 from restore.models.fill import harmonic_fill, pyramid_fill
 from restore.models.geometry import pad_to_multiple
+from restore.models.noise_level import NoiseLevelNet, upsample_level
 
 LOGVAR_LIMIT = 8.0
 FILLS = {"harmonic": harmonic_fill, "pyramid": pyramid_fill}
 HOLE_FILLS = (*FILLS, "zero")
+HEADS = ("uncertainty", "damage")
 
 
 def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
@@ -125,6 +129,7 @@ class Encoding:
     degraded: Tensor  # padded to a multiple of the stride, holes pre-filled (``hole_fill``)
     condition: Tensor  # (B, 3, H', W'): hole mask, noise level / 255, noise-level-known flag
     size: tuple[int, int]  # (H, W) before padding
+    level_cells: Tensor | None = None  # the noise estimator's reading (grey levels), when it ran
 
 
 @dataclass
@@ -136,6 +141,7 @@ class VAEOutput:
     prior_reconstruction: Tensor | None = None  # decoded from the prior mean, when asked for
     prior_log_scale: Tensor | None = None  # its predicted log error scale (uncertainty head)
     prior_damage_logit: Tensor | None = None  # the damage head's logits, (B, 1, H, W)
+    level_cells: Tensor | None = None  # the noise estimator's cells (grey levels), with gradients
 
 
 @dataclass
@@ -162,6 +168,11 @@ class RestorationVAE(nn.Module):
             residual: ``zero``, ``pyramid`` (push-pull interpolation of the known pixels) or
             ``harmonic`` (membrane interpolation, closer to the truth; see
             :mod:`restore.models.fill`).
+        uncertainty: add the uncertainty head (per-pixel error scale); ``uncertainty_*``: its
+            calibration (:meth:`calibrate_uncertainty`).
+        damage: add the damage head (probability that an input pixel is damaged).
+        noise_estimator: add a noise-level estimator (:class:`NoiseLevelNet`) that tells the
+            network the level of noise it reads whenever the caller gives none.
     """
 
     def __init__(
@@ -178,6 +189,7 @@ class RestorationVAE(nn.Module):
         uncertainty_noise_exponent: float = 0.0,
         uncertainty_hole_scale: float | None = None,
         damage: bool = False,
+        noise_estimator: bool = False,
     ) -> None:
         super().__init__()
         widths, blocks = [int(w) for w in widths], [int(b) for b in blocks]
@@ -206,6 +218,9 @@ class RestorationVAE(nn.Module):
         )
         if damage:
             self.config.update(damage=True)
+        if noise_estimator:
+            self.config.update(noise_estimator=True)
+        self.noise_estimator = NoiseLevelNet(image_channels) if noise_estimator else None
         self.uncertainty_scale = 1.0
         self.uncertainty_noise_exponent = 0.0
         self.uncertainty_hole_scale = 1.0
@@ -297,13 +312,42 @@ class RestorationVAE(nn.Module):
             return FILLS[self.hole_fill](degraded, mask)
         return degraded * (1 - mask.to(degraded.dtype))
 
+    def estimate_noise(
+        self, degraded: Tensor, mask: Tensor | None = None, filled: bool = False
+    ) -> Tensor:
+        """The noise level the estimator reads, per pixel: ``(B, 1, H, W)`` grey levels (0-255
+        scale), smooth over ``CELL``-pixel cells. Needs ``noise_estimator=True``."""
+        if self.noise_estimator is None:
+            raise ValueError("this model has no noise estimator (trained without one)")
+        if mask is not None and not filled:
+            degraded = self.fill_holes(degraded, mask.to(degraded.dtype))
+        return upsample_level(self.noise_estimator(degraded, mask), degraded.shape[-2:])
+
+    def _level_maps(
+        self, degraded: Tensor, mask: Tensor, noise_level: Tensor | float | None
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """``(level, known, cells)``: the noise level to tell the network per pixel ``(B, 1, H,
+        W)`` (grey levels; unknown ones read by the estimator when there is one), the known flag,
+        and the estimator's cells when it ran (always while training)."""
+        b, _, h, w = degraded.shape
+        level = torch.full((b,), float("nan")) if noise_level is None else noise_level
+        level = torch.as_tensor(level, dtype=torch.float32, device=degraded.device)
+        level = (level if level.dim() == 4 else level.reshape(-1, 1, 1, 1)).expand(b, 1, h, w)
+        unknown = torch.isnan(level)
+        cells = None
+        if self.noise_estimator is not None and (self.training or bool(unknown.any())):
+            cells = self.noise_estimator(degraded, mask)
+            estimate = upsample_level(cells.detach(), (h, w))
+            return torch.where(unknown, estimate, level), torch.ones_like(level), cells
+        return torch.where(unknown, 0.0, level), (~unknown).float(), None
+
     def _prepare(
         self,
         degraded: Tensor,
         mask: Tensor | None,
-        noise_level: Tensor | None,
+        noise_level: Tensor | float | None,
         filled: bool = False,
-    ) -> tuple[Tensor, Tensor, tuple[int, int]]:
+    ) -> tuple[Tensor, Tensor, tuple[int, int], Tensor | None]:
         if degraded.dim() != 4 or degraded.shape[1] != self.image_channels:
             raise ValueError(
                 f"expected (B, {self.image_channels}, H, W) images, got {tuple(degraded.shape)}"
@@ -312,22 +356,15 @@ class RestorationVAE(nn.Module):
         if mask is None:
             mask = degraded.new_zeros((b, 1, h, w))
         mask = mask.to(degraded.dtype)
-        level = (
-            torch.full((b,), float("nan"), device=degraded.device)
-            if noise_level is None
-            else torch.as_tensor(noise_level, dtype=torch.float32, device=degraded.device).expand(b)
-        )
-        known = ~torch.isnan(level)
-        maps = torch.stack([torch.where(known, level / 255.0, 0.0), known.float()], 1)
-        condition = torch.cat(
-            [mask, maps.to(degraded.dtype)[:, :, None, None].expand(b, 2, h, w)], 1
-        )
         if not filled:
             degraded = self.fill_holes(degraded, mask)
+        level, known, cells = self._level_maps(degraded, mask, noise_level)
+        condition = torch.cat([mask, (level / 255.0).to(mask.dtype), known.to(mask.dtype)], 1)
         return (
             pad_to_multiple(degraded, self.stride),
             pad_to_multiple(condition, self.stride),
             (h, w),
+            cells,
         )
 
     def encode(
@@ -341,7 +378,7 @@ class RestorationVAE(nn.Module):
 
         ``filled=True``: the holes of ``degraded`` already hold :meth:`fill_holes`'s fill.
         """
-        degraded, condition, size = self._prepare(degraded, mask, noise_level, filled)
+        degraded, condition, size, cells = self._prepare(degraded, mask, noise_level, filled)
         h = self.stem(F.pixel_unshuffle(torch.cat([degraded, condition], 1), self.unshuffle))
         skips = []
         for i, stage in enumerate(self.enc):
@@ -350,7 +387,7 @@ class RestorationVAE(nn.Module):
             if i < len(self.down):
                 h = self.down[i](h)
         mu, logvar = self.prior(skips[-1])
-        return Encoding(mu, logvar, skips, degraded, condition, size)
+        return Encoding(mu, logvar, skips, degraded, condition, size, cells)
 
     def encode_posterior(self, encoding: Encoding, clean: Tensor) -> tuple[Tensor, Tensor]:
         """Recognition network ``q(z | x, y)``: mean and log-variance given the clean image
@@ -368,8 +405,11 @@ class RestorationVAE(nn.Module):
         image."""
         return self.decode_with_heads(z, encoding, heads=False).image
 
-    def decode_with_heads(self, z: Tensor, encoding: Encoding, heads: bool = True) -> Decoded:
-        """:meth:`decode`, and what the extra heads the model has say (``heads=False``: none):
+    def decode_with_heads(
+        self, z: Tensor, encoding: Encoding, heads: bool | Collection[str] = True
+    ) -> Decoded:
+        """:meth:`decode`, and what the extra heads the model has say (``heads=False``: none;
+        or the names of those to run, ``"uncertainty"``, ``"damage"``):
         the uncertainty head's per-pixel log standard deviation of the output's error, ``(B, C,
         H, W)`` on the [0, 1] scale, uncalibrated; the damage head's logit that each input pixel
         is damaged, ``(B, 1, H, W)``. The heads read the network's features without sending
@@ -382,10 +422,11 @@ class RestorationVAE(nn.Module):
         out = encoding.degraded + F.pixel_shuffle(self.head(h), self.unshuffle)
         height, width = encoding.size
         decoded = Decoded(out[..., :height, :width])
-        if heads and self.scale_head is not None:
+        run = set(HEADS if heads is True else heads or ())
+        if "uncertainty" in run and self.scale_head is not None:
             log_scale = F.pixel_shuffle(self.scale_head(h.detach()), self.unshuffle)
             decoded.log_scale = log_scale[..., :height, :width]
-        if heads and self.damage_head is not None:
+        if "damage" in run and self.damage_head is not None:
             pixels = F.pixel_unshuffle(
                 torch.cat([encoding.degraded, encoding.condition], 1), self.unshuffle
             )
@@ -402,18 +443,28 @@ class RestorationVAE(nn.Module):
         noise_level: Tensor | None = None,
         generator: torch.Generator | None = None,
         decode_prior: bool = False,
+        heads: bool | Collection[str] = True,
     ) -> VAEOutput:
         """Training pass: decode a reparameterised sample of ``q(z | x, y)``; KL against ``p(z |
         y)``.
 
-        ``decode_prior=True`` also decodes the prior mean (the deterministic restoration).
+        ``noise_level``: per image ``(B,)`` or per pixel ``(B, 1, H, W)``, NaN = unknown.
+        ``decode_prior=True`` also decodes the prior mean (the deterministic restoration), with
+        the extra ``heads`` (as :meth:`decode_with_heads`).
         """
         enc = self.encode(degraded, mask, noise_level)
         mu_q, logvar_q = self.encode_posterior(enc, clean)
         z = reparameterize(mu_q, logvar_q, generator)
         kl = gaussian_kl(mu_q, logvar_q, enc.mu, enc.logvar)
-        prior = self.decode_with_heads(enc.mu, enc) if decode_prior else Decoded(None)
-        return VAEOutput(self.decode(z, enc), kl, prior.image, prior.log_scale, prior.damage_logit)
+        prior = self.decode_with_heads(enc.mu, enc, heads) if decode_prior else Decoded(None)
+        return VAEOutput(
+            self.decode(z, enc),
+            kl,
+            prior.image,
+            prior.log_scale,
+            prior.damage_logit,
+            enc.level_cells,
+        )
 
     # ----------------------------------------------------------------------------------------------
     @staticmethod
