@@ -10,6 +10,7 @@ import argparse
 import csv
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -21,6 +22,7 @@ from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
 
 OUT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 EXIT_OK, EXIT_FAILURES, EXIT_INTERRUPTED = 0, 1, 130  # usage errors exit 2 (argparse)
+EXIT_TERMINATED = 143  # SIGTERM (what SLURM, Docker and kill send): stopped as Ctrl-C stops
 # set to a nonzero value in all but the first process of a Lightning or SLURM run
 RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
 
@@ -183,8 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="keep",
         help="output format (keep: same as the input)",
     )
-    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality (95)")
-    p.add_argument("--suffix", default="", help="added to output file stems, e.g. _restored")
+    p.add_argument(
+        "--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality, 1-100 (95)"
+    )
+    p.add_argument(
+        "--suffix", default="", help="added to output file stems, e.g. _restored (no slashes)"
+    )
     p.add_argument("--skip-existing", action="store_true", help="skip files whose output exists")
     p.add_argument("--dry-run", action="store_true", help="list what would be done, write nothing")
     p.add_argument(
@@ -211,6 +217,61 @@ def _parse_color(text: str | None) -> tuple[int, int, int] | None:
     if len(parts) != 3 or not all(p.strip().isdigit() and 0 <= int(p) <= 255 for p in parts):
         raise ValueError(f"--mask-color must be R,G,B with values 0-255, got {text!r}")
     return tuple(int(p) for p in parts)
+
+
+def printable(text: str) -> str:
+    """``text`` for one line of the terminal: control characters (a newline in a file name)
+    shown escaped, so a name cannot add lines to the summary."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Numbers and names that argparse takes but the run cannot use; ``ValueError``."""
+    from restore.io.images import check_max_pixels
+
+    args.sigma = None if args.noise_level == "auto" else float(args.noise_level)
+    if args.sigma is not None and not 0 <= args.sigma <= 255:
+        raise ValueError("--noise-level must be auto or a number in [0, 255]")
+    if args.tile < 320:
+        raise ValueError("--tile must be at least 320 (tiles overlap by 128 pixels)")
+    if not 1 <= args.quality <= 100:
+        raise ValueError(f"--quality must be in 1-100, got {args.quality}")
+    try:
+        args.max_pixels = check_max_pixels(args.max_pixels)
+    except ValueError:
+        raise ValueError(f"--max-pixels must be a positive number, got {args.max_pixels}") from None
+    if any(c in args.suffix for c in ("/", "\\", os.sep)) or ".." in args.suffix:
+        raise ValueError(f"--suffix must not hold a path (/, \\ or ..), got {args.suffix!r}")
+    if any(not c.isprintable() for c in args.suffix):
+        raise ValueError(f"--suffix must be printable characters, got {args.suffix!r}")
+    if args.report is not None and args.report.suffix.lower() not in (".csv", ".json"):
+        raise ValueError("--report must end in .csv or .json")
+
+
+def _check_writable(args: argparse.Namespace, jobs: list[Job]) -> list[Path]:
+    """Before any work: the output folders and the report can be written; parts that a killed
+    run left in the output folders are removed. Returns the folders made for the check (see
+    :func:`_remove_if_empty`); ``OSError`` naming a folder that cannot be written."""
+    from restore.io.atomic import check_writable, remove_stale_parts
+
+    folders = {job.output.parent for job in jobs} | {args.output}
+    if args.report is not None:
+        folders.add(args.report.parent)
+    created: list[Path] = []
+    for folder in sorted(folders):
+        created += check_writable(folder)
+        remove_stale_parts(folder)
+    return created
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Take away the folders made for the writing check that stayed empty (a run that wrote
+    nothing leaves nothing), deepest first."""
+    for folder in sorted(set(folders), key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def _is_within(path: Path, folder: Path) -> bool:
@@ -264,6 +325,8 @@ def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
         for source, rel in pairs:
             ext = source.suffix.lower() if args.format == "keep" else OUT_SUFFIX[args.format]
             output = outdir / rel.parent / f"{rel.stem}{args.suffix}{ext}"
+            if not _is_within(output.resolve(), outdir):  # a symlinked folder in OUTDIR
+                raise ValueError(f"{output} would be written outside the output folder {outdir}")
             jobs.append(Job(source, output, _find_mask(args.masks, source) if args.masks else None))
     sources = {j.source.resolve() for j in jobs}
     clash = [j for j in jobs if j.output in sources]
@@ -333,7 +396,7 @@ def _hole_mask(args, job: Job, image):
     h, w = pixels.shape[:2]
     holes = None
     if job.mask is not None:
-        mask = read_image_file(job.mask).pixels
+        mask = read_image_file(job.mask, int(args.max_pixels)).pixels
         if mask.shape[:2] != (h, w):
             raise ImageFileError(
                 f"{job.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but the image "
@@ -500,14 +563,16 @@ def _repair_found_damage(args, restorer, job: Job, image) -> tuple[str, list]:
 
 
 def _write_report(path: Path, rows: list[Row]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".json":
-        path.write_text(json.dumps([asdict(r) for r in rows], indent=2))
-        return
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(Row.__dataclass_fields__))
-        writer.writeheader()
-        writer.writerows(asdict(r) for r in rows)
+    from restore.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".json":
+            tmp.write_text(json.dumps([asdict(r) for r in rows], indent=2))
+            return
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(Row.__dataclass_fields__))
+            writer.writeheader()
+            writer.writerows(asdict(r) for r in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -516,13 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.mask_color = _parse_color(args.mask_color)
-        args.sigma = None if args.noise_level == "auto" else float(args.noise_level)
-        if args.sigma is not None and not 0 <= args.sigma <= 255:
-            raise ValueError("--noise-level must be auto or a number in [0, 255]")
-        if args.tile < 320:
-            raise ValueError("--tile must be at least 320 (tiles overlap by 128 pixels)")
-        if args.report is not None and args.report.suffix.lower() not in (".csv", ".json"):
-            raise ValueError("--report must end in .csv or .json")
+        _check_options(args)
         jobs, rows = plan_jobs(args)
     except ValueError as err:
         parser.error(str(err).replace("could not convert string to float", "bad --noise-level"))
@@ -536,14 +595,32 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--auto-mask repairs damage: it does not go with --task denoise")
     if args.samples < 0:
         parser.error("--samples must be 0 or more")
-    lightning_run = args.devices is not None or args.num_nodes != 1 or args.accelerator
-    if lightning_run and args.device != "auto":
+    if _lightning_run(args) and args.device != "auto":
         parser.error("give --device (one process) or --devices/--accelerator (Lightning), not both")
     if (args.devices is not None and args.devices < 1) or args.num_nodes < 1:
         parser.error("--devices and --num-nodes must be at least 1")
     if not 0.0 < args.mask_threshold < 1.0 or args.mask_grow < 0:
         parser.error("--mask-threshold must be in (0, 1) and --mask-grow >= 0")
 
+    created: list[Path] = []
+    if not args.dry_run:
+        try:
+            created = _check_writable(args, jobs)
+        except OSError as err:
+            print(f"restore-image: error: {printable(str(err))}", file=sys.stderr)
+            return EXIT_FAILURES
+    try:
+        return _restore_all(args, jobs, rows)
+    finally:
+        _remove_if_empty(created)
+
+
+def _lightning_run(args: argparse.Namespace) -> bool:
+    return bool(args.devices is not None or args.num_nodes != 1 or args.accelerator)
+
+
+def _restore_all(args: argparse.Namespace, jobs: list[Job], rows: list[Row]) -> int:
+    """Restore the planned jobs, then report; the exit status."""
     todo = []
     for job in jobs:
         if args.skip_existing and job.output.exists():
@@ -552,12 +629,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif args.dry_run:
             rows.append(Row(str(job.source), str(job.output), status="dry-run"))
-            print(f"{job.source} -> {job.output}" + (f" (mask {job.mask})" if job.mask else ""))
+            line = f"{job.source} -> {job.output}" + (f" (mask {job.mask})" if job.mask else "")
+            print(printable(line))
         else:
             todo.append(job)
 
     status, report = EXIT_OK, True
-    if todo and lightning_run:
+    if todo and _lightning_run(args):
         status, report = _run_lightning(args, todo, rows)
     elif todo:
         status = _run(args, todo, rows)
@@ -565,7 +643,11 @@ def main(argv: list[str] | None = None) -> int:
         return status
     failed = [r for r in rows if r.status == "failed"]
     if args.report is not None:
-        _write_report(args.report, rows)
+        try:
+            _write_report(args.report, rows)
+        except OSError as err:
+            print(f"restore-image: error: cannot write the report: {err}", file=sys.stderr)
+            status = status if status != EXIT_OK else EXIT_FAILURES
     done = sum(r.status == "ok" for r in rows)
     skipped = sum(r.status == "skipped" for r in rows)
     print(
@@ -574,10 +656,10 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
     for r in failed:
-        print(f"  failed: {r.error}", file=sys.stderr)
-    if status == EXIT_INTERRUPTED:
+        print(f"  failed: {printable(r.error)}", file=sys.stderr)
+    if status in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         return status
-    return EXIT_FAILURES if failed else EXIT_OK
+    return EXIT_FAILURES if failed or status else EXIT_OK
 
 
 def _load_net(args, todo: list[Job], rows: list[Row]):
@@ -660,7 +742,7 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
                 "this process's), rerun with --skip-existing to continue",
                 file=sys.stderr,
             )
-        status = EXIT_INTERRUPTED
+        status = _stop_status()
     for p in writer.records or writer.finished:  # interrupted: this process's files only
         job = p.item
         rows.append(
@@ -686,7 +768,7 @@ def _write_prediction(args, prediction) -> str:
 
 
 def _run(args, todo: list[Job], rows: list[Row]) -> int:
-    from restore.io.images import ImageFileError
+    from restore.errors import failure_message
     from restore.restorer import Restorer
 
     net = _load_net(args, todo, rows)
@@ -709,11 +791,9 @@ def _run(args, todo: list[Job], rows: list[Row]) -> int:
                 row.size, row.noise_level = info["size"], info["noise_level"]
                 _write_files(args, files)
                 row.status = "ok"
-            except (ImageFileError, ValueError, OSError, MemoryError) as err:
-                row.status, row.error = "failed", str(err)
-                if str(job.source) not in row.error:
-                    row.error = f"{job.source}: {err}"
-                print(f"restore-image: {row.error}", file=sys.stderr)
+            except Exception as err:  # noqa: BLE001 - one file's failure is its own
+                row.status, row.error = "failed", failure_message(job.source, err)
+                print(f"restore-image: {printable(row.error)}", file=sys.stderr)
             row.seconds = round(time.monotonic() - start, 3)
             rows.append(row)
             w, _, h = row.size.partition("x")
@@ -721,18 +801,45 @@ def _run(args, todo: list[Job], rows: list[Row]) -> int:
     except KeyboardInterrupt:
         progress.close()
         print(
-            "restore-image: interrupted; finished files are complete, rerun with "
+            f"restore-image: {_stop_reason()}; finished files are complete, rerun with "
             "--skip-existing to continue",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return _stop_status()
     progress.close()
     return EXIT_OK
 
 
+_TERMINATED = []  # set when SIGTERM stopped the run
+
+
+def _on_sigterm(signum, frame) -> None:
+    _TERMINATED.append(signum)
+    raise KeyboardInterrupt
+
+
+def _stop_reason() -> str:
+    return "terminated (SIGTERM)" if _TERMINATED else "interrupted"
+
+
+def _stop_status() -> int:
+    return EXIT_TERMINATED if _TERMINATED else EXIT_INTERRUPTED
+
+
 def main_exit() -> None:
-    """Console script: exit with :func:`main`'s status."""
-    sys.exit(main())
+    """Console script: exit with :func:`main`'s status. SIGTERM stops the run as Ctrl-C does
+    (finished files complete, nothing half-written), with exit status 143; Ctrl-C before the
+    run starts (while torch loads) exits 130 without a traceback."""
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        print(f"restore-image: {_stop_reason()}", file=sys.stderr)
+        status = _stop_status()
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -78,8 +78,15 @@ def to_batch(image: Any) -> tuple[Tensor, Layout]:
     """``image`` as a float32 ``(B, C, H, W)`` batch (C = 1 or 3) and its layout.
 
     Values are in ``[0, 1]``, or near it for float inputs with unclipped noise (see the module
-    docstring); raises ``ValueError`` for NaN, infinities or floats far outside.
+    docstring); raises ``ValueError`` for empty images, NaN, infinities or floats far outside.
     """
+    batch, layout = _to_batch(image)
+    if 0 in batch.shape:
+        raise ValueError(f"empty image: shape {tuple(layout.shape)} has no pixels")
+    return batch, layout
+
+
+def _to_batch(image: Any) -> tuple[Tensor, Layout]:
     if isinstance(image, np.ndarray):
         return _from_numpy(image)
     if isinstance(image, Tensor):

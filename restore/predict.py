@@ -36,6 +36,7 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader, Dataset
 
+from restore.errors import failure_message
 from restore.io.images import read_image_file
 
 
@@ -137,7 +138,7 @@ class RestorationModule(L.LightningModule):
                 else:
                     prediction.result = self.process(self.restorer, item)
             except Exception as err:  # noqa: BLE001 (out of memory on one image, a codec error)
-                prediction.error = _naming(item, err)
+                prediction.error = failure_message(item, err)
             prediction.seconds = time.monotonic() - start
             predictions.append(prediction)
         return predictions
@@ -169,7 +170,7 @@ class RestoredFileWriter(BasePredictionWriter):
                 try:
                     p.record = self.write(p)
                 except Exception as err:  # noqa: BLE001 (disk full, unwritable folder)
-                    p.error = _naming(p.item, err)
+                    p.error = failure_message(p.item, err)
             p.result = None  # written: free the pixels
             self._mine.append(p)
 
@@ -184,8 +185,3 @@ class RestoredFileWriter(BasePredictionWriter):
             gathered = [None] * torch.distributed.get_world_size()
             torch.distributed.all_gather_object(gathered, self._mine)
         self.records = sorted((p for part in gathered for p in part), key=lambda p: p.index)
-
-
-def _naming(item: Any, err: Exception) -> str:
-    """The error's message, led by the item (its file) unless it names it already."""
-    return str(err) if str(item) in str(err) else f"{item}: {err}"

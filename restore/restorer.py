@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from contextlib import nullcontext
 from pathlib import Path
@@ -18,6 +20,7 @@ import torch
 from torch import Tensor
 
 from restore.convert import from_batch, to_batch
+from restore.io.images import DEFAULT_MAX_PIXELS, check_max_pixels
 from restore.io.masks import holes_in_mask, holes_in_mask_tensor
 from restore.io.weights import DEFAULT_MODEL, load_net
 from restore.models import RestorationVAE
@@ -57,6 +60,11 @@ class Restorer:
         self_ensemble: restore the 8 flips and rotations of the image and average them (8x the
             time, a little better; see MODEL_CARD.md). ``sample`` ignores it: averaging draws
             would blur them.
+        max_pixels: image and mask files above this many pixels are refused from their header,
+            before decoding (decompression bombs); None: no limit. Arrays are taken as they are.
+
+    Every method checks its arguments and raises ``ValueError`` (``TypeError`` for a wrong
+    type) with a one-line message: noise levels are numbers in [0, 255] grey levels.
     """
 
     def __init__(
@@ -67,9 +75,16 @@ class Restorer:
         tile_overlap: int = 128,
         precision: str = "auto",
         self_ensemble: bool = False,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
     ) -> None:
         if precision not in ("auto", "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
+        for name, value, low in (("tile", tile, 1), ("tile_overlap", tile_overlap, 0)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not tile_overlap < tile / 2:
+            raise ValueError(f"tile_overlap must be below tile / 2, got {tile_overlap}, {tile}")
+        self.max_pixels = check_max_pixels(max_pixels)
         self.self_ensemble = self_ensemble
         self.device = pick_device(device)
         self.net = net.eval().to(self.device).to(memory_format=torch.channels_last)
@@ -116,8 +131,13 @@ class Restorer:
         they are noisy too, as in :meth:`inpaint` and :meth:`restore`. ``temperature`` scales the
         latent draws' spread (0: every draw is :meth:`restore`'s output; MODEL_CARD.md measures
         what it changes). ``seed`` makes the draws reproducible."""
-        if n < 1 or temperature < 0:
-            raise ValueError(f"need n >= 1 and temperature >= 0, got {n}, {temperature}")
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        if not _is_number(temperature) or not 0 <= temperature <= 10:
+            raise ValueError(f"temperature must be a number in [0, 10], got {temperature!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"seed must be an integer or None, got {seed!r}")
+        sigma = _check_sigma(sigma)
         # Always sample (a None generator would decode the prior mean: n identical outputs); without
         # a seed, draw one from torch's global generator so torch.manual_seed still reproduces.
         g = torch.Generator(device=self.device)
@@ -137,6 +157,7 @@ class Restorer:
         Needs a model with an uncertainty head; raises ``ValueError`` otherwise."""
         if self.net.scale_head is None:
             raise ValueError("this model has no uncertainty head; use the shipped photo model")
+        sigma = _check_sigma(sigma)
 
         def std(tile: Tensor, tile_mask: Tensor) -> Tensor:
             net = self.net
@@ -187,10 +208,13 @@ class Restorer:
         or > 0, 0-255 scale: denoised too). Returns ``(repaired, found)``: the repaired image in
         the input's layout and the damage found, as ``detect_damage`` lays out its maps (bool).
         ``probability``: ``detect_damage(image)`` when it is already at hand."""
-        if threshold < 0 or threshold >= 1 or grow < 0:
-            raise ValueError(f"need 0 <= threshold < 1 and grow >= 0, got {threshold}, {grow}")
+        if not _is_number(threshold) or not 0 <= threshold < 1:
+            raise ValueError(f"threshold must be a number in [0, 1), got {threshold!r}")
+        if isinstance(grow, bool) or not isinstance(grow, numbers.Integral) or grow < 0:
+            raise ValueError(f"grow must be an integer >= 0, got {grow!r}")
+        sigma = _check_sigma(sigma)
         if isinstance(image, (str, os.PathLike)):
-            image = _read_path(image)
+            image = self._read_path(image)
         if probability is None:
             probability = self.detect_damage(image)
         found = _grow(probability > threshold, grow)
@@ -206,7 +230,7 @@ class Restorer:
         """``fn(tile, tile_mask) -> (B, 1, h, w)`` over the image's tiles, blended, in the
         layout :meth:`detect_damage` describes."""
         if isinstance(image, (str, os.PathLike)):
-            image = _read_path(image)
+            image = self._read_path(image)
         batch, layout = to_batch(image)
         x, m = self._network_inputs(batch, self._mask_batch(mask, tuple(batch.shape)))
 
@@ -223,12 +247,19 @@ class Restorer:
         return out[0, 0].cpu().numpy()
 
     # ----------------------------------------------------------------------------------------------
+    def _read_path(self, path: str | os.PathLike) -> np.ndarray:
+        """Pixels of an image file (EXIF orientation applied, at most ``max_pixels``); raises
+        ``ImageFileError`` naming it."""
+        from restore.io.images import read_image_file
+
+        return read_image_file(path, self.max_pixels).pixels
+
     def _mask_batch(self, mask: Any, shape: tuple[int, ...]) -> Tensor | None:
         """``(B, 1, H, W)`` float 0/1 holes of ``mask``, read by :mod:`restore.io.masks`'s rule."""
         if mask is None:
             return None
         if isinstance(mask, (str, os.PathLike)):
-            mask = _read_path(mask)
+            mask = self._read_path(mask)
         if isinstance(mask, Tensor):
             m = holes_in_mask_tensor(mask).cpu()
         else:
@@ -238,6 +269,8 @@ class Restorer:
             raise ValueError(f"mask size {tuple(m.shape[-2:])} does not match image size {(h, w)}")
         if m.shape[0] not in (1, b):
             raise ValueError(f"{m.shape[0]} masks for {b} images")
+        if bool(m.flatten(1).all(1).any()):
+            raise ValueError("the mask covers the whole image: no known pixel to fill it from")
         return m.float().expand(b, 1, h, w)
 
     def _net_tile(
@@ -285,8 +318,9 @@ class Restorer:
         generator: torch.Generator | None = None,
         temperature: float = 1.0,
     ) -> Any:
+        sigma = _check_sigma(sigma)
         if isinstance(image, (str, os.PathLike)):
-            image = _read_path(image)  # a file path gives a NumPy array back
+            image = self._read_path(image)  # a file path gives a NumPy array back
         batch, layout = to_batch(image)
         holes = self._mask_batch(mask, tuple(batch.shape))
         gray = batch.shape[1] == 1 and self.net.image_channels == 3
@@ -335,11 +369,20 @@ def _cut_border(out: Tensor) -> Tensor:
     return out[..., BORDER:-BORDER, BORDER:-BORDER] if BORDER else out
 
 
-def _read_path(path: str | os.PathLike) -> np.ndarray:
-    """Pixels of an image file (EXIF orientation applied); raises ``ImageFileError`` naming it."""
-    from restore.io.images import read_image_file
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
 
-    return read_image_file(path).pixels
+
+def _check_sigma(sigma: Any) -> float | None:
+    """A noise level given by a caller: None (blind), or a finite number of grey levels in [0,
+    255]."""
+    if sigma is None:
+        return None
+    if not _is_number(sigma) or not 0 <= sigma <= 255:
+        raise ValueError(
+            f"sigma must be None or a number of grey levels in [0, 255], got {sigma!r}"
+        )
+    return float(sigma)
 
 
 def _grow(found: Any, pixels: int) -> Any:

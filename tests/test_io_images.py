@@ -211,6 +211,18 @@ def test_exif_orientation_applied_on_read_png(tmp_path, orientation):
     assert exif[0x0112] == 1 and exif[0x010F] == "ACME Cameras"
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_matches_pillows_exif_transpose(tmp_path, orientation):
+    from PIL import ImageOps
+
+    pattern = np.arange(H * W * 3, dtype=np.uint32).reshape(H, W, 3).astype(np.uint8)
+    pattern[: H // 3, : W // 4] = 255  # not symmetric under any flip or rotation
+    Image.fromarray(pattern).save(tmp_path / "o.png", exif=exif_bytes(orientation))
+    with Image.open(tmp_path / "o.png") as im:
+        expected = np.asarray(ImageOps.exif_transpose(im))
+    np.testing.assert_array_equal(read_image_file(tmp_path / "o.png").pixels, expected)
+
+
 @pytest.mark.parametrize("orientation", [6, 3])
 def test_exif_orientation_applied_on_read_jpeg(tmp_path, orientation):
     pattern = quadrants()
@@ -299,6 +311,68 @@ def test_bad_files_raise_naming_the_file(tmp_path, name, words):
     assert str(path) in str(info.value)
     assert words in str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+def test_data_after_a_complete_image_is_ignored(tmp_path):
+    """A phone's motion photo (a video after the JPEG) and a PNG with bytes appended decode."""
+    img = photo()
+    Image.fromarray(img).save(tmp_path / "a.jpg", quality=95, progressive=True)
+    Image.fromarray(img).save(tmp_path / "a.png")
+    video = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40 + b"\xff\xd8\xff"
+    (tmp_path / "motion.jpg").write_bytes((tmp_path / "a.jpg").read_bytes() + video)
+    (tmp_path / "extra.png").write_bytes((tmp_path / "a.png").read_bytes() + b"trailing" * 9)
+    np.testing.assert_array_equal(
+        read_image_file(tmp_path / "motion.jpg").pixels, read_image_file(tmp_path / "a.jpg").pixels
+    )
+    np.testing.assert_array_equal(read_image_file(tmp_path / "extra.png").pixels, img)
+
+
+def test_jpeg_corrupted_in_the_middle_is_refused_naming_the_file(tmp_path, capfd):
+    Image.fromarray(photo()).save(tmp_path / "a.jpg", quality=95)
+    data = bytearray((tmp_path / "a.jpg").read_bytes())
+    middle = len(data) // 2
+    noise = np.random.default_rng(0).integers(0, 255, 300, dtype=np.uint8)  # no 0xFF: no markers
+    data[middle : middle + 300] = noise.tobytes()
+    (tmp_path / "bad.jpg").write_bytes(bytes(data))
+    with pytest.raises(ImageFileError, match=r"bad\.jpg: corrupt image data \(Corrupt JPEG"):
+        read_image_file(tmp_path / "bad.jpg")
+    assert "Corrupt JPEG" not in capfd.readouterr().err  # said once, in our message
+
+
+def test_decompression_bombs_are_refused_from_the_header_and_pillows_guard_is_kept(tmp_path):
+    Image.new("1", (30000, 30000)).save(tmp_path / "bomb.png")  # 100 KB claiming 900 MP
+    Image.new("L", (200, 100)).save(tmp_path / "small.png")
+    guard = Image.MAX_IMAGE_PIXELS
+    assert guard is not None  # importing restore left Pillow's own guard alone
+    with pytest.raises(ImageFileError, match=r"bomb\.png: 30000x30000 = 900 megapixels"):
+        read_image_file(tmp_path / "bomb.png")  # the default limit: 200 MP
+    with pytest.raises(ImageFileError, match="above the limit of 0"):
+        read_image_file(tmp_path / "small.png", max_pixels=19_999)
+    assert Image.MAX_IMAGE_PIXELS == guard
+    with pytest.raises(Image.DecompressionBombError), Image.open(tmp_path / "bomb.png"):
+        pass  # the host program's own Image.open still refuses it
+    for bad in (0, -1, float("nan"), "many"):
+        with pytest.raises(ValueError, match="max_pixels"):
+            read_image_file(tmp_path / "small.png", max_pixels=bad)
+
+
+def test_float_tiff_size_is_checked_from_its_header(tmp_path):
+    pixels = np.random.default_rng(0).random((40, 50, 3)).astype(np.float32)
+    cv2.imwrite(str(tmp_path / "f.tif"), pixels)
+    assert imagefile._tiff_size(tmp_path / "f.tif") == (50, 40)
+    with pytest.raises(ImageFileError, match="50x40"):
+        read_image_file(tmp_path / "f.tif", max_pixels=1999)
+    assert read_image_file(tmp_path / "f.tif", max_pixels=2000).pixels.shape == (40, 50, 3)
+
+
+def test_five_channel_tiff_is_one_line_naming_the_file(tmp_path, capfd):
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "five.tif", np.zeros((8, 8, 5), np.uint8), photometric="rgb")
+    capfd.readouterr()
+    with pytest.raises(ImageFileError) as info:
+        read_image_file(tmp_path / "five.tif")
+    assert str(tmp_path / "five.tif") in str(info.value) and "\n" not in str(info.value)
+    assert capfd.readouterr().err == ""  # OpenCV's own lines are not printed
 
 
 def test_missing_file_raises_naming_it(tmp_path):

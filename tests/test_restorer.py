@@ -397,10 +397,10 @@ def test_tiled_samples_match_whole_image(tiled_pair):
     assert np.abs(a[0] - a[1])[mask].max() > 1e-3  # the samples differ by more than the tolerance
 
 
-def test_bad_tile_settings(weights):
-    r = Restorer.from_checkpoint(weights, device="cpu", precision="fp32", tile=64, tile_overlap=64)
-    with pytest.raises(ValueError, match="overlap"):
-        r.denoise(photo(200, 200))
+def test_bad_tile_settings_are_refused_when_the_restorer_is_made(weights):
+    for tile, overlap, words in ((64, 64, "overlap"), (0, 0, "tile"), (320, -1, "overlap")):
+        with pytest.raises(ValueError, match=words):
+            Restorer.from_checkpoint(weights, device="cpu", tile=tile, tile_overlap=overlap)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -431,6 +431,63 @@ def test_bad_inputs(restorer, image, error, words):
     with pytest.raises(error) as info:
         restorer.denoise(image)
     assert words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "image", [np.zeros((0, W, 3), np.uint8), np.zeros((H, 0), np.uint8), torch.zeros(1, 3, 0, 4)]
+)
+def test_empty_images_are_refused(restorer, image):
+    with pytest.raises(ValueError, match="empty image"):
+        restorer.denoise(image)
+
+
+@pytest.mark.parametrize("sigma", [float("inf"), float("nan"), -5, 1e6, "25", True])
+def test_bad_noise_levels_are_refused_everywhere(restorer, sigma):
+    img = u8(photo())
+    for call in (
+        lambda: restorer.denoise(img, sigma=sigma),
+        lambda: restorer.restore(img, hole_mask(), sigma=sigma),
+        lambda: restorer.sample(img, hole_mask(), n=1, sigma=sigma),
+    ):
+        with pytest.raises(ValueError, match=r"sigma must be None or a number .* \[0, 255\]"):
+            call()
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(temperature=float("nan")), "temperature"),
+        (dict(temperature=float("inf")), "temperature"),
+        (dict(temperature=-1), "temperature"),
+        (dict(n=0), "n must be"),
+        (dict(n=2.5), "n must be"),
+        (dict(seed="x"), "seed"),
+    ],
+)
+def test_bad_sampling_arguments_are_refused(restorer, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        restorer.sample(u8(photo()), hole_mask(), **kwargs)
+
+
+def test_a_mask_over_the_whole_image_is_refused(restorer):
+    img = u8(photo())
+    everything = np.ones(img.shape[:2], bool)
+    for call in (restorer.inpaint, restorer.restore):
+        with pytest.raises(ValueError, match="covers the whole image"):
+            call(img, everything)
+
+
+def test_image_and_mask_files_above_max_pixels_are_refused_before_decoding(weights, tmp_path):
+    Image.fromarray(u8(photo())).save(tmp_path / "a.png")
+    Image.fromarray(hole_mask()).save(tmp_path / "m.png")
+    small = Restorer.from_checkpoint(weights, device="cpu", max_pixels=H * W - 1)
+    with pytest.raises(ValueError, match=r"a\.png: .* above the limit"):
+        small.denoise(tmp_path / "a.png")
+    with pytest.raises(ValueError, match=r"m\.png: .* above the limit"):
+        small.inpaint(u8(photo()), tmp_path / "m.png")
+    assert Restorer.from_checkpoint(weights, device="cpu").max_pixels == 200_000_000
+    with pytest.raises(ValueError, match="max_pixels"):
+        Restorer.from_checkpoint(weights, max_pixels=-1)
 
 
 def test_bad_precision(weights):

@@ -1,12 +1,24 @@
-"""Atomic file writes: a temporary file in the target's folder, renamed into place when complete."""
+"""Atomic file writes: a temporary file in the target's folder, renamed into place when complete.
+
+Temporary files are named ``.restore-<host>-<pid>-<random>.part<ext>`` (short, so a target whose
+name is near the file system's limit still works). A process killed while writing leaves one
+behind; :func:`remove_stale_parts` removes those of processes of this machine that no longer run.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+PART_PREFIX = ".restore-"
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+_PART = re.compile(r"^\.restore-([0-9a-f]{6})-(\d+)-[A-Za-z0-9_]+\.part(\.[A-Za-z0-9]+)?$")
 
 
 def _new_file_mode() -> int:
@@ -26,7 +38,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent
+        prefix=f"{PART_PREFIX}{_HOST}-{os.getpid()}-", suffix=f".part{path.suffix}", dir=path.parent
     )
     os.close(fd)
     tmp = Path(name)
@@ -37,3 +49,49 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_parts(folder: str | Path) -> list[Path]:
+    """Remove the temporary files that :func:`atomic_path` left in ``folder`` (not its
+    subfolders) when its process was killed: those of this machine whose process is gone.
+    Returns what was removed; a folder that does not exist has none."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _PART.match(entry.name)
+        if not match or match.group(1) != _HOST or _running(int(match.group(2))):
+            continue
+        try:
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            pass
+    return removed
+
+
+def check_writable(folder: str | Path) -> list[Path]:
+    """Create ``folder`` if needed and write (and remove) a temporary file in it: an unwritable
+    output is found before any work. Returns the folders it created (deepest last); raises
+    ``OSError`` naming the folder."""
+    folder = Path(folder)
+    created = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=f"{PART_PREFIX}check-"):
+            pass
+    except OSError as err:
+        raise OSError(f"{folder}: cannot write there ({err.strerror or err})") from err
+    return created

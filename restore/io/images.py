@@ -1,18 +1,27 @@
 """Image files: decode with OpenCV, keep metadata, write atomically; float arrays for training.
 
 Pixels are decoded by OpenCV (8/16-bit, gray, gray + alpha, RGB, RGBA; 32-bit float TIFF). Pillow
-reads only the header: size (to refuse decompression bombs before decoding), EXIF (orientation is
-applied to the pixels and reset to 1 in the saved EXIF) and the ICC profile. CMYK files (JPEG,
-TIFF) are decoded by Pillow and converted to sRGB, through their embedded ICC profile when they
-have one (the output then carries an sRGB profile). 8-bit outputs are encoded by Pillow so EXIF and
-ICC can be kept where the format allows (JPEG, PNG, WebP, TIFF); 16-bit outputs (PNG, TIFF) and
-32-bit float outputs (TIFF) are encoded by OpenCV, which keeps the bit depth but not the metadata.
+reads only the header: size (to refuse decompression bombs before anything is decoded; float TIFFs
+by their own header), EXIF (orientation is applied to the pixels and reset to 1 in the saved EXIF)
+and the ICC profile. A file whose image data stops early (a PNG without its IEND chunk, a JPEG
+without its end marker) or that the decoder reports as corrupt is refused, naming the file; data
+after a complete image (a phone's "motion photo" video, appended bytes) is ignored. CMYK files
+(JPEG, TIFF) are decoded by Pillow and converted to sRGB, through their embedded ICC profile when
+they have one (the output then carries an sRGB profile). 8-bit outputs are encoded by Pillow so
+EXIF and ICC can be kept where the format allows (JPEG, PNG, WebP, TIFF); 16-bit outputs (PNG,
+TIFF) and 32-bit float outputs (TIFF) are encoded by OpenCV, which keeps the bit depth but not the
+metadata.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +73,12 @@ _LAYOUT_TAGS = {
     532,
 }
 
-Image.MAX_IMAGE_PIXELS = None  # we check the pixel count ourselves, with a clear message
+DEFAULT_MAX_PIXELS = 200_000_000  # images above this are refused unless a caller allows more
+_PILLOW_GUARD = threading.Lock()  # Pillow's MAX_IMAGE_PIXELS is lifted only while we read a header
+_STDERR = threading.Lock()  # one decode at a time has its C library's messages captured
+# What libjpeg says (through OpenCV) when it decodes damaged data and goes on (other formats'
+# decoders fail outright on damage; their benign warnings are not a reason to refuse a file).
+_CORRUPT_MESSAGES = ("corrupt jpeg data", "premature end of jpeg")
 
 
 class ImageFileError(ValueError):
@@ -83,30 +97,143 @@ class ImageFile:
 
 
 def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply an EXIF orientation (1-8) to ``pixels``."""
+    """Apply an EXIF orientation (1-8) to ``pixels``, as Pillow's ``ImageOps.exif_transpose``."""
     ops = {
         2: lambda a: a[:, ::-1],
         3: lambda a: a[::-1, ::-1],
         4: lambda a: a[::-1],
-        5: lambda a: np.swapaxes(a, 0, 1),
+        5: lambda a: np.swapaxes(a, 0, 1),  # transpose
         6: lambda a: np.rot90(a, -1),
-        7: lambda a: np.rot90(a, 1)[::-1],
+        7: lambda a: np.swapaxes(a[::-1, ::-1], 0, 1),  # transverse
         8: lambda a: np.rot90(a, 1),
     }
     return np.ascontiguousarray(ops[orientation](pixels)) if orientation in ops else pixels
 
 
-def _truncated(path: Path) -> bool:
-    """JPEG without its end marker or PNG without IEND: the file was cut short."""
+def _png_complete(f) -> bool:
+    """Whether the PNG chunks reach IEND before the file ends (data after it is ignored)."""
+    f.seek(8)
+    while True:
+        head = f.read(8)
+        if len(head) < 8:
+            return False
+        length, kind = struct.unpack(">I4s", head)
+        if kind == b"IEND":
+            return True
+        f.seek(length + 4, os.SEEK_CUR)  # data and CRC
+
+
+def _jpeg_complete(data: bytes) -> bool:
+    """Whether the JPEG's marker segments and scans reach its end marker (EOI); an EXIF thumbnail
+    inside APP1 and data after the EOI (a motion photo's video) do not count."""
+    pos = 2
+    while pos + 2 <= len(data):
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xD9:
+            return True
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # no length
+            pos += 2
+            continue
+        if pos + 4 > len(data):
+            return False
+        pos += 2 + struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        if marker == 0xDA:  # entropy-coded data: up to the next marker but stuffing and restarts
+            while True:
+                pos = data.find(b"\xff", pos)
+                if pos < 0 or pos + 1 >= len(data):
+                    return False
+                following = data[pos + 1]
+                if following == 0 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+                    pos += 1 if following == 0xFF else 2
+                    continue
+                break
+    return False
+
+
+def _incomplete(path: Path) -> bool:
+    """A PNG or JPEG whose image data stops before its end: the file was cut short."""
     with open(path, "rb") as f:
         head = f.read(8)
-        f.seek(max(0, os.path.getsize(path) - 32))
-        tail = f.read()
-    if head[:2] == b"\xff\xd8":
-        return b"\xff\xd9" not in tail
-    if head == b"\x89PNG\r\n\x1a\n":
-        return b"IEND" not in tail
+        if head == b"\x89PNG\r\n\x1a\n":
+            return not _png_complete(f)
+        if head[:2] == b"\xff\xd8":
+            f.seek(0)
+            return not _jpeg_complete(f.read())
     return False
+
+
+@contextmanager
+def _pillow_unguarded() -> Iterator[None]:
+    """Pillow's own decompression-bomb guard lifted while a header is read (the caller checks the
+    size against its own limit before decoding anything), and restored after."""
+    with _PILLOW_GUARD:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+@contextmanager
+def _c_messages() -> Iterator[list[str]]:
+    """Capture what C libraries (OpenCV, libjpeg, libpng, libtiff) print on the process's
+    standard error during the block: the list holds its lines after the block."""
+    lines: list[str] = []
+    with _STDERR, tempfile.TemporaryFile() as sink:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no standard error to redirect
+            yield lines
+            return
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode(errors="replace")
+            lines.extend(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _tiff_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` of a TIFF's first image from its header, without decoding; None when
+    the header cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+            order = {b"II": "<", b"MM": ">"}.get(head[:2])
+            if order is None:
+                return None
+            magic = struct.unpack(order + "H", head[2:4])[0]
+            big = magic == 43
+            if big:
+                f.seek(struct.unpack(order + "Q", head[8:16])[0])
+                count = struct.unpack(order + "Q", f.read(8))[0]
+                entry, size = "HHQ8s", 20
+            elif magic == 42:
+                f.seek(struct.unpack(order + "I", head[4:8])[0])
+                count = struct.unpack(order + "H", f.read(2))[0]
+                entry, size = "HHI4s", 12
+            else:
+                return None
+            found = {}
+            for _ in range(min(count, 4096)):
+                tag, kind, _, value = struct.unpack(order + entry, f.read(size))
+                if tag in (256, 257):
+                    fmt = {3: "H", 4: "I", 16: "Q"}.get(kind)
+                    if fmt is None:
+                        return None
+                    found[tag] = struct.unpack(order + fmt, value[: struct.calcsize(fmt)])[0]
+            return (found[256], found[257]) if len(found) == 2 else None
+    except (OSError, struct.error):
+        return None
 
 
 def _cmyk_to_rgb(path: Path) -> tuple[np.ndarray, bytes | None]:
@@ -133,9 +260,23 @@ def _check_size(path: Path, width: int, height: int, max_pixels: int | None) -> 
         )
 
 
-def read_image_file(path: str | Path, max_pixels: int | None = None) -> ImageFile:
-    """Read an image with EXIF orientation applied. Raises :class:`ImageFileError` on bad input."""
+def check_max_pixels(max_pixels: float | None) -> int | None:
+    """``max_pixels`` as an int (None: no limit); ``ValueError`` unless it is a positive number."""
+    if max_pixels is None:
+        return None
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, float, np.number)):
+        raise ValueError(f"max_pixels must be a positive number, got {max_pixels!r}")
+    if not (np.isfinite(max_pixels) and max_pixels >= 1):
+        raise ValueError(f"max_pixels must be a positive number, got {max_pixels!r}")
+    return int(max_pixels)
+
+
+def read_image_file(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageFile:
+    """Read an image with EXIF orientation applied. Images above ``max_pixels`` (None: no limit)
+    are refused from their header, before anything is decoded. Raises :class:`ImageFileError`
+    on bad input."""
     path = Path(path)
+    max_pixels = check_max_pixels(max_pixels)
     try:
         size = path.stat().st_size
     except OSError as err:
@@ -143,18 +284,22 @@ def read_image_file(path: str | Path, max_pixels: int | None = None) -> ImageFil
     if size == 0:
         raise ImageFileError(f"{path}: empty file (0 bytes)")
     try:
-        with Image.open(path) as header:
+        with _pillow_unguarded(), Image.open(path) as header:
             width, height = header.size
             fmt, mode = header.format, header.mode
+            _check_size(path, width, height, max_pixels)  # before getexif(): it may decode
             exif = header.getexif()
             icc = header.info.get("icc_profile")
+    except ImageFileError:
+        raise
     except (OSError, ValueError, SyntaxError) as err:
         if path.suffix.lower() in (".tif", ".tiff"):  # Pillow reads no colour float TIFFs
             return _read_float_tiff(path, max_pixels, err)
         raise ImageFileError(f"{path}: not a supported image ({err})") from err
-    _check_size(path, width, height, max_pixels)
-    if _truncated(path):
-        raise ImageFileError(f"{path}: truncated file (the image data ends early)")
+    if _incomplete(path):
+        raise ImageFileError(
+            f"{path}: truncated or damaged file (its image data stops before the end)"
+        )
     if mode == "CMYK":
         pixels, icc = _cmyk_to_rgb(path)
     else:
@@ -165,7 +310,7 @@ def read_image_file(path: str | Path, max_pixels: int | None = None) -> ImageFil
         # OpenCV decodes 8-bit TIFFs with alpha through libtiff's RGBA reader, which premultiplies
         # the colour by alpha (and drops the alpha of gray + alpha); Pillow keeps the stored colour.
         try:
-            with Image.open(path) as im:
+            with _pillow_unguarded(), Image.open(path) as im:
                 pixels = np.asarray(im.convert("LA" if gray_alpha else "RGBA"))
         except (OSError, ValueError, SyntaxError) as err:
             raise ImageFileError(f"{path}: cannot decode image data ({err})") from err
@@ -189,10 +334,17 @@ def read_image_file(path: str | Path, max_pixels: int | None = None) -> ImageFil
 
 
 def _decode(path: Path) -> np.ndarray:
-    """OpenCV's decode of ``path`` as gray, gray + alpha, RGB or RGBA; uint8, uint16 or float32."""
-    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    """OpenCV's decode of ``path`` as gray, gray + alpha, RGB or RGBA; uint8, uint16 or float32.
+    What the decoder says goes into the error naming the file, not onto the terminal; data it
+    reports as corrupt is refused."""
+    with _c_messages() as messages:
+        pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    corrupt = [m for m in messages if any(c in m.lower() for c in _CORRUPT_MESSAGES)]
+    if corrupt:
+        raise ImageFileError(f"{path}: corrupt image data ({corrupt[0]})")
     if pixels is None:
-        raise ImageFileError(f"{path}: cannot decode image data")
+        said = _decoder_reason(messages)
+        raise ImageFileError(f"{path}: cannot decode image data" + (f" ({said})" if said else ""))
     if pixels.dtype not in (np.uint8, np.uint16, np.float32):
         raise ImageFileError(f"{path}: unsupported pixel type {pixels.dtype}")
     if pixels.ndim == 3 and pixels.shape[2] == 1:
@@ -203,8 +355,22 @@ def _decode(path: Path) -> np.ndarray:
     return pixels
 
 
+def _decoder_reason(messages: list[str]) -> str:
+    """The decoder's reason in a few words: OpenCV's explanation (its lines starting with ``>``),
+    else the end of its first message."""
+    explained = [m.lstrip("> ").rstrip(":") for m in messages if m.startswith(">")]
+    if explained:
+        return explained[0]
+    return messages[0].rsplit(": ", 1)[-1][:200] if messages else ""
+
+
 def _read_float_tiff(path: Path, max_pixels: int | None, header_error: Exception) -> ImageFile:
-    """A colour 32-bit float TIFF, which only OpenCV decodes (its size is checked after)."""
+    """A colour 32-bit float TIFF, which only OpenCV decodes (its size is read from its header
+    first)."""
+    size = _tiff_size(path)
+    if size is None:
+        raise ImageFileError(f"{path}: not a supported image ({header_error})")
+    _check_size(path, *size, max_pixels)
     try:
         pixels = _decode(path)
     except ImageFileError:

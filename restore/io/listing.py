@@ -3,6 +3,7 @@ the command line starts fast."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -14,6 +15,21 @@ def is_image_file(path: Path) -> bool:
 
 
 def list_images(root: str | Path, recursive: bool = True) -> list[Path]:
-    """Image files in ``root`` (and its subfolders when ``recursive``), sorted by path."""
+    """Image files in ``root`` (and its subfolders when ``recursive``, symlinked ones too, each
+    real folder once: a link loop ends), sorted by path."""
     root = Path(root)
-    return sorted(p for p in (root.rglob("*") if recursive else root.glob("*")) if is_image_file(p))
+    if not recursive:
+        return sorted(p for p in root.glob("*") if is_image_file(p))
+    found, seen = [], set()
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        try:
+            info = os.stat(folder)
+        except OSError:
+            subfolders[:] = []
+            continue
+        if (info.st_dev, info.st_ino) in seen:  # reached again through a link
+            subfolders[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        found += [p for p in (Path(folder) / f for f in files) if is_image_file(p)]
+    return sorted(found)

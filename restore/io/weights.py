@@ -9,6 +9,8 @@ with no path one of the models shipped inside the package (:data:`SHIPPED_MODELS
 
 from __future__ import annotations
 
+import math
+import pickle
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import torch
 
 from restore.io.atomic import atomic_path
-from restore.models.vae import RestorationVAE
+from restore.models.vae import HOLE_FILLS, RestorationVAE
 from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
 
 FORMAT = "restore-vae"
@@ -50,18 +52,102 @@ def export_weights(
     return path
 
 
+# What a weights file's config may ask for: the network is built from it, so a hostile file must
+# not be able to make the tool allocate the machine's memory (the shipped models: 2-4 M values).
+_LIMITS = {"levels": 6, "width": 1024, "blocks": 32, "latent_channels": 256, "unshuffle": 8}
+MAX_PARAMETERS = 100_000_000
+_FLAGS = ("uncertainty", "damage", "noise_estimator")
+_SCALES = ("uncertainty_scale", "uncertainty_noise_exponent", "uncertainty_hole_scale")
+
+
+def _is_int(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def check_config(config: object, source: Path) -> dict:
+    """The network config of a weights file, checked against bounds before anything is built;
+    ``ValueError`` naming the file and the first value out of bounds."""
+
+    def bad(what: str) -> ValueError:
+        return ValueError(f"{source}: not a usable restore model config ({what})")
+
+    if not isinstance(config, dict):
+        raise bad("no config")
+    known = {
+        "image_channels",
+        "widths",
+        "blocks",
+        "latent_channels",
+        "unshuffle",
+        "posterior_width",
+        "hole_fill",
+        *_FLAGS,
+        *_SCALES,
+    }
+    unknown = sorted(str(k) for k in config if k not in known)
+    if unknown:
+        raise bad(f"unknown setting {unknown[0]!r}")
+    widths, blocks = config.get("widths", [64, 96, 128]), config.get("blocks", [1, 1, 2])
+    if not isinstance(widths, list) or not 1 <= len(widths) <= _LIMITS["levels"]:
+        raise bad(f"widths {widths!r}")
+    if not all(_is_int(w, 1, _LIMITS["width"]) for w in widths):
+        raise bad(f"widths {widths!r} (each 1-{_LIMITS['width']})")
+    if not isinstance(blocks, list) or len(blocks) != len(widths):
+        raise bad(f"blocks {blocks!r}")
+    if not all(_is_int(b, 0, _LIMITS["blocks"]) for b in blocks):
+        raise bad(f"blocks {blocks!r} (each 0-{_LIMITS['blocks']})")
+    for key, low in (("latent_channels", 1), ("unshuffle", 1)):
+        if key in config and not _is_int(config[key], low, _LIMITS[key]):
+            raise bad(f"{key} {config[key]!r}")
+    if config.get("image_channels", 3) not in (1, 3) or isinstance(
+        config.get("image_channels"), bool
+    ):
+        raise bad(f"image_channels {config.get('image_channels')!r}")
+    width = config.get("posterior_width", 0.5)
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= 4:
+        raise bad(f"posterior_width {width!r}")
+    if config.get("hole_fill", "zero") not in HOLE_FILLS:
+        raise bad(f"hole_fill {config.get('hole_fill')!r}")
+    for key in _FLAGS:
+        if key in config and not isinstance(config[key], bool):
+            raise bad(f"{key} {config[key]!r}")
+    for key in _SCALES:
+        value = config.get(key, 1.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad(f"{key} {value!r}")
+        if not math.isfinite(value) or (key != "uncertainty_noise_exponent" and value <= 0):
+            raise bad(f"{key} {value!r}")
+    return config
+
+
 def _build(config: dict, state: dict[str, torch.Tensor], source: Path) -> RestorationVAE:
+    config = check_config(config, source)
     try:
-        net = RestorationVAE(**config)
-        missing, unexpected = net.load_state_dict(_inference_state(state), strict=False)
-    except (TypeError, RuntimeError) as err:
-        raise ValueError(f"{source}: weights do not match the model config ({err})") from err
-    missing = [k for k in missing if not k.startswith(TRAINING_ONLY)]
-    if missing or unexpected:
+        with torch.device("meta"):  # the shapes first, without allocating anything
+            shapes = {k: tuple(v.shape) for k, v in RestorationVAE(**config).state_dict().items()}
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{source}: not a usable restore model config ({err})") from err
+    shapes = _inference_state(shapes)
+    count = sum(math.prod(shape) for shape in shapes.values())
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"{source}: its config asks for {count / 1e6:.0f} M values (too large)")
+    state = _inference_state(state)
+    for key, shape in shapes.items():
+        if key not in state:
+            raise ValueError(f"{source}: weights do not match the model config (missing {key})")
+        if not isinstance(state[key], torch.Tensor) or tuple(state[key].shape) != shape:
+            found = getattr(state[key], "shape", type(state[key]).__name__)
+            raise ValueError(
+                f"{source}: weights do not match the model config ({key} is {tuple(found)} in "
+                f"the file, {shape} for its config)"
+            )
+    unexpected = sorted(set(state) - set(shapes))
+    if unexpected:
         raise ValueError(
-            f"{source}: weights do not match the model config "
-            f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+            f"{source}: weights do not match the model config (unexpected {unexpected[0]})"
         )
+    net = RestorationVAE(**config)
+    net.load_state_dict(state, strict=False)
     return net.eval()
 
 
@@ -91,8 +177,14 @@ def _read_weights(
         raise FileNotFoundError(f"{path}: no such weights file or run folder")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - report any unpickling problem as a bad file
-        raise ValueError(f"{path}: not a restore weights file or checkpoint ({err})") from err
+    except pickle.UnpicklingError as err:  # weights_only refused an object: never load it
+        raise ValueError(
+            f"{path}: not a restore weights file or checkpoint (it holds Python objects, which "
+            "are not loaded: they could run code)"
+        ) from err
+    except Exception as err:  # noqa: BLE001 - report any other reading problem as a bad file
+        said = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path}: not a restore weights file or checkpoint ({said})") from err
     if isinstance(payload, dict) and payload.get("format") == FORMAT:
         if payload.get("version") != VERSION:
             raise ValueError(f"{path}: unsupported export version {payload.get('version')}")
@@ -168,6 +260,13 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     grown = theirs != ours and _grown_blocks(config, net.config)
     if theirs != ours and not grown:
         raise ValueError(f"{path}: its network {theirs} differs from the configured one {ours}")
+    ours_shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    for key, value in state.items():
+        if key in ours_shapes and tuple(getattr(value, "shape", ())) != ours_shapes[key]:
+            raise ValueError(
+                f"{path}: weights do not match the network ({key} is "
+                f"{tuple(getattr(value, 'shape', ()))} in the file, {ours_shapes[key]} here)"
+            )
     missing, unexpected = net.load_state_dict(state, strict=False)
     new_blocks = set()
     if grown:
