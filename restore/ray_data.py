@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from restore.errors import failure_message
+
 TASKS = ("denoise", "inpaint", "restore", "repair")
 
 
@@ -35,7 +37,10 @@ class RayRestorer:
             of one size (an ``(N, H, W[, C])`` array) or not (an object array or list).
         restorer_kwargs: passed to ``Restorer`` (``device``, ``tile``, ``precision``...).
 
-    Other columns pass through unchanged; the output images keep their dtype and shape.
+    Other columns pass through unchanged; the output images keep their dtype and shape. An image
+    that fails (a bad value, out of memory) fails alone: it passes through unchanged and the
+    ``error`` column says why in one line naming it (its ``path`` when the dataset has one);
+    ``error`` is empty for the others.
     """
 
     def __init__(
@@ -62,24 +67,34 @@ class RayRestorer:
         masks = batch.get("mask")
         if self.task in ("inpaint", "restore") and masks is None:
             raise ValueError(f"task {self.task} needs a 'mask' column")
-        out, found = [], []
+        paths = batch.get("path")
+        out, found, errors = [], [], []
         for i, image in enumerate(images):
             image = np.asarray(image)
-            if self.task == "denoise":
-                out.append(self.restorer.denoise(image, self.sigma))
-            elif self.task == "inpaint":
-                out.append(self.restorer.inpaint(image, np.asarray(masks[i])))
-            elif self.task == "restore":
-                out.append(self.restorer.restore(image, np.asarray(masks[i]), self.sigma))
-            else:
-                repaired, damage = self.restorer.repair(image, self.sigma or 0.0)
-                out.append(repaired)
-                found.append(damage)
+            try:
+                restored, damage = self._restore(image, None if masks is None else masks[i])
+                errors.append("")
+            except Exception as err:  # noqa: BLE001 - one image's failure is its own
+                restored, damage = image, np.zeros(image.shape[:2], bool)
+                errors.append(failure_message(paths[i] if paths is not None else f"row {i}", err))
+            out.append(restored)
+            found.append(damage)
         result = dict(batch)
         result[self.column] = _stack(out, images)
-        if found:
+        result["error"] = np.array(errors, dtype=object)
+        if self.task == "repair":
             result["damage"] = _stack(found, images)
         return result
+
+    def _restore(self, image: np.ndarray, mask: Any) -> tuple[np.ndarray, Any]:
+        """One image by the task; the damage found (repair) or None."""
+        if self.task == "denoise":
+            return self.restorer.denoise(image, self.sigma), None
+        if self.task == "inpaint":
+            return self.restorer.inpaint(image, np.asarray(mask)), None
+        if self.task == "restore":
+            return self.restorer.restore(image, np.asarray(mask), self.sigma), None
+        return self.restorer.repair(image, self.sigma or 0.0)
 
 
 def _stack(arrays: list[np.ndarray], like: Any) -> Any:

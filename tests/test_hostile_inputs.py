@@ -321,6 +321,19 @@ def test_symlinked_subfolders_are_followed_once(capsys, weights, tmp_path):
     assert tree(tmp_path / "out") == {"top.png", "link", "link/linked.png"}
 
 
+def test_ctrl_c_while_starting_exits_130_without_a_traceback(capsys, monkeypatch):
+    import restore.cli
+
+    def starting(*args):
+        raise KeyboardInterrupt  # as if pressed while torch was being imported
+
+    monkeypatch.setattr(restore.cli, "main", starting)
+    with pytest.raises(SystemExit) as exit_:
+        restore.cli.main_exit()
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err == "restore-image: interrupted\n"
+
+
 @pytest.mark.slow
 def test_sigterm_stops_like_ctrl_c_with_exit_143(weights, tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"

@@ -67,5 +67,18 @@ def test_the_callable_on_batches_of_one_size_and_of_mixed_sizes(weights):
         RayRestorer(weights=str(weights), task="paint")
 
 
+def test_an_image_that_fails_fails_alone_with_its_reason_in_the_error_column(weights):
+    restorer = RayRestorer(weights=str(weights), task="inpaint", **OPTIONS)
+    images = np.stack([photo(0), photo(1)])
+    masks = np.stack([hole(), np.ones_like(hole())])  # the second covers the whole image
+    out = restorer({"image": images, "mask": masks, "path": np.array(["a.png", "b.png"])})
+    assert out["error"][0] == ""
+    assert (
+        out["error"][1] == "b.png: the mask covers the whole image: no known pixel to fill it from"
+    )
+    np.testing.assert_array_equal(out["image"][1], images[1])  # passed through unchanged
+    assert not np.array_equal(out["image"][0][hole()], images[0][hole()])
+
+
 def test_the_default_is_the_shipped_photo_model():
     assert RayRestorer().restorer.net.damage_head is not None

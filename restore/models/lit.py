@@ -55,6 +55,9 @@ class RestorationModule(L.LightningModule):
         level_weight: weight of the noise estimator's loss (:func:`asymmetric_level_loss`
             against the true level of each cell).
         level_alpha: its asymmetry (< 0.5 punishes reading too little noise more).
+        level_grad: the restoration's loss trains the estimator too, through the levels it tells
+            the network (CBDNet's end-to-end training): it learns the level that restores best,
+            its own loss keeping it near the true one; else only its own loss trains it.
         group_lr: learning rates of parameter groups by name prefix, e.g. ``{noise_estimator:
             1e-3}`` for a new part beside a fine-tuned network; the rest use the optimizer's.
         channels_last: run the network in channels-last memory format (faster on CPU and GPU).
@@ -90,6 +93,7 @@ class RestorationModule(L.LightningModule):
         trainable: list[str] | None = None,
         level_weight: float = 1.0,
         level_alpha: float = 0.3,
+        level_grad: bool = False,
         group_lr: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
@@ -195,6 +199,7 @@ class RestorationModule(L.LightningModule):
             level,
             decode_prior=weight > 0,
             heads=self.trained_heads,
+            level_grad=self.hparams.level_grad,
         )
         recon = self.reconstruction_nll(out.reconstruction, clean)
         # KL in nats per image pixel, so it is on the same footing as the per-pixel reconstruction.

@@ -324,11 +324,16 @@ class RestorationVAE(nn.Module):
         return upsample_level(self.noise_estimator(degraded, mask), degraded.shape[-2:])
 
     def _level_maps(
-        self, degraded: Tensor, mask: Tensor, noise_level: Tensor | float | None
+        self,
+        degraded: Tensor,
+        mask: Tensor,
+        noise_level: Tensor | float | None,
+        level_grad: bool = False,
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """``(level, known, cells)``: the noise level to tell the network per pixel ``(B, 1, H,
-        W)`` (grey levels; unknown ones read by the estimator when there is one), the known flag,
-        and the estimator's cells when it ran (always while training)."""
+        W)`` (grey levels; unknown ones read by the estimator when there is one; ``level_grad``:
+        with the gradient of what the network makes of it), the known flag, and the estimator's
+        cells when it ran (always while training)."""
         b, _, h, w = degraded.shape
         level = torch.full((b,), float("nan")) if noise_level is None else noise_level
         level = torch.as_tensor(level, dtype=torch.float32, device=degraded.device)
@@ -337,7 +342,7 @@ class RestorationVAE(nn.Module):
         cells = None
         if self.noise_estimator is not None and (self.training or bool(unknown.any())):
             cells = self.noise_estimator(degraded, mask)
-            estimate = upsample_level(cells.detach(), (h, w))
+            estimate = upsample_level(cells if level_grad else cells.detach(), (h, w))
             return torch.where(unknown, estimate, level), torch.ones_like(level), cells
         return torch.where(unknown, 0.0, level), (~unknown).float(), None
 
@@ -347,6 +352,7 @@ class RestorationVAE(nn.Module):
         mask: Tensor | None,
         noise_level: Tensor | float | None,
         filled: bool = False,
+        level_grad: bool = False,
     ) -> tuple[Tensor, Tensor, tuple[int, int], Tensor | None]:
         if degraded.dim() != 4 or degraded.shape[1] != self.image_channels:
             raise ValueError(
@@ -358,7 +364,7 @@ class RestorationVAE(nn.Module):
         mask = mask.to(degraded.dtype)
         if not filled:
             degraded = self.fill_holes(degraded, mask)
-        level, known, cells = self._level_maps(degraded, mask, noise_level)
+        level, known, cells = self._level_maps(degraded, mask, noise_level, level_grad)
         condition = torch.cat([mask, (level / 255.0).to(mask.dtype), known.to(mask.dtype)], 1)
         return (
             pad_to_multiple(degraded, self.stride),
@@ -373,12 +379,16 @@ class RestorationVAE(nn.Module):
         mask: Tensor | None = None,
         noise_level: Tensor | float | None = None,
         filled: bool = False,
+        level_grad: bool = False,
     ) -> Encoding:
         """Encode the degraded input (hole mask, noise level) to the conditional prior ``p(z | y)``.
 
         ``filled=True``: the holes of ``degraded`` already hold :meth:`fill_holes`'s fill.
+        ``level_grad``: a level read by the estimator keeps its gradient (end-to-end training).
         """
-        degraded, condition, size, cells = self._prepare(degraded, mask, noise_level, filled)
+        degraded, condition, size, cells = self._prepare(
+            degraded, mask, noise_level, filled, level_grad
+        )
         h = self.stem(F.pixel_unshuffle(torch.cat([degraded, condition], 1), self.unshuffle))
         skips = []
         for i, stage in enumerate(self.enc):
@@ -444,15 +454,16 @@ class RestorationVAE(nn.Module):
         generator: torch.Generator | None = None,
         decode_prior: bool = False,
         heads: bool | Collection[str] = True,
+        level_grad: bool = False,
     ) -> VAEOutput:
         """Training pass: decode a reparameterised sample of ``q(z | x, y)``; KL against ``p(z |
         y)``.
 
         ``noise_level``: per image ``(B,)`` or per pixel ``(B, 1, H, W)``, NaN = unknown.
         ``decode_prior=True`` also decodes the prior mean (the deterministic restoration), with
-        the extra ``heads`` (as :meth:`decode_with_heads`).
+        the extra ``heads`` (as :meth:`decode_with_heads`). ``level_grad``: as :meth:`encode`.
         """
-        enc = self.encode(degraded, mask, noise_level)
+        enc = self.encode(degraded, mask, noise_level, level_grad=level_grad)
         mu_q, logvar_q = self.encode_posterior(enc, clean)
         z = reparameterize(mu_q, logvar_q, generator)
         kl = gaussian_kl(mu_q, logvar_q, enc.mu, enc.logvar)
