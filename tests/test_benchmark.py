@@ -202,24 +202,28 @@ def test_gray_image_and_missing_peer(bench, weights, tmp_path, monkeypatch, one_
 
 
 def write_real_sets(root: Path) -> None:
-    """Two tiny pair sets named and laid out as ../shared/data/real, with correlated noise."""
+    """Tiny pair sets named and laid out as ../shared/data/real, with correlated noise: two pairs
+    of CC15 and Nam25, and RENOIR triplets (two identical clean shots) of which the four
+    validation ones are scored."""
     import torch
 
     from restore.corruption import correlated_noise
 
-    for folder, noisy_suffix, clean_suffix in (
-        ("CC15", "_real", "_mean"),
-        ("Nam25", "_noise", "_gt"),
+    for folder, noisy_suffix, clean_suffixes, names in (
+        ("CC15", "_real", ["_mean"], ["p0", "p1"]),
+        ("Nam25", "_noise", ["_gt"], ["p0", "p1"]),
+        ("RENOIR_T3i", "_noisy", ["_clean", "_reference"], ["01", "03", "04", "11", "15"]),
     ):
         (root / "real" / folder).mkdir(parents=True)
-        for i in range(2):
+        for i, name in enumerate(names):
             rgb = (synthetic_image(10 + i, (64, 80), seed=4) * 255 + 0.5).astype(np.uint8)
             x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
             noisy = correlated_noise(x, 8.0, 0.0, 0.5, generator=torch.Generator().manual_seed(i))
             noisy = (noisy[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-            for image, suffix in ((rgb, clean_suffix), (noisy, noisy_suffix)):
+            shots = [(rgb, suffix) for suffix in clean_suffixes] + [(noisy, noisy_suffix)]
+            for image, suffix in shots:
                 cv2.imwrite(
-                    str(root / "real" / folder / f"p{i}{suffix}.png"),
+                    str(root / "real" / folder / f"{name}{suffix}.png"),
                     cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                 )
 
@@ -248,21 +252,23 @@ def test_real_noise_rows(bench, weights, tmp_path, one_thread):
     assert {r["task"] for r in rows} == {"real"}
     assert set(by) == {
         (s, m)
-        for s in ("CC15", "Nam25")
+        for s in ("CC15", "Nam25", "RENOIR-val")
         for m in ("input", "opencv-nlm", "restore-told", "restore-blind")
     }
-    for setting in ("CC15", "Nam25"):
+    for setting in ("CC15", "Nam25", "RENOIR-val"):
         noisy = float(by[(setting, "input")]["psnr_db"])
         assert noisy == pytest.approx(20 * math.log10(255 / 8.0), abs=0.6)  # RMS 8 noise
         assert float(by[(setting, "opencv-nlm")]["psnr_db"]) > noisy + 1.0
-        assert by[(setting, "input")]["images"] == "2"
+        assert by[(setting, "input")]["images"] == ("4" if setting == "RENOIR-val" else "2")
     md = (out / "results.md").read_text()
     assert "## Real camera noise" in md and "restore (told the true sigma)" in md
     assert "CC15 h=" in md and "## Denoising" not in md
 
-    pairs = bench.load_real_pairs(tmp_path / "data" / "real" / "CC15", "_real", "_mean", 1)
+    pairs = bench.load_real_pairs(tmp_path / "data", bench.REAL_SETS["CC15"], 1)
     assert [p.name for p in pairs] == ["p0"]
     assert pairs[0].sigma == pytest.approx(8.0, rel=0.1)
+    renoir = bench.load_real_pairs(tmp_path / "data", bench.REAL_SETS["RENOIR-val"])
+    assert [p.name for p in renoir] == ["03", "04", "11", "15"]  # the held-out four, not 01
     assert (
         bench.main(
             [

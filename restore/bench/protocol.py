@@ -4,9 +4,9 @@ Denoising: one standard-normal field per image from ``numpy.random.default_rng(s
 scaled by sigma/255 and added to the clean 8-bit image in float64. Two inputs per sigma:
 **float**, the noisy float image as is, not clipped (the protocol of the published tables), and
 **uint8**, ``round(clip(x + n))``, as in a real noisy photo.
-Real noise: the noisy/clean pairs of ``real/CC15`` and ``real/Nam25`` (8-bit photos of real camera
-noise; the clean image is the mean of many shots), given as they are; "told the true sigma" is the
-RMS of noisy - clean on the 0-255 scale.
+Real noise: the noisy/clean pairs of :data:`REAL_SETS` (8-bit photos of real camera noise; the
+clean image is the mean of many shots, for RENOIR the rounded mean of its two low-ISO shots), given
+as they are; "told the true sigma" is the RMS of noisy - clean on the 0-255 scale.
 Inpainting: LaMa thin/medium/thick masks from ``IrregularMasks(preset)`` seeded with
 ``torch.Generator().manual_seed(seed + index)``, at the image size; hole pixels set to 0.
 Metrics against the clean 8-bit image on the 0-255 scale, after clipping the method's output to
@@ -26,8 +26,33 @@ import torch
 
 from restore import metrics
 
-# Real noisy/clean pair sets: name -> (folder under the data dir, noisy suffix, clean suffix).
-REAL_SETS = {"CC15": ("real/CC15", "_real", "_mean"), "Nam25": ("real/Nam25", "_noise", "_gt")}
+
+@dataclass(frozen=True)
+class RealSet:
+    """A set of real noisy/clean pairs: its folder under the data dir, how the files end (several
+    clean suffixes: their mean is the target), which pairs (None: all), and its role in the
+    split: ``test`` (never used for a choice) or ``validation``."""
+
+    folder: str
+    noisy_suffix: str
+    clean_suffix: str | tuple[str, ...]
+    role: str
+    names: tuple[str, ...] | None = None
+
+
+# The real pair sets, by name. RENOIR-val: the four RENOIR_T3i triplets held out of training
+# (conf/experiment/photo_v2.yaml), strong low-light noise of one camera.
+REAL_SETS = {
+    "CC15": RealSet("real/CC15", "_real", "_mean", "test"),
+    "Nam25": RealSet("real/Nam25", "_noise", "_gt", "validation"),
+    "RENOIR-val": RealSet(
+        "real/RENOIR_T3i",
+        "_noisy",
+        ("_clean", "_reference"),
+        "validation",
+        ("03", "04", "11", "15"),
+    ),
+}
 SSIM_NAME = "kornia.metrics.ssim, 11x11 Gaussian window (sigma 1.5), valid region, channel mean"
 
 
@@ -73,16 +98,32 @@ def data_dir() -> Path:
 
 
 def load_real_pairs(
-    root: str | Path, noisy_suffix: str, clean_suffix: str, max_images: int | None = None
+    root: str | Path, real_set: RealSet, max_images: int | None = None
 ) -> list[RealPair]:
-    """The first ``max_images`` noisy/clean pairs of a folder (paired as in training's validation:
-    :class:`restore.data.PairedImages`), sorted by name."""
+    """The first ``max_images`` noisy/clean pairs of ``real_set`` under the data folder ``root``
+    (paired as in training's validation: :class:`restore.data.PairedImages`), sorted by name, as
+    8-bit images (a mean of several clean shots is rounded)."""
     from restore.data import PairedImages
 
-    pairs = PairedImages(root, noisy_suffix, clean_suffix, Path(root).name)
-    names = [p.stem[: len(p.stem) - len(clean_suffix)] for p in pairs.clean_paths]
-    found = [RealPair(n, *pair) for n, pair in zip(names, pairs.pairs, strict=True)]
+    clean = real_set.clean_suffix
+    pairs = PairedImages(
+        Path(root) / real_set.folder,
+        real_set.noisy_suffix,
+        clean if isinstance(clean, str) else list(clean),
+        real_set.folder,
+        names=real_set.names,
+    )
+    found = [
+        RealPair(name, noisy, _as_uint8(target))
+        for name, (noisy, target) in zip(pairs.stems, pairs.pairs, strict=True)
+    ]
     return found[:max_images] if max_images is not None else found
+
+
+def _as_uint8(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint8:
+        return image
+    return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
 
 
 def load_images(folder: str | Path, max_images: int | None = None) -> list[Sample]:

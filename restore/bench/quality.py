@@ -198,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     real_root = args.real_dir or data_dir()
     if args.tasks is None:
         args.tasks = ["denoise", "inpaint"]
-        folders = [real_root / folder for folder, _, _ in REAL_SETS.values()]
+        folders = [real_root / spec.folder for spec in REAL_SETS.values()]
         if all(folder.is_dir() for folder in folders):
             args.tasks.append("real")
         elif not args.quiet:
@@ -217,11 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples = load_images(images, args.max_images) if synthetic else []
     real = {}
     if "real" in args.tasks:
-        for name, (folder, noisy_suffix, clean_suffix) in REAL_SETS.items():
+        for name, spec in REAL_SETS.items():
             try:
-                real[name] = load_real_pairs(
-                    real_root / folder, noisy_suffix, clean_suffix, args.max_images
-                )
+                real[name] = load_real_pairs(real_root, spec, args.max_images)
             except (FileNotFoundError, ValueError) as err:
                 print(
                     f"error: real pairs {name}: {err} (pass --real-dir DIR, or leave out "

@@ -14,7 +14,7 @@ import torch
 
 from restore.bench.memory import memory_method
 from restore.bench.peers import FLOAT_INPUT, INPAINT_LABELS, INPAINT_RADIUS, LABELS, REAL_OPENCV_H
-from restore.bench.protocol import SSIM_NAME, _as255
+from restore.bench.protocol import REAL_SETS, SSIM_NAME, _as255
 from restore.bench.runner import Results
 
 SUMMARY_COLUMNS = [
@@ -201,7 +201,8 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
         lines += ["## Real camera noise (noisy/clean pairs)", ""]
         head = ["method"]
         for name in res.real_sets:
-            head += [f"{name} PSNR", f"{name} SSIM"]
+            role = f" ({REAL_SETS[name].role})" if name in REAL_SETS else ""
+            head += [f"{name}{role} PSNR", f"{name} SSIM"]
         head += ["s/MP"]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for m in methods:
@@ -254,8 +255,11 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
         "scikit-image: `denoise_nl_means(h=0.8*s, sigma=s, fast_mode=True, patch_size=5, "
         "patch_distance=6, channel_axis=-1)`, s = sigma/255.",
         "- Real noise: 8-bit noisy/clean pairs (`real/CC15`: `*_real` / `*_mean`, `real/Nam25`: "
-        "`*_noise` / `*_gt`; the clean image is the mean of many shots of the scene), given as "
-        "they are. *told the true sigma*: the RMS of noisy - clean (0-255) goes to "
+        "`*_noise` / `*_gt`; the clean image is the mean of many shots of the scene; RENOIR-val: "
+        "`real/RENOIR_T3i` 03, 04, 11, 15, `*_noisy` against the rounded mean of `*_clean` and "
+        "`*_reference`), given as they are. CC15 is a test set (it chose nothing); Nam25 and "
+        "RENOIR-val chose the shipped model's recipe and checkpoint (validation). "
+        "*told the true sigma*: the RMS of noisy - clean (0-255) goes to "
         "`Restorer.denoise(sigma=...)`, BM3D's `sigma_psd` and scikit-image's sigma; OpenCV's h is "
         "tuned per set on all its pairs.",
         "- Inpainting: masks from `IrregularMasks(preset)` (LaMa thin/medium/thick at 512 px, "

@@ -193,8 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples = load_images(args.images or data_dir() / "Kodak24", args.max_images)
     pairs = {}
     if not args.no_real:
-        for name, (folder, noisy, clean) in REAL_SETS.items():
-            pairs[name] = load_real_pairs(data_dir() / folder, noisy, clean, args.max_images)
+        for name, spec in REAL_SETS.items():
+            pairs[name] = load_real_pairs(data_dir(), spec, args.max_images)
     rows = evaluate(net, samples, pairs, args.sigmas, args.seed)
     print(
         f"uncertainty scale {net.uncertainty_scale:.4f}, noise exponent"
