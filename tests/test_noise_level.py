@@ -146,3 +146,53 @@ def test_export_round_trip_keeps_the_estimator_and_old_weights_grow_one(tmp_path
     with pytest.warns(UserWarning, match="recognition network"):
         init_from(grown, export_weights(old, tmp_path / "old.pt"))
     torch.testing.assert_close(grown.stem.weight, old.stem.weight)
+
+
+@pytest.fixture
+def estimator_weights(tmp_path):
+    net = _net()
+    torch.nn.init.normal_(net.noise_estimator.body[-1].weight, std=0.05)
+    return export_weights(net, tmp_path / "est.pt")
+
+
+def test_restorer_estimate_noise_is_what_blind_denoising_is_told(estimator_weights):
+    import numpy as np
+
+    from restore import Restorer
+
+    r = Restorer.from_checkpoint(estimator_weights, device="cpu", precision="fp32")
+    image = (np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8)
+    level = r.estimate_noise(image)
+    assert level.shape == (40, 56) and level.dtype == np.float32 and (level > 0).all()
+    told = r.denoise(image, sigma=float(level.mean()))
+    blind = r.denoise(image)
+    assert np.abs(told.astype(int) - blind).mean() < 1.0  # nearly constant map: nearly the same
+    tensor = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    assert r.estimate_noise(tensor).shape == (1, 1, 40, 56)
+
+
+def test_restore_image_reports_the_level_it_read(estimator_weights, tmp_path, capsys):
+    import csv
+
+    import numpy as np
+    from PIL import Image
+
+    from restore.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    image = (np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8)
+    Image.fromarray(image).save(src / "a.png")
+    base = [str(src), "--weights", str(estimator_weights), "--device", "cpu"]
+    for extra, expect_level in (([], True), (["--noise-level", "10"], False)):
+        out = tmp_path / f"out{len(extra)}"
+        assert main([*base, "-o", str(out), "--report", str(out / "r.csv"), *extra]) == 0
+        row = next(csv.DictReader((out / "r.csv").read_text().splitlines()))
+        if expect_level:
+            from restore import Restorer
+
+            r = Restorer.from_checkpoint(estimator_weights, device="cpu")
+            expected = float(np.sqrt(np.mean(np.square(r.estimate_noise(image)))))
+            assert float(row["noise_level"]) == pytest.approx(expected, abs=0.02)
+        else:
+            assert row["noise_level"] == ""  # told: nothing was read
