@@ -15,28 +15,20 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from restore.io.listing import IMAGE_SUFFIXES as READ_SUFFIXES
 from restore.io.listing import list_images
 from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
+
+if TYPE_CHECKING:  # restore.jobs imports NumPy and OpenCV: only once there is work to do
+    from restore.jobs import Job
 
 OUT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 EXIT_OK, EXIT_FAILURES, EXIT_INTERRUPTED = 0, 1, 130  # usage errors exit 2 (argparse)
 EXIT_TERMINATED = 143  # SIGTERM (what SLURM, Docker and kill send): stopped as Ctrl-C stops
 # set to a nonzero value in all but the first process of a Lightning or SLURM run
 RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
-
-
-@dataclass
-class Job:
-    """One input file and where its result goes."""
-
-    source: Path
-    output: Path
-    mask: Path | None = None
-
-    def __str__(self) -> str:  # messages name the input file
-        return str(self.source)
 
 
 @dataclass
@@ -71,9 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--task",
-        choices=["auto", "denoise", "inpaint"],
+        choices=["auto", "denoise", "inpaint", "restore", "repair"],
         default="auto",
-        help="auto: inpaint where a mask exists, denoise otherwise (default)",
+        help="auto: inpaint where a mask exists, denoise otherwise (default); restore: denoise "
+        "and fill the holes; repair: as --auto-mask",
     )
     p.add_argument(
         "--masks",
@@ -246,6 +239,24 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ValueError(f"--suffix must be printable characters, got {args.suffix!r}")
     if args.report is not None and args.report.suffix.lower() not in (".csv", ".json"):
         raise ValueError("--report must end in .csv or .json")
+    if args.samples < 0:
+        raise ValueError("--samples must be 0 or more")
+    if not 0.0 < args.mask_threshold < 1.0 or args.mask_grow < 0:
+        raise ValueError("--mask-threshold must be in (0, 1) and --mask-grow >= 0")
+    from restore.jobs import JobOptions
+
+    args.options = JobOptions(
+        task="repair" if args.auto_mask else args.task,
+        sigma=args.sigma,
+        mask_from_alpha=args.mask_from_alpha,
+        mask_color=args.mask_color,
+        mask_threshold=args.mask_threshold,
+        mask_grow=args.mask_grow,
+        samples=args.samples,
+        seed=args.seed,
+        uncertainty=args.uncertainty,
+        max_pixels=args.max_pixels,
+    )
 
 
 def _check_writable(args: argparse.Namespace, jobs: list[Job]) -> list[Path]:
@@ -282,25 +293,10 @@ def _is_within(path: Path, folder: Path) -> bool:
         return False
 
 
-def side_path(output: Path, tag: str, suffix: str | None = None) -> Path:
-    """``<output stem>_<tag><suffix>`` next to ``output`` (suffix: the output's by default)."""
-    return output.with_name(f"{output.stem}_{tag}{output.suffix if suffix is None else suffix}")
-
-
-def side_paths(args: argparse.Namespace, output: Path) -> list[Path]:
-    """The files written beside ``output`` with these options (samples, uncertainty, mask)."""
-    paths = [side_path(output, f"sample{k}") for k in range(1, args.samples + 1)]
-    paths += [side_path(output, "samples", ".png")] if args.samples else []
-    if args.uncertainty:
-        paths += [
-            side_path(output, "uncertainty", ".tif"),
-            side_path(output, "uncertainty", ".png"),
-        ]
-    return paths + ([side_path(output, "mask", ".png")] if args.auto_mask else [])
-
-
 def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
     """Output path (and mask) for every input file; rows for inputs that cannot be used."""
+    from restore.jobs import side_paths
+
     outdir = args.output.resolve()
     jobs: list[Job] = []
     problems: list[Row] = []
@@ -327,7 +323,8 @@ def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
             output = outdir / rel.parent / f"{rel.stem}{args.suffix}{ext}"
             if not _is_within(output.resolve(), outdir):  # a symlinked folder in OUTDIR
                 raise ValueError(f"{output} would be written outside the output folder {outdir}")
-            jobs.append(Job(source, output, _find_mask(args.masks, source) if args.masks else None))
+            mask = _find_mask(args.masks, source) if args.masks else None
+            jobs.append(_job(source, output, mask))
     sources = {j.source.resolve() for j in jobs}
     clash = [j for j in jobs if j.output in sources]
     if clash:
@@ -337,13 +334,19 @@ def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
         )
     seen: dict[Path, Path] = {}
     for j in jobs:
-        for path in [j.output, *side_paths(args, j.output)]:
+        for path in [j.output, *side_paths(j.output, args.options)]:
             if path in seen:
                 raise ValueError(f"{j.source} and {seen[path]} would both be written to {path}")
             if path.resolve() in sources:
                 raise ValueError(f"{path} would overwrite the input of that name")
             seen[path] = j.source
     return jobs, problems
+
+
+def _job(source: Path, output: Path, mask: Path | None) -> Job:
+    from restore.jobs import Job
+
+    return Job(source, output, mask)
 
 
 def _find_mask(folder: Path, source: Path) -> Path | None:
@@ -385,183 +388,6 @@ class Progress:
             print(file=sys.stderr)
 
 
-def _hole_mask(args, job: Job, image):
-    """Hole mask (bool H x W) from --masks / --mask-from-alpha / --mask-color, or None."""
-    import numpy as np
-
-    from restore.io.images import ImageFileError, read_image_file
-    from restore.io.masks import holes_in_mask
-
-    pixels = image.pixels
-    h, w = pixels.shape[:2]
-    holes = None
-    if job.mask is not None:
-        mask = read_image_file(job.mask, int(args.max_pixels)).pixels
-        if mask.shape[:2] != (h, w):
-            raise ImageFileError(
-                f"{job.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but the image "
-                f"{job.source} is {w}x{h}"
-            )
-        holes = holes_in_mask(mask)
-    if args.mask_from_alpha and pixels.ndim == 3 and pixels.shape[2] in (2, 4):
-        alpha = pixels[:, :, -1]
-        transparent = alpha < np.iinfo(alpha.dtype).max // 2
-        holes = transparent if holes is None else holes | transparent
-    if args.mask_color is not None and pixels.ndim == 3:
-        scale = 257 if pixels.dtype == np.uint16 else 1
-        color = np.array(args.mask_color) * scale
-        painted = (pixels[:, :, :3] == color).all(axis=2)
-        holes = painted if holes is None else holes | painted
-    return holes
-
-
-def _restore_job(args, restorer, job: Job) -> tuple[dict, list]:
-    """Read and restore one job's image: what the report says of it (``size`` ``WxH``, and the
-    ``noise_level`` read when denoising blind) and the files to write, ``[(path, ImageFile)]``
-    with the output last, nothing written yet (a failure here writes nothing)."""
-    import numpy as np
-
-    from restore.io.images import ImageFile, ImageFileError, read_image_file
-
-    image = read_image_file(job.source, int(args.max_pixels))
-    if args.auto_mask:
-        return _repair_found_damage(args, restorer, job, image)
-    holes = None if args.task == "denoise" else _hole_mask(args, job, image)
-    if holes is not None and not holes.any():
-        holes = None
-    if args.task == "inpaint" and holes is None:
-        raise ImageFileError(f"{job.source}: --task inpaint but no hole mask was found for it")
-    pixels = image.pixels
-    # Float images (32-bit TIFF) are restored on their own scale: [min(0, low), max(1, high)] is
-    # mapped to [0, 1] and back, so HDR highlights and negative values survive, unclipped.
-    low, high = (
-        (min(0.0, float(pixels.min())), max(1.0, float(pixels.max())))
-        if pixels.dtype == np.float32
-        else (0.0, 1.0)
-    )
-    scaled = pixels if (low, high) == (0.0, 1.0) else (pixels - low) / (high - low)
-    sigma = args.sigma if args.sigma is None else args.sigma / (high - low)
-    if holes is not None and sigma:
-        out = restorer.restore(scaled, holes, sigma)  # noisy photo with holes: both at once
-    elif holes is not None:
-        out = restorer.inpaint(scaled, holes)
-    else:
-        out = restorer.denoise(scaled, sigma)
-    draws = _draw_samples(args, restorer, scaled, holes, sigma)
-
-    def finish(result):
-        if (
-            holes is not None
-            and args.mask_from_alpha
-            and pixels.ndim == 3
-            and pixels.shape[2] in (2, 4)
-        ):
-            top = 1.0 if result.dtype == np.float32 else np.iinfo(result.dtype).max
-            result[:, :, -1][holes] = top  # filled holes become opaque
-        if (low, high) != (0.0, 1.0):
-            result = (result * (high - low) + low).astype(np.float32)
-        return result
-
-    out, draws = finish(out), [finish(d) for d in draws]
-    std = _uncertainty(args, restorer, scaled, holes, sigma, scale=high - low)
-    files = _uncertainty_files(job, std) + _sample_files(args, job, image, out, draws)
-    files.append((job.output, ImageFile(out, image.exif, image.icc)))  # last: see _write_files
-    info = {"size": f"{pixels.shape[1]}x{pixels.shape[0]}", "noise_level": ""}
-    if sigma is None and restorer.net.noise_estimator is not None:
-        level = restorer.estimate_noise(scaled, holes)
-        info["noise_level"] = f"{float(np.sqrt(np.mean(np.square(level)))) * (high - low):.2f}"
-    return info, files
-
-
-def _write_files(args, files: list) -> None:
-    """Write ``[(path, ImageFile)]``, each atomically, in order: the output comes last, so an
-    interrupted or failed write never leaves an output whose side files are missing (which
-    --skip-existing would then skip)."""
-    from restore.io.images import write_image_file
-
-    for path, image in files:
-        write_image_file(path, image, args.quality)
-
-
-def _draw_samples(args, restorer, image, holes, sigma) -> list:
-    """--samples: that many restorations drawn with --seed (computed before any file is
-    written); else none."""
-    if not args.samples:
-        return []
-    return restorer.sample(image, holes, args.samples, sigma, seed=args.seed)
-
-
-def _sample_files(args, job: Job, image, out, draws: list) -> list:
-    """``<name>_sample<k>`` (the output's format) and the contact sheet ``<name>_samples.png``:
-    input, output, then the samples."""
-    if not draws:
-        return []
-    from restore.io.images import ImageFile
-    from restore.visualize import contact_sheet
-
-    files = [
-        (side_path(job.output, f"sample{k}"), ImageFile(draw, image.exif, image.icc))
-        for k, draw in enumerate(draws, 1)
-    ]
-    labels = ["input", "restored"] + [
-        f"sample {k} (seed {args.seed})" for k in range(1, len(draws) + 1)
-    ]
-    sheet = contact_sheet([image.pixels, out, *draws], labels)
-    return files + [(side_path(job.output, "samples", ".png"), ImageFile(sheet))]
-
-
-def _uncertainty(args, restorer, image, holes, sigma, scale: float = 1.0):
-    """--uncertainty: the map (grey levels, times ``scale`` for float images), computed before
-    any file is written; else None."""
-    if not args.uncertainty:
-        return None
-    std = restorer.uncertainty(image, holes, sigma)
-    if holes is not None and not sigma:
-        std[~holes] = 0.0  # inpainting copies the known pixels
-    return std * scale
-
-
-def _uncertainty_files(job: Job, std) -> list:
-    """``<name>_uncertainty.tif`` (float32 grey levels) and ``.png`` (a picture), if asked."""
-    if std is None:
-        return []
-    import numpy as np
-
-    from restore.io.images import ImageFile
-    from restore.visualize import uncertainty_picture
-
-    return [
-        (side_path(job.output, "uncertainty", ".tif"), ImageFile(std.astype(np.float32))),
-        (side_path(job.output, "uncertainty", ".png"), ImageFile(uncertainty_picture(std))),
-    ]
-
-
-def _repair_found_damage(args, restorer, job: Job, image) -> tuple[str, list]:
-    """--auto-mask: find the damage, repair it (known pixels kept; denoised too with
-    --noise-level; alpha kept as it is): the output and ``<name>_mask.png``, as
-    :func:`_restore_job` gives them."""
-    import numpy as np
-
-    from restore.io.images import ImageFile, ImageFileError
-
-    pixels = image.pixels
-    if pixels.dtype == np.float32:
-        raise ImageFileError(f"{job.source}: --auto-mask takes 8/16-bit images, not float TIFF")
-    sigma = args.sigma or 0.0  # blind denoising only when --noise-level asks for it
-    out, found = restorer.repair(pixels, sigma, args.mask_threshold, args.mask_grow)
-    std = _uncertainty(args, restorer, pixels, found, sigma)
-    # nothing found and nothing to denoise: the output is the input, and so is every draw
-    untouched = not found.any() and not sigma
-    draws = [] if untouched else _draw_samples(args, restorer, pixels, found, sigma)
-    if untouched and args.samples:
-        draws = [pixels.copy() for _ in range(args.samples)]
-    mask = found.astype(np.uint8) * 255
-    files = [(side_path(job.output, "mask", ".png"), ImageFile(mask))]
-    files += _uncertainty_files(job, std) + _sample_files(args, job, image, out, draws)
-    files.append((job.output, ImageFile(out, image.exif, image.icc)))  # last: see _write_files
-    return {"size": f"{pixels.shape[1]}x{pixels.shape[0]}", "noise_level": ""}, files
-
-
 def _write_report(path: Path, rows: list[Row]) -> None:
     from restore.io.atomic import atomic_path
 
@@ -579,28 +405,25 @@ def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.masks is not None and not args.masks.is_dir():
+        parser.error(f"--masks {args.masks}: no such folder")
+    if args.weights is not None and args.model is not None:
+        parser.error("give --weights or --model, not both")
+    if args.auto_mask and args.task not in ("auto", "repair"):
+        parser.error(f"--auto-mask repairs damage: it does not go with --task {args.task}")
+    args.auto_mask = args.auto_mask or args.task == "repair"
+    if args.auto_mask and (args.masks or args.mask_from_alpha or args.mask_color):
+        parser.error("--auto-mask finds the holes itself: leave out --masks and the mask options")
+    if _lightning_run(args) and args.device != "auto":
+        parser.error("give --device (one process) or --devices/--accelerator (Lightning), not both")
+    if (args.devices is not None and args.devices < 1) or args.num_nodes < 1:
+        parser.error("--devices and --num-nodes must be at least 1")
     try:
         args.mask_color = _parse_color(args.mask_color)
         _check_options(args)
         jobs, rows = plan_jobs(args)
     except ValueError as err:
         parser.error(str(err).replace("could not convert string to float", "bad --noise-level"))
-    if args.masks is not None and not args.masks.is_dir():
-        parser.error(f"--masks {args.masks}: no such folder")
-    if args.weights is not None and args.model is not None:
-        parser.error("give --weights or --model, not both")
-    if args.auto_mask and (args.masks or args.mask_from_alpha or args.mask_color):
-        parser.error("--auto-mask finds the holes itself: leave out --masks and the mask options")
-    if args.auto_mask and args.task == "denoise":
-        parser.error("--auto-mask repairs damage: it does not go with --task denoise")
-    if args.samples < 0:
-        parser.error("--samples must be 0 or more")
-    if _lightning_run(args) and args.device != "auto":
-        parser.error("give --device (one process) or --devices/--accelerator (Lightning), not both")
-    if (args.devices is not None and args.devices < 1) or args.num_nodes < 1:
-        parser.error("--devices and --num-nodes must be at least 1")
-    if not 0.0 < args.mask_threshold < 1.0 or args.mask_grow < 0:
-        parser.error("--mask-threshold must be in (0, 1) and --mask-grow >= 0")
 
     created: list[Path] = []
     if not args.dry_run:
@@ -701,6 +524,7 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
 
     import lightning as L
 
+    from restore.jobs import restore_file
     from restore.predict import ImageFiles, RestorationModule, RestoredFileWriter, file_loader
 
     net = _load_net(args, todo, rows)
@@ -712,7 +536,7 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning's, about torch's pytree
     module = RestorationModule(
         net,
-        process=functools.partial(_restore_job, args),
+        process=functools.partial(restore_file, options=args.options),
         tile=args.tile,
         self_ensemble=args.self_ensemble,
     )
@@ -759,16 +583,23 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
     return status, trainer.global_rank == 0
 
 
-def _write_prediction(args, prediction) -> str:
-    """The Lightning writer's step: write what :func:`_restore_job` made; what the report says
-    of it."""
-    info, files = prediction.result
-    _write_files(args, files)
-    return info
+def _write_prediction(args, prediction) -> dict:
+    """The Lightning writer's step: write what :func:`restore.jobs.restore_file` made; what the
+    report says of it."""
+    from restore.jobs import write_result
+
+    write_result(prediction.result, args.options, quality=args.quality)
+    return _report_of(prediction.result)
+
+
+def _report_of(result) -> dict:
+    level = result.restored.noise_level
+    return {"size": result.size, "noise_level": "" if level is None else f"{level:.2f}"}
 
 
 def _run(args, todo: list[Job], rows: list[Row]) -> int:
     from restore.errors import failure_message
+    from restore.jobs import restore_file, write_result
     from restore.restorer import Restorer
 
     net = _load_net(args, todo, rows)
@@ -787,9 +618,9 @@ def _run(args, todo: list[Job], rows: list[Row]) -> int:
             start = time.monotonic()
             row = Row(str(job.source), str(job.output))
             try:
-                info, files = _restore_job(args, restorer, job)
-                row.size, row.noise_level = info["size"], info["noise_level"]
-                _write_files(args, files)
+                result = restore_file(restorer, job, args.options)
+                write_result(result, args.options, quality=args.quality)
+                row.size, row.noise_level = _report_of(result).values()
                 row.status = "ok"
             except Exception as err:  # noqa: BLE001 - one file's failure is its own
                 row.status, row.error = "failed", failure_message(job.source, err)

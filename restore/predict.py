@@ -15,10 +15,11 @@ Lightning's predict loop splits the dataset over processes without padding (each
 predicted exactly once). Example, two CPU processes::
 
     import lightning as L
+    from restore.jobs import JobOptions, write_result
     from restore.predict import ImageFiles, RestorationModule, RestoredFileWriter, file_loader
 
-    module = RestorationModule(task="denoise")            # the shipped photo model, blind
-    writer = RestoredFileWriter(lambda p: save(out_path(p.item), p.result))
+    module = RestorationModule(options=JobOptions(task="denoise"))   # the shipped photo model
+    writer = RestoredFileWriter(lambda p: write_result(p.result, module.options, out_path(p.item)))
     trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", callbacks=[writer],
                         logger=False, enable_progress_bar=False)
     trainer.predict(module, file_loader(ImageFiles(paths)), return_predictions=False)
@@ -27,6 +28,7 @@ predicted exactly once). Example, two CPU processes::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +39,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader, Dataset
 
 from restore.errors import failure_message
-from restore.io.images import read_image_file
+from restore.jobs import JobOptions, restore_file
 
 
 @dataclass
@@ -75,26 +77,17 @@ def file_loader(dataset: ImageFiles, num_workers: int = 0) -> DataLoader:
     return DataLoader(dataset, batch_size=1, collate_fn=list, num_workers=num_workers)
 
 
-def restore_file(restorer, path, task: str = "denoise", sigma: float | None = None):
-    """The default ``process``: read the image file and denoise it (``task`` ``denoise``) or
-    restore it with the shipped default's rule; returns the restored pixels (NumPy, the file's
-    layout)."""
-    pixels = read_image_file(path).pixels
-    if task == "denoise":
-        return restorer.denoise(pixels, sigma)
-    if task == "repair":
-        return restorer.repair(pixels, sigma or 0.0)[0]
-    raise ValueError(f"task must be denoise or repair, got {task!r}")
-
-
 class RestorationModule(L.LightningModule):
     """Restores items in ``predict_step`` with a ``Restorer`` built on the module's device.
 
     Args:
         net: a loaded ``RestorationVAE`` (default: ``weights`` or the shipped ``model``).
-        process: ``process(restorer, item) -> result`` (default :func:`restore_file` with
-            ``task`` and ``sigma``); an exception fails that item alone (its message is kept), so
-            one process never stops while the others wait for it.
+        options: what to do to each image (:class:`restore.jobs.JobOptions`; default: denoise,
+            blind).
+        process: ``process(restorer, item) -> result`` (default: :func:`restore.jobs.restore_file`
+            with ``options``, a :class:`restore.jobs.JobResult` for the item, a file path or a
+            :class:`restore.jobs.Job`); an exception fails that item alone (its message is kept),
+            so one process never stops while the others wait for it.
         restorer_kwargs: passed to ``Restorer`` (``tile``, ``precision``, ``self_ensemble``...).
     """
 
@@ -103,9 +96,8 @@ class RestorationModule(L.LightningModule):
         net=None,
         weights: str | None = None,
         model: str | None = None,
+        options: JobOptions | None = None,
         process: Callable[[Any, Any], Any] | None = None,
-        task: str = "denoise",
-        sigma: float | None = None,
         **restorer_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -113,8 +105,8 @@ class RestorationModule(L.LightningModule):
         from restore.weights import DEFAULT_MODEL
 
         self.net = net if net is not None else load_net(weights, model=model or DEFAULT_MODEL)
-        self.process = process
-        self.task, self.sigma = task, sigma
+        self.options = options or JobOptions(task="denoise")
+        self.process = process or functools.partial(restore_file, options=self.options)
         self.restorer_kwargs = restorer_kwargs
         self.restorer = None
 
@@ -133,10 +125,7 @@ class RestorationModule(L.LightningModule):
             start = time.monotonic()
             prediction = Prediction(index, item)
             try:
-                if self.process is None:
-                    prediction.result = restore_file(self.restorer, item, self.task, self.sigma)
-                else:
-                    prediction.result = self.process(self.restorer, item)
+                prediction.result = self.process(self.restorer, item)
             except Exception as err:  # noqa: BLE001 (out of memory on one image, a codec error)
                 prediction.error = failure_message(item, err)
             prediction.seconds = time.monotonic() - start

@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 
 from restore.errors import failure_message
+from restore.io.masks import holes_in_mask
+from restore.jobs import TASKS, JobOptions, restore_pixels
 
-TASKS = ("denoise", "inpaint", "restore", "repair")
+__all__ = ["TASKS", "RayRestorer"]
 
 
 class RayRestorer:
@@ -29,12 +31,15 @@ class RayRestorer:
 
     Args:
         weights, model: a weights file or a shipped model name (default: the shipped default).
-        task: ``denoise`` (``sigma`` None: blind), ``inpaint`` or ``restore`` (the holes come
-            from the ``mask`` column: ``(H, W)``, nonzero = hole, read by the mask rule of
-            :mod:`restore.io.masks`), or ``repair`` (old photos: the model finds the damage; the
-            mask found goes to a ``damage`` column).
-        column: the image column; images ``(H, W[, C])`` uint8, uint16 or float32 in [0, 1],
-            of one size (an ``(N, H, W[, C])`` array) or not (an object array or list).
+        task: one of :data:`restore.jobs.TASKS`, as :func:`restore.jobs.restore_pixels` does
+            them: ``denoise`` (``sigma`` None: blind), ``inpaint``, ``restore`` or ``auto`` (the
+            holes come from the ``mask`` column: ``(H, W)``, nonzero = hole, read by the mask
+            rule of :mod:`restore.io.masks`), or ``repair`` (old photos: the model finds the
+            damage; the mask found goes to a ``damage`` column).
+        sigma: the noise level (0-255 scale), None: blind.
+        column: the image column; images ``(H, W[, C])`` uint8, uint16 or float32 (on any range:
+            restored on their own, as float TIFFs are), of one size (an ``(N, H, W[, C])``
+            array) or not (an object array or list); alpha is kept.
         restorer_kwargs: passed to ``Restorer`` (``device``, ``tile``, ``precision``...).
 
     Other columns pass through unchanged; the output images keep their dtype and shape. An image
@@ -56,11 +61,10 @@ class RayRestorer:
         from restore.restorer import Restorer
         from restore.weights import DEFAULT_MODEL
 
-        if task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        self.options = JobOptions(task=task, sigma=sigma)
         net = load_net(weights, model=model or DEFAULT_MODEL)
         self.restorer = Restorer(net, **restorer_kwargs)
-        self.task, self.sigma, self.column = task, sigma, column
+        self.task, self.column = task, column
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         images = batch[self.column]
@@ -72,29 +76,21 @@ class RayRestorer:
         for i, image in enumerate(images):
             image = np.asarray(image)
             try:
-                restored, damage = self._restore(image, None if masks is None else masks[i])
+                holes = None if masks is None else holes_in_mask(np.asarray(masks[i]))
+                restored = restore_pixels(self.restorer, image, holes, self.options)
+                out.append(restored.image)
+                found.append(restored.holes)
                 errors.append("")
             except Exception as err:  # noqa: BLE001 - one image's failure is its own
-                restored, damage = image, np.zeros(image.shape[:2], bool)
+                out.append(image)
+                found.append(np.zeros(image.shape[:2], bool))
                 errors.append(failure_message(paths[i] if paths is not None else f"row {i}", err))
-            out.append(restored)
-            found.append(damage)
         result = dict(batch)
         result[self.column] = _stack(out, images)
         result["error"] = np.array(errors, dtype=object)
         if self.task == "repair":
             result["damage"] = _stack(found, images)
         return result
-
-    def _restore(self, image: np.ndarray, mask: Any) -> tuple[np.ndarray, Any]:
-        """One image by the task; the damage found (repair) or None."""
-        if self.task == "denoise":
-            return self.restorer.denoise(image, self.sigma), None
-        if self.task == "inpaint":
-            return self.restorer.inpaint(image, np.asarray(mask)), None
-        if self.task == "restore":
-            return self.restorer.restore(image, np.asarray(mask), self.sigma), None
-        return self.restorer.repair(image, self.sigma or 0.0)
 
 
 def _stack(arrays: list[np.ndarray], like: Any) -> Any:

@@ -117,10 +117,10 @@ def test_the_module_and_writer_in_a_users_trainer(tmp_path, weights):
     written = {}
 
     def save(prediction):
-        written[Path(prediction.item).name] = prediction.result
-        return prediction.result.shape
+        written[Path(prediction.item).name] = prediction.result.restored.image
+        return prediction.result.restored.image.shape
 
-    module = RestorationModule(weights=str(weights), task="denoise", precision="fp32")
+    module = RestorationModule(weights=str(weights), precision="fp32")
     writer = RestoredFileWriter(save)
     trainer = L.Trainer(
         accelerator="cpu",

@@ -1,0 +1,325 @@
+"""One image, one job: what every front end (``restore-image``, the Lightning predict loop, Ray
+Data) does to an image, in one place.
+
+* :class:`JobOptions`: the validated options of a job (task, noise level, mask sources, damage
+  search, samples, uncertainty, size limit).
+* :func:`restore_pixels`: an image array (and its holes) in, a :class:`Restored` out: the task
+  chosen (``auto``: fill where there are holes, denoise otherwise), float images restored on their
+  own range, alpha kept (holes found from transparency come back opaque), damage found and
+  repaired (``repair``), samples and the uncertainty map when asked.
+* :func:`restore_file`: the same for an image file (its masks from a mask file, its alpha or a
+  colour), with the side files it makes (:func:`side_path`); :func:`write_result` writes them,
+  each atomically, the output last.
+
+Tasks: ``auto``, ``denoise`` (holes ignored), ``inpaint`` (holes required; known pixels kept),
+``restore`` (denoise everywhere and fill the holes), ``repair`` (old photos: the model finds the
+damage and fills it; with a noise level the photo is denoised too).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from restore.io.images import DEFAULT_MAX_PIXELS, ImageFile, check_max_pixels
+
+TASKS = ("auto", "denoise", "inpaint", "restore", "repair")
+
+
+@dataclass
+class Job:
+    """One input file, where its result goes and its mask file (if any). (Not frozen: Lightning's
+    loader rebuilds the dataclasses it carries.)"""
+
+    source: Path
+    output: Path | None = None
+    mask: Path | None = None
+
+    def __str__(self) -> str:  # messages name the input file
+        return str(self.source)
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What to do to each image; checked when made (``ValueError``, one line).
+
+    Args:
+        task: one of :data:`TASKS`.
+        sigma: the noise level in grey levels (0-255 scale), None: read from the image (blind).
+            With holes, a level above 0 denoises the known pixels too.
+        mask_from_alpha: transparent pixels (alpha below half) are holes; they come back opaque.
+        mask_color: pixels of exactly this RGB colour (0-255) are holes.
+        mask_threshold: ``repair``: damage probability above which a pixel is filled, in (0, 1).
+        mask_grow: ``repair``: pixels to grow the found damage by.
+        samples: also draw this many plausible restorations (other fills of the holes).
+        seed: seed of the draws.
+        uncertainty: also make the map of how sure the model is of each pixel.
+        max_pixels: image and mask files above this many pixels are refused from their header.
+    """
+
+    task: str = "auto"
+    sigma: float | None = None
+    mask_from_alpha: bool = False
+    mask_color: tuple[int, int, int] | None = None
+    mask_threshold: float = 0.5
+    mask_grow: int = 1
+    samples: int = 0
+    seed: int = 0
+    uncertainty: bool = False
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.sigma is not None and not (_number(self.sigma) and 0 <= self.sigma <= 255):
+            raise ValueError(f"the noise level must be a number in [0, 255], got {self.sigma!r}")
+        if self.mask_color is not None and (
+            len(self.mask_color) != 3 or not all(_integer(c, 0, 255) for c in self.mask_color)
+        ):
+            raise ValueError(f"mask_color must be R,G,B in 0-255, got {self.mask_color!r}")
+        if not (_number(self.mask_threshold) and 0 < self.mask_threshold < 1):
+            raise ValueError(f"mask_threshold must be in (0, 1), got {self.mask_threshold!r}")
+        if not _integer(self.mask_grow, 0, 1000):
+            raise ValueError(f"mask_grow must be an integer >= 0, got {self.mask_grow!r}")
+        if not _integer(self.samples, 0, 1000):
+            raise ValueError(f"samples must be an integer >= 0, got {self.samples!r}")
+        if not _integer(self.seed, 0, 2**63 - 1):
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if self.task == "repair" and (self.mask_from_alpha or self.mask_color is not None):
+            raise ValueError("repair finds the holes itself: leave out the mask options")
+        object.__setattr__(self, "max_pixels", check_max_pixels(self.max_pixels))
+
+
+def _number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+
+
+def _integer(value: Any, low: int, high: int) -> bool:
+    return (
+        not isinstance(value, bool) and isinstance(value, numbers.Integral) and low <= value <= high
+    )
+
+
+@dataclass
+class Restored:
+    """What a job made of one image; arrays in the input's layout and type (float images on their
+    own range)."""
+
+    image: np.ndarray
+    holes: np.ndarray | None = None  # (H, W) bool: the pixels filled (repair: the damage found)
+    samples: list[np.ndarray] = field(default_factory=list)
+    uncertainty: np.ndarray | None = None  # (H, W) float32 grey levels, 0 where copied
+    noise_level: float | None = None  # RMS of the level read when denoising blind (grey levels)
+
+
+def restore_pixels(
+    restorer, pixels: np.ndarray, holes: np.ndarray | None, options: JobOptions
+) -> Restored:
+    """Restore one image array ``(H, W[, C])`` (uint8, uint16, or float32 on any range) with the
+    holes ``(H, W)`` bool (or None) as ``options`` say; see the module docstring."""
+    if options.task == "repair":
+        return _repair(restorer, pixels, options)
+    if holes is not None and not holes.any():
+        holes = None
+    if options.task == "denoise":
+        holes = None
+    if options.task == "inpaint" and holes is None:
+        raise ValueError("task inpaint but no hole mask was found for it")
+    # Float images (32-bit TIFF) are restored on their own scale: [min(0, low), max(1, high)] is
+    # mapped to [0, 1] and back, so HDR highlights and negative values survive, unclipped.
+    low, high = (
+        (min(0.0, float(pixels.min())), max(1.0, float(pixels.max())))
+        if pixels.dtype == np.float32
+        else (0.0, 1.0)
+    )
+    scale = high - low
+    scaled = pixels if scale == 1.0 and low == 0.0 else (pixels - low) / scale
+    sigma = None if options.sigma is None else options.sigma / scale
+    if holes is not None and (sigma or options.task == "restore"):
+        out = restorer.restore(scaled, holes, sigma)  # noisy photo with holes: both at once
+    elif holes is not None:
+        out = restorer.inpaint(scaled, holes)
+    else:
+        out = restorer.denoise(scaled, sigma)
+    draws = _draws(restorer, scaled, holes, sigma, options)
+
+    def finish(result: np.ndarray) -> np.ndarray:
+        if holes is not None and options.mask_from_alpha and _has_alpha(pixels):
+            top = 1.0 if result.dtype == np.float32 else np.iinfo(result.dtype).max
+            result[:, :, -1][holes] = top  # filled holes become opaque
+        if (low, high) != (0.0, 1.0):
+            result = (result * scale + low).astype(np.float32)
+        return result
+
+    std = _uncertainty(restorer, scaled, holes, sigma, options)
+    level = None
+    if sigma is None and restorer.net.noise_estimator is not None:
+        read = restorer.estimate_noise(scaled, holes)
+        level = float(np.sqrt(np.mean(np.square(read)))) * scale
+    return Restored(
+        finish(out),
+        holes,
+        [finish(d) for d in draws],
+        None if std is None else std * scale,
+        level,
+    )
+
+
+def _repair(restorer, pixels: np.ndarray, options: JobOptions) -> Restored:
+    """Find the damage, fill it (known pixels kept; denoised too with a noise level; alpha kept
+    as it is)."""
+    if pixels.dtype == np.float32:
+        raise ValueError("repair takes 8/16-bit images, not float TIFF")
+    sigma = options.sigma or 0.0  # blind denoising only when a level asks for it
+    out, found = restorer.repair(pixels, sigma, options.mask_threshold, options.mask_grow)
+    std = _uncertainty(restorer, pixels, found, sigma, options)
+    # nothing found and nothing to denoise: the output is the input, and so is every draw
+    if not found.any() and not sigma:
+        draws = [pixels.copy() for _ in range(options.samples)]
+    else:
+        draws = _draws(restorer, pixels, found, sigma, options)
+    return Restored(out, found, draws, std)
+
+
+def _has_alpha(pixels: np.ndarray) -> bool:
+    return pixels.ndim == 3 and pixels.shape[2] in (2, 4)
+
+
+def _draws(restorer, image, holes, sigma, options: JobOptions) -> list[np.ndarray]:
+    if not options.samples:
+        return []
+    return restorer.sample(image, holes, options.samples, sigma, seed=options.seed)
+
+
+def _uncertainty(restorer, image, holes, sigma, options: JobOptions) -> np.ndarray | None:
+    if not options.uncertainty:
+        return None
+    std = restorer.uncertainty(image, holes, sigma)
+    if holes is not None and not sigma:
+        std[~holes] = 0.0  # inpainting copies the known pixels
+    return std
+
+
+# --------------------------------------------------------------------------------------------------
+# files
+
+
+def find_holes(job: Job, image: ImageFile, options: JobOptions) -> np.ndarray | None:
+    """The hole mask (bool ``H x W``) of a job: its mask file, its alpha (``mask_from_alpha``)
+    and a colour (``mask_color``) together; None without any."""
+    from restore.io.images import ImageFileError, read_image_file
+    from restore.io.masks import holes_in_mask
+
+    pixels = image.pixels
+    h, w = pixels.shape[:2]
+    holes = None
+    if job.mask is not None:
+        mask = read_image_file(job.mask, options.max_pixels).pixels
+        if mask.shape[:2] != (h, w):
+            raise ImageFileError(
+                f"{job.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but the image "
+                f"{job.source} is {w}x{h}"
+            )
+        holes = holes_in_mask(mask)
+    if options.mask_from_alpha and _has_alpha(pixels):
+        alpha = pixels[:, :, -1]
+        top = 1.0 if alpha.dtype == np.float32 else np.iinfo(alpha.dtype).max
+        transparent = alpha < top / 2
+        holes = transparent if holes is None else holes | transparent
+    if options.mask_color is not None and pixels.ndim == 3 and pixels.dtype != np.float32:
+        scale = 257 if pixels.dtype == np.uint16 else 1
+        painted = (pixels[:, :, :3] == np.array(options.mask_color) * scale).all(axis=2)
+        holes = painted if holes is None else holes | painted
+    return holes
+
+
+@dataclass
+class JobResult:
+    """A restored file, not written yet: the input (pixels and metadata) and what was made."""
+
+    job: Job
+    input: ImageFile
+    restored: Restored
+
+    @property
+    def size(self) -> str:
+        """``WxH`` of the input."""
+        return f"{self.input.pixels.shape[1]}x{self.input.pixels.shape[0]}"
+
+    def files(self, output: Path, options: JobOptions) -> list[tuple[Path, ImageFile]]:
+        """``[(path, ImageFile)]`` to write for ``output``, the output last (see
+        :func:`write_result`): the found damage (``repair``), the uncertainty map, the samples
+        and their contact sheet, the output."""
+        from restore.visualize import contact_sheet, uncertainty_picture
+
+        r, meta = self.restored, (self.input.exif, self.input.icc)
+        files = []
+        if options.task == "repair":
+            mask = r.holes.astype(np.uint8) * 255
+            files.append((side_path(output, "mask", ".png"), ImageFile(mask)))
+        if r.uncertainty is not None:
+            std = r.uncertainty.astype(np.float32)
+            files += [
+                (side_path(output, "uncertainty", ".tif"), ImageFile(std)),
+                (side_path(output, "uncertainty", ".png"), ImageFile(uncertainty_picture(std))),
+            ]
+        if r.samples:
+            files += [
+                (side_path(output, f"sample{k}"), ImageFile(draw, *meta))
+                for k, draw in enumerate(r.samples, 1)
+            ]
+            labels = ["input", "restored"] + [
+                f"sample {k} (seed {options.seed})" for k in range(1, len(r.samples) + 1)
+            ]
+            sheet = contact_sheet([self.input.pixels, r.image, *r.samples], labels)
+            files.append((side_path(output, "samples", ".png"), ImageFile(sheet)))
+        files.append((output, ImageFile(r.image, *meta)))
+        return files
+
+
+def restore_file(restorer, job: Job | str | Path, options: JobOptions) -> JobResult:
+    """Read and restore one image file as ``options`` say; nothing is written (a failure here
+    writes nothing). Raises ``ImageFileError`` / ``ValueError`` naming the file."""
+    from restore.io.images import read_image_file
+
+    job = job if isinstance(job, Job) else Job(Path(job))
+    image = read_image_file(job.source, options.max_pixels)
+    holes = None if options.task in ("denoise", "repair") else find_holes(job, image, options)
+    return JobResult(job, image, restore_pixels(restorer, image.pixels, holes, options))
+
+
+def write_result(
+    result: JobResult, options: JobOptions, output: Path | None = None, quality: int = 95
+) -> None:
+    """Write a :class:`JobResult` to ``output`` (default: its job's), each file atomically, in
+    order: the output comes last, so an interrupted or failed write never leaves an output whose
+    side files are missing (which a resumed run would then skip)."""
+    from restore.io.images import write_image_file
+
+    output = output or result.job.output
+    if output is None:
+        raise ValueError(f"{result.job.source}: no output path to write to")
+    for path, image in result.files(output, options):
+        write_image_file(path, image, quality)
+
+
+def side_path(output: Path, tag: str, suffix: str | None = None) -> Path:
+    """``<output stem>_<tag><suffix>`` next to ``output`` (suffix: the output's by default)."""
+    return output.with_name(f"{output.stem}_{tag}{output.suffix if suffix is None else suffix}")
+
+
+def side_paths(output: Path, options: JobOptions) -> list[Path]:
+    """The files written beside ``output`` with these options (samples, uncertainty, mask)."""
+    paths = [side_path(output, f"sample{k}") for k in range(1, options.samples + 1)]
+    paths += [side_path(output, "samples", ".png")] if options.samples else []
+    if options.uncertainty:
+        paths += [
+            side_path(output, "uncertainty", ".tif"),
+            side_path(output, "uncertainty", ".png"),
+        ]
+    return paths + ([side_path(output, "mask", ".png")] if options.task == "repair" else [])
