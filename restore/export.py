@@ -30,15 +30,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from restore.models.geometry import pad_border
 from restore.models.vae import RestorationVAE
+from restore.restorer import BORDER
 
 INPUTS, OUTPUTS = ("image", "mask", "noise_level"), ("restored",)
 
 
 class OnnxRestoration(nn.Module):
     """The network's deterministic restoration (decoded prior mean) of pre-filled images of any
-    size (at least 8 x 8): padded to the stride (mirrored, as ``Restorer`` pads) and cropped
-    back inside."""
+    size (at least 17 x 17): mirrored ``BORDER`` pixels beyond every edge and padded to the
+    stride (as ``Restorer`` does), and cropped back inside."""
 
     def __init__(self, net: RestorationVAE) -> None:
         super().__init__()
@@ -46,11 +48,13 @@ class OnnxRestoration(nn.Module):
 
     def forward(self, image: Tensor, mask: Tensor, noise_level: Tensor) -> Tensor:
         h, w = image.shape[-2:]
+        image, mask = pad_border(image, BORDER), pad_border(mask, BORDER)
         s = self.net.stride
-        pad = (0, (s - w % s) % s, 0, (s - h % s) % s)
+        pad = (0, (s - (w + 2 * BORDER) % s) % s, 0, (s - (h + 2 * BORDER) % s) % s)
         image, mask = F.pad(image, pad, mode="reflect"), F.pad(mask, pad, mode="reflect")
         encoding = self.net.encode(image, mask, noise_level, filled=True)
-        return self.net.decode(encoding.mu, encoding).clamp(0.0, 1.0)[..., :h, :w]
+        restored = self.net.decode(encoding.mu, encoding).clamp(0.0, 1.0)
+        return restored[..., BORDER : BORDER + h, BORDER : BORDER + w]
 
 
 def export_onnx(net: RestorationVAE, path: str | Path, opset: int = 17) -> Path:
