@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from restore.io.listing import IMAGE_SUFFIXES as READ_SUFFIXES
 from restore.io.listing import list_images
-from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
+from restore.weights import DEFAULT_MODEL, add_model_options
 
 if TYPE_CHECKING:  # restore.jobs imports NumPy and OpenCV: only once there is work to do
     from restore.jobs import Job
@@ -103,20 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="noise standard deviation on the 0-255 scale, or auto (blind; default). "
         "With a mask and SIGMA > 0, the known pixels are denoised too",
     )
-    p.add_argument(
-        "--weights",
-        type=Path,
-        metavar="PATH",
-        help="weights file, Lightning checkpoint or restore-train run folder "
-        "(instead of a shipped --model)",
-    )
-    p.add_argument(
-        "--model",
-        default=None,
-        choices=list(SHIPPED_MODELS),
-        help=f"shipped model: photo (real photos, noise and holes) or gaussian (white Gaussian "
-        f"noise); default {DEFAULT_MODEL}",
-    )
+    add_model_options(p)
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
     p.add_argument(
         "--devices",
@@ -407,8 +394,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.masks is not None and not args.masks.is_dir():
         parser.error(f"--masks {args.masks}: no such folder")
-    if args.weights is not None and args.model is not None:
-        parser.error("give --weights or --model, not both")
     if args.auto_mask and args.task not in ("auto", "repair"):
         parser.error(f"--auto-mask repairs damage: it does not go with --task {args.task}")
     args.auto_mask = args.auto_mask or args.task == "repair"
@@ -525,7 +510,7 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
     import lightning as L
 
     from restore.jobs import restore_file
-    from restore.predict import ImageFiles, RestorationModule, RestoredFileWriter, file_loader
+    from restore.predict import ImageFiles, PredictionModule, RestoredFileWriter, file_loader
 
     net = _load_net(args, todo, rows)
     if net is None:  # every process got here; the first one reports
@@ -534,7 +519,7 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
     for name in ("lightning.pytorch", "lightning.fabric"):  # keep the output to the file lines
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning's, about torch's pytree
-    module = RestorationModule(
+    module = PredictionModule(
         net,
         process=functools.partial(restore_file, options=args.options),
         tile=args.tile,

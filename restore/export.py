@@ -126,7 +126,7 @@ def check_onnx(net: RestorationVAE, path: str | Path, size: int = 512, threads: 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
+    from restore.weights import DEFAULT_MODEL, add_model_options
 
     parser = argparse.ArgumentParser(
         prog="restore-export",
@@ -134,8 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--onnx", type=Path, required=True, metavar="OUT.onnx")
-    parser.add_argument("--weights", type=Path, help="weights file, checkpoint or run folder")
-    parser.add_argument("--model", choices=list(SHIPPED_MODELS), help=f"default {DEFAULT_MODEL}")
+    add_model_options(parser)
     parser.add_argument("--opset", type=int, default=17)
     parser.add_argument(
         "--check",
@@ -143,8 +142,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run the graph with onnxruntime and compare it with PyTorch (speed too)",
     )
     args = parser.parse_args(argv)
-    if args.weights is not None and args.model is not None:
-        parser.error("give --weights or --model, not both")
 
     from restore.io.weights import load_net
 

@@ -4,7 +4,7 @@ machine or many (DDP; SLURM through Lightning's cluster environment).
 * :class:`ImageFiles`: a ``Dataset`` of ``(index, item)`` pairs; ``item`` is a file path (or
   anything the module's ``process`` takes). Files are read inside ``predict_step``, so a bad file
   fails alone; use ``batch_size=1`` and ``collate_fn=list`` (:func:`file_loader` does).
-* :class:`RestorationModule`: a ``LightningModule`` whose ``predict_step`` restores each item with
+* :class:`PredictionModule`: a ``LightningModule`` whose ``predict_step`` restores each item with
   a :class:`~restore.restorer.Restorer` on the module's device and returns
   :class:`Prediction` records (the result, or the error message of a file that failed).
 * :class:`RestoredFileWriter`: a ``BasePredictionWriter`` that writes each result as soon as its
@@ -16,9 +16,9 @@ predicted exactly once). Example, two CPU processes::
 
     import lightning as L
     from restore.jobs import JobOptions, write_result
-    from restore.predict import ImageFiles, RestorationModule, RestoredFileWriter, file_loader
+    from restore.predict import ImageFiles, PredictionModule, RestoredFileWriter, file_loader
 
-    module = RestorationModule(options=JobOptions(task="denoise"))   # the shipped photo model
+    module = PredictionModule(options=JobOptions(task="denoise"))   # the shipped photo model
     writer = RestoredFileWriter(lambda p: write_result(p.result, module.options, out_path(p.item)))
     trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", callbacks=[writer],
                         logger=False, enable_progress_bar=False)
@@ -58,7 +58,7 @@ class Prediction:
 class ImageFiles(Dataset):
     """``(index, item)`` for each of ``items`` (file paths, or jobs that ``process`` reads).
 
-    ``at_least``: pad with ``None`` items (skipped by :class:`RestorationModule`) up to this
+    ``at_least``: pad with ``None`` items (skipped by :class:`PredictionModule`) up to this
     many; give the number of processes, as Lightning's predict sampler needs an item for each.
     """
 
@@ -77,7 +77,7 @@ def file_loader(dataset: ImageFiles, num_workers: int = 0) -> DataLoader:
     return DataLoader(dataset, batch_size=1, collate_fn=list, num_workers=num_workers)
 
 
-class RestorationModule(L.LightningModule):
+class PredictionModule(L.LightningModule):
     """Restores items in ``predict_step`` with a ``Restorer`` built on the module's device.
 
     Args:

@@ -616,7 +616,7 @@ def test_interrupt_during_restoration(capsys, weights, inputs, tmp_path, monkeyp
         (["--noise-level", "300"], "noise-level"),
         (["--masks", "/nonexistent/masks"], "no such folder"),
         (["--format", "gif"], "invalid choice"),
-        (["--model", "gaussian"], "not both"),
+        (["--model", "gaussian"], "not allowed with argument"),
         (["--model", "nope"], "invalid choice"),
     ],
 )

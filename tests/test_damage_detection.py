@@ -86,10 +86,10 @@ def test_a_briefly_trained_head_finds_scratches():
 
 
 def test_training_step_adds_the_damage_loss():
-    from restore.models.lit import RestorationModule
+    from restore.models.lit import TrainingModule
 
     corruption = Corruption(noise=[GaussianNoise(10)], damage=Damage(["scratches"]))
-    module = RestorationModule(
+    module = TrainingModule(
         RestorationVAE(**SMALL, damage=True),
         corruption,
         {"damage": corruption},

@@ -109,7 +109,7 @@ def _inputs(folder: Path) -> dict[str, Path]:
 
 
 def test_every_front_end_gives_what_the_job_function_gives(weights, restorer, tmp_path, capsys):
-    from restore.predict import ImageFiles, RestorationModule, RestoredFileWriter, file_loader
+    from restore.predict import ImageFiles, PredictionModule, RestoredFileWriter, file_loader
     from restore.ray_data import RayRestorer
 
     sources = _inputs(tmp_path / "in")
@@ -131,7 +131,7 @@ def test_every_front_end_gives_what_the_job_function_gives(weights, restorer, tm
         )
 
     # the Lightning predict module and writer
-    module = RestorationModule(weights=str(weights), options=options, precision="fp32")
+    module = PredictionModule(weights=str(weights), options=options, precision="fp32")
     writer = RestoredFileWriter(
         lambda p: write_result(p.result, options, tmp_path / "predict" / Path(p.item).name)
     )

@@ -16,7 +16,7 @@ from PIL import Image
 from test_cli import NESTED, TOP, hole, make_inputs, photo
 
 from restore.io.images import read_image_file
-from restore.predict import ImageFiles, RestorationModule, RestoredFileWriter, file_loader
+from restore.predict import ImageFiles, PredictionModule, RestoredFileWriter, file_loader
 from restore.restorer import Restorer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -120,7 +120,7 @@ def test_the_module_and_writer_in_a_users_trainer(tmp_path, weights):
         written[Path(prediction.item).name] = prediction.result.restored.image
         return prediction.result.restored.image.shape
 
-    module = RestorationModule(weights=str(weights), precision="fp32")
+    module = PredictionModule(weights=str(weights), precision="fp32")
     writer = RestoredFileWriter(save)
     trainer = L.Trainer(
         accelerator="cpu",
@@ -159,7 +159,7 @@ def test_a_process_function_and_a_failing_write(weights):
     writer = RestoredFileWriter(write)
     trainer = L.Trainer(accelerator="cpu", devices=1, callbacks=[writer], logger=False,
                         enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
-    module = RestorationModule(weights=str(weights), process=process)
+    module = PredictionModule(weights=str(weights), process=process)
     padded = ImageFiles(items, at_least=5)  # as for 5 processes: the padding is skipped
     assert len(padded) == 5 and padded[4] == (4, None)
     trainer.predict(module, file_loader(padded), return_predictions=False)
@@ -169,5 +169,5 @@ def test_a_process_function_and_a_failing_write(weights):
 
 
 def test_the_module_loads_the_shipped_default_model():
-    module = RestorationModule()
+    module = PredictionModule()
     assert module.net.damage_head is not None and module.net.scale_head is not None  # photo

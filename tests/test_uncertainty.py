@@ -143,10 +143,10 @@ def test_only_the_named_parameters_train():
     from omegaconf import OmegaConf
 
     from restore.corruption import Corruption, GaussianNoise
-    from restore.models.lit import RestorationModule
+    from restore.models.lit import TrainingModule
 
     corruption = Corruption(noise=[GaussianNoise(25)])
-    module = RestorationModule(
+    module = TrainingModule(
         _net(),
         corruption,
         {"gauss25": corruption},
@@ -162,7 +162,7 @@ def test_only_the_named_parameters_train():
         p.numel() for n, p in module.net.named_parameters() if n in trained
     )
     with pytest.raises(ValueError, match="names no parameter"):
-        RestorationModule(
+        TrainingModule(
             _net(), corruption, {"g": corruption}, optimizer=torch.optim.AdamW, trainable=["x"]
         )
 

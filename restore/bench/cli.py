@@ -57,13 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def model_parser(prog: str, description: str, max_images_help: str) -> argparse.ArgumentParser:
     """The options every model benchmark shares: --weights, --model, --images, --max-images."""
-    from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
+    from restore.weights import add_model_options
 
     parser = argparse.ArgumentParser(
         prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--weights", help="weights file, checkpoint or run folder")
-    parser.add_argument("--model", default=DEFAULT_MODEL, choices=list(SHIPPED_MODELS))
+    add_model_options(parser)
     parser.add_argument("--images", type=Path, help="clean test images (default: Kodak24)")
     parser.add_argument("--max-images", type=int, help=max_images_help)
     return parser
@@ -73,9 +72,10 @@ def load_model_with(args: argparse.Namespace, head: str, name: str):
     """The network ``--weights``/``--model`` name, in fp32, if it has the ``head`` attribute
     (e.g. ``damage_head``); else None, after printing why (``name``: the head in words)."""
     from restore.io.weights import load_net
+    from restore.weights import DEFAULT_MODEL
 
     try:
-        net = load_net(args.weights, model=args.model).float()
+        net = load_net(args.weights, model=args.model or DEFAULT_MODEL).float()
     except (FileNotFoundError, ValueError) as err:
         print(f"error: cannot load weights: {err}", file=sys.stderr)
         return None

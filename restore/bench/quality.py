@@ -27,7 +27,7 @@ from restore.bench.protocol import (
 )
 from restore.bench.reports import write_outputs
 from restore.bench.runner import run_benchmark
-from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
+from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS, add_model_options
 
 
 def _sha256(path: Path) -> str:
@@ -91,17 +91,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="folder of clean images, searched recursively (default: "
         "$RESTORE_DATA_DIR/CBSD68, else ../shared/data/CBSD68)",
     )
-    parser.add_argument(
-        "--weights",
-        default=None,
-        help="export file, checkpoint or run folder (default: the shipped --model)",
-    )
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        choices=list(SHIPPED_MODELS),
-        help=f"shipped model, when no --weights (default: {DEFAULT_MODEL})",
-    )
+    add_model_options(parser)
     parser.add_argument(
         "--out",
         type=Path,
@@ -229,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 2
     try:
         restorer, weights = make_restorer(
-            args.weights, args.device, args.precision, args.tile, args.model
+            args.weights, args.device, args.precision, args.tile, args.model or DEFAULT_MODEL
         )
     except (FileNotFoundError, ValueError) as err:
         print(f"error: cannot load weights: {err}", file=sys.stderr)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from restore.bench.memory import _proc_status_mib, measure_memory, memory_method
-from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
+from restore.weights import DEFAULT_MODEL, add_model_options
 
 
 def synthetic_photo(megapixels: float, seed: int = 0) -> np.ndarray:
@@ -39,8 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--megapixels", type=float, default=24.0)
     parser.add_argument("--tile", type=int, help="tile size (default: Restorer's)")
-    parser.add_argument("--weights", help="weights file (default: the shipped --model)")
-    parser.add_argument("--model", default=DEFAULT_MODEL, choices=list(SHIPPED_MODELS))
+    add_model_options(parser)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
     parser.add_argument("--task", choices=["denoise", "inpaint"], default="denoise")
@@ -50,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from restore.io.weights import load_net
 
     restorer = Restorer(
-        load_net(args.weights, model=args.model),
+        load_net(args.weights, model=args.model or DEFAULT_MODEL),
         device=args.device,
         **({} if args.tile is None else {"tile": args.tile}),
         precision=args.precision,

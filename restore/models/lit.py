@@ -28,7 +28,7 @@ def scale_nll_loss(restored: Tensor, log_scale: Tensor, clean: Tensor) -> Tensor
     return (log_scale + 0.5 * err**2).mean()
 
 
-class RestorationModule(L.LightningModule):
+class TrainingModule(L.LightningModule):
     """ELBO training of a conditional VAE for restoration.
 
     Args:

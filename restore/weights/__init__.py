@@ -9,3 +9,22 @@ MODEL_CARD.md says how each was trained and what it scores.
 
 SHIPPED_MODELS = {"photo": "photo.pt", "gaussian": "gaussian.pt"}
 DEFAULT_MODEL = "photo"
+
+
+def add_model_options(parser) -> None:
+    """Declare ``--weights PATH`` and ``--model NAME`` on an ``argparse`` parser, one or the
+    other (the one place every command declares them); with neither, load the shipped
+    :data:`DEFAULT_MODEL` (``load_net(args.weights, model=args.model or DEFAULT_MODEL)``)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--weights",
+        metavar="PATH",
+        help="weights file, Lightning checkpoint or restore-train run folder (instead of a "
+        "shipped --model)",
+    )
+    group.add_argument(
+        "--model",
+        choices=list(SHIPPED_MODELS),
+        help=f"shipped model: photo (real photos: noise, holes, damage) or gaussian (white "
+        f"Gaussian noise); default {DEFAULT_MODEL}",
+    )

@@ -1,7 +1,7 @@
-"""Export a restore-train run (or checkpoint) as one of the package's shipped models, in float16.
+"""Write a restore-train run (or checkpoint) as one of the package's shipped models, in float16.
 
-python scripts/export_model.py runs/photo/<timestamp>            # -> restore/weights/photo.pt
-python scripts/export_model.py runs/cbsd432_continue/<t> --model gaussian
+python scripts/ship_model.py runs/photo/<timestamp>            # -> restore/weights/photo.pt
+python scripts/ship_model.py runs/cbsd432_continue/<t> --model gaussian
 """
 
 from __future__ import annotations
