@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--self-ensemble",
         action="store_true",
         help="average the results of the 8 flips and rotations of each image: "
-        "0.1-0.2 dB better, 8x slower",
+        "8x slower, a little better (MODEL_CARD.md)",
     )
     p.add_argument(
         "--format",
@@ -473,7 +473,7 @@ def _restore_all(args: argparse.Namespace, jobs: list[Job], rows: list[Row]) -> 
 def _load_net(args, todo: list[Job], rows: list[Row]):
     """The network --weights/--model name, checked against the options that need its heads;
     None (every job failed, in ``rows``) when it cannot be loaded."""
-    from restore.io.weights import load_net
+    from restore.models.weights import load_net
 
     try:
         net = load_net(args.weights, model=args.model or DEFAULT_MODEL)

@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from restore.io.weights import load_net
+    from restore.models.weights import load_net
 
     try:
         net = load_net(args.weights, model=args.model or DEFAULT_MODEL).float()

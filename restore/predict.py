@@ -101,7 +101,7 @@ class PredictionModule(L.LightningModule):
         **restorer_kwargs: Any,
     ) -> None:
         super().__init__()
-        from restore.io.weights import load_net
+        from restore.models.weights import load_net
         from restore.weights import DEFAULT_MODEL
 
         self.net = net if net is not None else load_net(weights, model=model or DEFAULT_MODEL)

@@ -57,7 +57,7 @@ class RayRestorer:
         column: str = "image",
         **restorer_kwargs: Any,
     ) -> None:
-        from restore.io.weights import load_net
+        from restore.models.weights import load_net
         from restore.restorer import Restorer
         from restore.weights import DEFAULT_MODEL
 

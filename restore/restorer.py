@@ -22,9 +22,9 @@ from torch import Tensor
 from restore.convert import from_batch, to_batch
 from restore.io.images import DEFAULT_MAX_PIXELS, check_max_pixels
 from restore.io.masks import holes_in_mask, holes_in_mask_tensor
-from restore.io.weights import DEFAULT_MODEL, load_net
 from restore.models import RestorationVAE
 from restore.models.geometry import DIHEDRAL, dihedral, pad_border, undo_dihedral
+from restore.models.weights import DEFAULT_MODEL, load_net
 from restore.precision import autocast_dtype
 from restore.tiling import DEFAULT_TILE, tiled
 

@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
-from restore.io.weights import init_from
+from restore.models.weights import init_from
 from restore.precision import lightning_precision
 
 

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 from restore import Restorer
 from restore.bench.protocol import data_dir
 from restore.io import read_image
-from restore.io.weights import load_net
+from restore.models.weights import load_net
 from restore.visualize import uncertainty_picture
 
 SIDE = 256  # each tile's longer side, pixels

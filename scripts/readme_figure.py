@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 from restore import Restorer
 from restore.bench.protocol import data_dir, psnr
 from restore.corruption import IrregularMasks
-from restore.io.weights import load_net
+from restore.models.weights import load_net
 
 CROP = 192
 SIGMA = 25.0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from restore.io.weights import export_weights, load_net
+from restore.models.weights import export_weights, load_net
 from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
 
 FOLDER = Path(__file__).resolve().parents[1] / "restore" / "weights"

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from restore.io.weights import export_weights
 from restore.models import RestorationVAE
+from restore.models.weights import export_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"

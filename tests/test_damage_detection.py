@@ -12,10 +12,10 @@ import restore.restorer as restorer_module
 from restore import Restorer
 from restore.corruption import Corruption, Damage, GaussianNoise, Scratches
 from restore.data import synthetic_image
-from restore.io.weights import export_weights, load_net
 from restore.metrics import damage_auroc, damage_average_precision
 from restore.models import RestorationVAE
 from restore.models.geometry import pad_border
+from restore.models.weights import export_weights, load_net
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -86,7 +86,7 @@ def test_a_briefly_trained_head_finds_scratches():
 
 
 def test_training_step_adds_the_damage_loss():
-    from restore.models.lit import TrainingModule
+    from restore.training.module import TrainingModule
 
     corruption = Corruption(noise=[GaussianNoise(10)], damage=Damage(["scratches"]))
     module = TrainingModule(

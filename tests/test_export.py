@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from restore.export import OnnxRestoration, export_onnx, main
-from restore.io.weights import load_net
+from restore.models.weights import load_net
 from restore.restorer import Restorer
 
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")

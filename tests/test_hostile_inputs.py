@@ -20,8 +20,8 @@ import restore.io.images as imagefile
 from restore.cli import main
 from restore.io.atomic import atomic_path, remove_stale_parts
 from restore.io.images import read_image_file
-from restore.io.weights import export_weights, load_net
 from restore.models import RestorationVAE
+from restore.models.weights import export_weights, load_net
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -138,7 +138,7 @@ def test_a_real_memory_limit_fails_the_large_file_and_the_small_one_is_restored(
     Image.fromarray(photo()).save(src / "b_small.png")
     script = (
         "import resource, sys, torch, numpy, restore.cli, restore.restorer, restore.io.images\n"
-        "from restore.io.weights import load_net\n"
+        "from restore.models.weights import load_net\n"
         f"load_net({str(weights)!r})\n"
         "used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
         "resource.setrlimit(resource.RLIMIT_AS, (used + 400 * 2**20, resource.RLIM_INFINITY))\n"

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from restore.io.weights import export_weights, init_from, load_net
 from restore.models import RestorationVAE, gaussian_kl, reparameterize
 from restore.models.fill import harmonic_fill, pyramid_fill
+from restore.models.weights import export_weights, init_from, load_net
 
 SMALL = dict(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
 

@@ -8,7 +8,6 @@ import math
 import pytest
 import torch
 
-from restore.io.weights import export_weights, init_from, load_net
 from restore.models import RestorationVAE
 from restore.models.noise_level import (
     CELL,
@@ -18,6 +17,7 @@ from restore.models.noise_level import (
     cell_noise_level,
     upsample_level,
 )
+from restore.models.weights import export_weights, init_from, load_net
 
 SMALL = dict(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
 

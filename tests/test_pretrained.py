@@ -41,7 +41,7 @@ def _noisy(clean: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def test_shipped_models_are_small_and_named():
-    from restore.io.weights import shipped_weights
+    from restore.models.weights import shipped_weights
     from restore.weights import SHIPPED_MODELS
 
     assert set(SHIPPED_MODELS) == {"photo", "gaussian"}
@@ -184,8 +184,8 @@ def test_photo_model_uncertainty_follows_the_noise_level(clean):
     """The calibration scales the head's map with the noise level the image shows (MODEL_CARD.md);
     with the one scale fitted before (0.628), the 90 % interval covered far more of the errors at
     sigma 5 than at sigma 50."""
-    from restore.io.weights import load_net
     from restore.metrics import interval_coverage
+    from restore.models.weights import load_net
 
     net = load_net(model="photo").float().eval()
     assert net.uncertainty_noise_exponent > 0

@@ -82,7 +82,7 @@ def test_noisy_samples_with_holes_denoise_the_known_pixels_too(restorer):
 
 
 def test_bench_scores_at_temperature_zero_equal_the_fill(weights):
-    from restore.io.weights import load_net
+    from restore.models.weights import load_net
 
     net = load_net(weights).float()
     clean = torch.from_numpy(photo()).permute(2, 0, 1)[None].float() / 255

@@ -16,8 +16,8 @@ from hydra import compose, initialize_config_dir
 
 from restore.corruption import GaussianNoise, corrupt
 from restore.data import synthetic_image
-from restore.io.weights import init_from, load_net
 from restore.models import RestorationVAE
+from restore.models.weights import init_from, load_net
 from restore.train import train
 
 pytestmark = pytest.mark.slow

@@ -9,13 +9,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 from restore import Restorer
-from restore.io.weights import export_weights, init_from, load_net
 from restore.metrics import ause, calibration_error, gaussian_nll, interval_coverage
 from restore.models import RestorationVAE
 from restore.models.geometry import pad_border
-from restore.models.lit import scale_nll_loss
 from restore.models.vae import residual_level
+from restore.models.weights import export_weights, init_from, load_net
 from restore.restorer import BORDER
+from restore.training.module import scale_nll_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -143,7 +143,7 @@ def test_only_the_named_parameters_train():
     from omegaconf import OmegaConf
 
     from restore.corruption import Corruption, GaussianNoise
-    from restore.models.lit import TrainingModule
+    from restore.training.module import TrainingModule
 
     corruption = Corruption(noise=[GaussianNoise(25)])
     module = TrainingModule(

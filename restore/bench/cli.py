@@ -71,7 +71,7 @@ def model_parser(prog: str, description: str, max_images_help: str) -> argparse.
 def load_model_with(args: argparse.Namespace, head: str, name: str):
     """The network ``--weights``/``--model`` name, in fp32, if it has the ``head`` attribute
     (e.g. ``damage_head``); else None, after printing why (``name``: the head in words)."""
-    from restore.io.weights import load_net
+    from restore.models.weights import load_net
     from restore.weights import DEFAULT_MODEL
 
     try:

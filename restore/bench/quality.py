@@ -47,7 +47,7 @@ def make_restorer(
 ):
     """``(Restorer, description)`` for ``weights`` (None: the shipped ``model``)."""
     from restore import Restorer
-    from restore.io.weights import load_net, shipped_weights
+    from restore.models.weights import load_net, shipped_weights
 
     restorer = Restorer(
         load_net(weights, model=model),

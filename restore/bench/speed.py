@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from restore import Restorer
-    from restore.io.weights import load_net
+    from restore.models.weights import load_net
 
     restorer = Restorer(
         load_net(args.weights, model=args.model or DEFAULT_MODEL),

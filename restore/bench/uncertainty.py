@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from restore.io.weights import export_weights
+    from restore.models.weights import export_weights
 
     net = load_model_with(args, "scale_head", "uncertainty head")
     if net is None:

@@ -1,11 +1,11 @@
-"""Files in and out: images, hole masks and network weights, each read and written in one place.
+"""Files in and out: images and hole masks, each read and written in one place (network weights:
+:mod:`restore.models.weights`).
 
 * :mod:`restore.io.listing`: :data:`IMAGE_SUFFIXES`, :func:`list_images` (standard library only);
 * :mod:`restore.io.images`: :func:`read_image_file` / :func:`write_image_file` (metadata kept,
   atomic writes), :func:`read_image` (float arrays for training), :class:`ImageFileError`;
 * :mod:`restore.io.masks`: the hole rule (:func:`holes_in_mask`), :func:`read_mask`,
   :func:`load_mask`;
-* :mod:`restore.io.weights`: :func:`export_weights`, :func:`load_net`, :func:`init_from`;
 * :mod:`restore.io.atomic`: :func:`atomic_path`, the one atomic write.
 
 Names load on first use, so ``from restore.io import list_images`` stays light.
@@ -28,12 +28,6 @@ _HOMES = {
     "holes_in_mask_tensor": "masks",
     "load_mask": "masks",
     "read_mask": "masks",
-    "DEFAULT_MODEL": "weights",
-    "SHIPPED_MODELS": "weights",
-    "shipped_weights": "weights",
-    "export_weights": "weights",
-    "init_from": "weights",
-    "load_net": "weights",
     "atomic_path": "atomic",
 }
 __all__ = sorted(_HOMES)

@@ -1,5 +1,5 @@
 """The models shipped with restore, by name (files in this folder; loaded by
-:func:`restore.io.weights.load_net`). Standard library only, so the command line starts fast.
+:func:`restore.models.weights.load_net`). Standard library only, so the command line starts fast.
 
 * ``photo`` (the default): real camera noise, white noise and holes;
 * ``gaussian``: the v0.5 model, better on white Gaussian noise at low sigma.

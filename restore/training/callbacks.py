@@ -11,7 +11,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torchvision.utils import make_grid, save_image
 
 from restore.io.atomic import atomic_path
-from restore.io.weights import export_weights, load_net
+from restore.models.weights import export_weights, load_net
 
 
 class ImageGrids(L.Callback):
