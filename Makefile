@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test test-fast lint demo smoke clean
+.PHONY: install test test-fast lint docs demo smoke clean
 
 $(BIN)/restore-image:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+docs: install  # HTML API reference from the docstrings into docs/api (any warning fails)
+	$(BIN)/python -W error -m pdoc -d google -o docs/api restore
+
 smoke: install
 	$(BIN)/restore-train experiment=smoke
 
 clean:
-	rm -rf runs demo .pytest_cache
+	rm -rf runs demo docs/api .pytest_cache

@@ -6,7 +6,10 @@
 """
 
 __version__ = "1.0.0"
-__all__ = ["Restorer"]
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), "Restorer"])
 
 
 def __getattr__(name: str):

@@ -30,7 +30,10 @@ _HOMES = {
     "read_mask": "masks",
     "atomic_path": "atomic",
 }
-__all__ = sorted(_HOMES)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])
 
 
 def __getattr__(name: str):
