@@ -12,7 +12,7 @@ LAYERS = [
     {"io", "weights", "errors", "precision", "convert", "metrics", "visualize"},  # core
     {"models", "corruption"},
     {"restorer", "tiling", "jobs", "predict", "training", "data"},  # inference and training
-    {"cli", "ray_data", "export", "bench", "train", "__init__"},  # front ends
+    {"cli", "ray_data", "export", "bench", "train", "calibrate", "__init__"},  # front ends
 ]
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 

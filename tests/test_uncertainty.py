@@ -284,7 +284,7 @@ class _BoxDenoiser:
 
 
 def test_fitted_calibration_covers_90_percent_at_each_noise_level(tmp_path):
-    from restore.bench.uncertainty import _noisy, fit_calibration
+    from restore.training.calibration import _noisy, fit_calibration
 
     files = []
     for i in range(2):
@@ -304,3 +304,26 @@ def test_fitted_calibration_covers_90_percent_at_each_noise_level(tmp_path):
         ]
         misses.append(max(abs(c - 0.9) for c in coverage))
     assert misses[1] < 0.5 * misses[0], misses  # the fitted exponent evens out the levels
+
+
+def test_restore_calibrate_fits_on_the_configs_validation_split(tmp_path, capsys):
+    from restore.calibrate import main, validation_files
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)).save(photos / f"{i}.png")
+    config = ["data=folder", f"data.root={photos}", "data.val_fraction=0.34"]
+    held_out = validation_files(config)
+    assert len(held_out) == 2 and all(p.parent == photos for p in held_out)
+    torch.manual_seed(0)
+    weights = export_weights(RestorationVAE(**SMALL, uncertainty=True), tmp_path / "u.pt")
+    assert main([str(weights), str(tmp_path / "cal.pt"), "--config", *config]) == 0
+    out = capsys.readouterr().out
+    assert "fitted on 2 validation photos" in out
+    calibrated = load_net(tmp_path / "cal.pt")
+    assert calibrated.uncertainty_scale != 1.0 and calibrated.config["uncertainty_scale"] > 0
+    no_head = export_weights(RestorationVAE(**SMALL), tmp_path / "plain.pt")
+    assert main([str(no_head), str(tmp_path / "x.pt"), "--config", *config]) == 2
+    assert "no uncertainty head" in capsys.readouterr().err

@@ -5,7 +5,7 @@
     restore-bench --sigmas 25 --presets medium --peers bm3d opencv-telea
     restore-bench --tasks real --peers bm3d --max-images 4     # real noise, BM3D subset
     restore-bench speed --megapixels 24                         # speed and peak memory of Restorer
-    restore-bench uncertainty [--calibrate OUT]                 # calibration of the uncertainty
+    restore-bench uncertainty                                   # calibration of the uncertainty
     restore-bench damage                                        # finding and repairing damage
     restore-bench samples                                       # plural completions of holes
 

@@ -1,0 +1,79 @@
+"""``restore-calibrate``: fit the uncertainty head's calibration of a model on the validation
+split of the training photos that a training config names, and write the calibrated weights.
+
+    restore-calibrate runs/photo_v2/<run> calibrated.pt                 # experiment=photo_v2
+    restore-calibrate model.pt calibrated.pt --config experiment=photo data.max_val_images=8
+
+The split is the one ``restore-train`` holds out with the same config (its ``data`` group: folders,
+``val_fraction``, ``max_val_images``, ``split_seed``), so no test image and no training image is
+used. The fit is :func:`restore.training.calibration.fit_calibration`; the weights are written in
+float16, as the shipped models are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def validation_files(overrides: Sequence[str]) -> list[Path]:
+    """The validation photos of the training config composed with ``overrides``."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from restore.train import config_dir
+
+    with initialize_config_dir(config_dir(), version_base="1.3"):
+        cfg = compose("train", overrides=list(overrides))
+    data = instantiate(cfg.data, cache=False, real_val=None, real_train=None)
+    data.build_datasets()
+    return list(data.val_files)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="restore-calibrate", description=__doc__.splitlines()[0])
+    parser.add_argument("weights", type=Path, help="weights file, checkpoint or run folder")
+    parser.add_argument("out", type=Path, help="where to write the calibrated weights")
+    parser.add_argument(
+        "--config",
+        nargs="+",
+        default=["experiment=photo_v2"],
+        metavar="OVERRIDE",
+        help="Hydra overrides naming the training config whose split to use "
+        "(default: experiment=photo_v2)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fitting corruptions")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from restore.models.weights import export_weights, load_net
+    from restore.training.calibration import fit_calibration
+
+    try:
+        net = load_net(args.weights).float()
+        if net.scale_head is None:
+            raise ValueError(f"{args.weights}: this model has no uncertainty head")
+        files = validation_files(args.config)
+    except (OSError, ValueError) as err:
+        print(f"restore-calibrate: error: {err}", file=sys.stderr)
+        return 2
+    scale, exponent, hole_scale, count = fit_calibration(net, files, args.seed)
+    net.calibrate_uncertainty(scale, exponent, hole_scale)
+    export_weights(net, args.out, dtype=torch.float16)
+    print(
+        f"scale {scale:.4f}, noise exponent {exponent:.2f}, hole scale {hole_scale:.4f} fitted on"
+        f" {len(files)} validation photos ({count} values); wrote {args.out}"
+    )
+    return 0
+
+
+def main_exit() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    main_exit()
