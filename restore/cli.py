@@ -17,14 +17,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from restore.io.listing import IMAGE_SUFFIXES as READ_SUFFIXES
-from restore.io.listing import list_images
 from restore.weights import DEFAULT_MODEL, add_model_options
 
 if TYPE_CHECKING:  # restore.jobs imports NumPy and OpenCV: only once there is work to do
     from restore.jobs import Job
 
-OUT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 EXIT_OK, EXIT_FAILURES, EXIT_INTERRUPTED = 0, 1, 130  # usage errors exit 2 (argparse)
 EXIT_TERMINATED = 143  # SIGTERM (what SLURM, Docker and kill send): stopped as Ctrl-C stops
 # set to a nonzero value in all but the first process of a Lightning or SLURM run
@@ -272,79 +269,22 @@ def _remove_if_empty(folders: list[Path]) -> None:
             pass
 
 
-def _is_within(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-        return True
-    except ValueError:
-        return False
+def plan(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
+    """The jobs of the command line (:func:`restore.jobs.plan_jobs`); a failed row for each input
+    that does not exist."""
+    from restore.jobs import plan_jobs
 
-
-def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
-    """Output path (and mask) for every input file; rows for inputs that cannot be used."""
-    from restore.jobs import side_paths
-
-    outdir = args.output.resolve()
-    jobs: list[Job] = []
-    problems: list[Row] = []
-    for item in args.inputs:
-        if item.is_dir():
-            # Leave out earlier outputs only when OUTDIR is a subfolder of the input folder: when it
-            # is the folder itself (clash check below) or a parent (e.g. -o .), every file is in it.
-            nested_out = outdir != item.resolve() and _is_within(outdir, item.resolve())
-            files = [
-                p
-                for p in list_images(item, args.recursive)
-                if not (nested_out and _is_within(p.resolve(), outdir))
-            ]
-            pairs = [(f, f.relative_to(item)) for f in files]
-        elif item.is_file():
-            pairs = [(item, Path(item.name))]
-        else:
-            problems.append(
-                Row(str(item), "", status="failed", error=f"{item}: no such file or folder")
-            )
-            continue
-        for source, rel in pairs:
-            ext = source.suffix.lower() if args.format == "keep" else OUT_SUFFIX[args.format]
-            output = outdir / rel.parent / f"{rel.stem}{args.suffix}{ext}"
-            if not _is_within(output.resolve(), outdir):  # a symlinked folder in OUTDIR
-                raise ValueError(f"{output} would be written outside the output folder {outdir}")
-            mask = _find_mask(args.masks, source) if args.masks else None
-            jobs.append(_job(source, output, mask))
-    sources = {j.source.resolve() for j in jobs}
-    clash = [j for j in jobs if j.output in sources]
-    if clash:
-        raise ValueError(
-            f"output folder {args.output} would overwrite the input {clash[0].source}; "
-            "choose another folder or a --suffix"
-        )
-    seen: dict[Path, Path] = {}
-    for j in jobs:
-        for path in [j.output, *side_paths(j.output, args.options)]:
-            if path in seen:
-                raise ValueError(f"{j.source} and {seen[path]} would both be written to {path}")
-            if path.resolve() in sources:
-                raise ValueError(f"{path} would overwrite the input of that name")
-            seen[path] = j.source
-    return jobs, problems
-
-
-def _job(source: Path, output: Path, mask: Path | None) -> Job:
-    from restore.jobs import Job
-
-    return Job(source, output, mask)
-
-
-def _find_mask(folder: Path, source: Path) -> Path | None:
-    for suffix in READ_SUFFIXES:
-        for candidate in (
-            folder / f"{source.stem}{suffix}",
-            folder / f"{source.stem}{suffix.upper()}",
-        ):
-            if candidate.is_file():
-                return candidate
-    return None
+    jobs, missing = plan_jobs(
+        args.inputs,
+        args.output,
+        args.options,
+        recursive=args.recursive,
+        masks=args.masks,
+        out_format=args.format,
+        suffix=args.suffix,
+    )
+    rows = [Row(str(m), "", status="failed", error=f"{m}: no such file or folder") for m in missing]
+    return jobs, rows
 
 
 class Progress:
@@ -406,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.mask_color = _parse_color(args.mask_color)
         _check_options(args)
-        jobs, rows = plan_jobs(args)
+        jobs, rows = plan(args)
     except ValueError as err:
         parser.error(str(err).replace("could not convert string to float", "bad --noise-level"))
 
@@ -495,91 +435,50 @@ def _model_not_loaded(err: Exception, todo: list[Job], rows: list[Row]) -> None:
 
 
 def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
-    """Restore ``todo`` with Lightning's predict loop over --devices x --num-nodes processes
-    (DDP): each file once, written by the process that restored it as soon as it is done; the
-    rows of every process, in input order, go to ``rows``. Returns the status and whether this is
-    process 0 (which reports).
+    """Restore ``todo`` with Lightning's predict loop (:func:`restore.predict.restore_jobs`) over
+    --devices x --num-nodes processes; the rows of every process, in input order, go to ``rows``.
+    Returns the status and whether this is process 0 (which reports).
 
     Every process runs this command from the start (Lightning starts the others with the same
     arguments) and plans the same jobs: the plans are made before any process has connected, so
     before any output is written, and --skip-existing sees the same files everywhere."""
-    import functools
-    import logging
-    import warnings
-
-    import lightning as L
-
-    from restore.jobs import restore_file
-    from restore.predict import ImageFiles, PredictionModule, RestoredFileWriter, file_loader
+    from restore.predict import restore_jobs
 
     net = _load_net(args, todo, rows)
     if net is None:  # every process got here; the first one reports
         first = all(os.environ.get(k, "0") == "0" for k in RANK_VARIABLES)
         return EXIT_FAILURES, first
-    for name in ("lightning.pytorch", "lightning.fabric"):  # keep the output to the file lines
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning's, about torch's pytree
-    module = PredictionModule(
+    run = restore_jobs(
         net,
-        process=functools.partial(restore_file, options=args.options),
+        todo,
+        args.options,
+        quality=args.quality,
+        devices=args.devices or 1,
+        num_nodes=args.num_nodes,
+        accelerator=args.accelerator or "auto",
         tile=args.tile,
         self_ensemble=args.self_ensemble,
     )
-    writer = RestoredFileWriter(functools.partial(_write_prediction, args))
-    devices, nodes = args.devices or 1, args.num_nodes
-    trainer = L.Trainer(
-        accelerator=args.accelerator or "auto",
-        devices=devices,
-        num_nodes=nodes,
-        strategy="ddp" if devices * nodes > 1 else "auto",
-        callbacks=[writer],
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-    )
-    status = EXIT_OK
-    try:
-        files = ImageFiles(todo, at_least=devices * nodes)
-        trainer.predict(module, file_loader(files), return_predictions=False)
-    except SystemExit:  # Lightning's answer to Ctrl-C: stop every process, then exit(1)
-        if not trainer.interrupted:
-            raise
-        if trainer.global_rank == 0:
-            print(
-                "restore-image: interrupted; finished files are complete (the report lists "
-                "this process's), rerun with --skip-existing to continue",
-                file=sys.stderr,
-            )
-        status = _stop_status()
-    for p in writer.records or writer.finished:  # interrupted: this process's files only
-        job = p.item
+    if run.interrupted and run.first:
+        print(
+            "restore-image: interrupted; finished files are complete (the report lists "
+            "this process's), rerun with --skip-existing to continue",
+            file=sys.stderr,
+        )
+    for p in run.predictions:
+        job, record = p.item, p.record or {}
         rows.append(
             Row(
                 str(job.source),
                 str(job.output),
-                size=(p.record or {}).get("size", ""),
-                noise_level=(p.record or {}).get("noise_level", ""),
+                size=record.get("size", ""),
+                noise_level=record.get("noise_level", ""),
                 seconds=round(p.seconds, 3),
                 status="failed" if p.error else "ok",
                 error=p.error,
             )
         )
-    return status, trainer.global_rank == 0
-
-
-def _write_prediction(args, prediction) -> dict:
-    """The Lightning writer's step: write what :func:`restore.jobs.restore_file` made; what the
-    report says of it."""
-    from restore.jobs import write_result
-
-    write_result(prediction.result, args.options, quality=args.quality)
-    return _report_of(prediction.result)
-
-
-def _report_of(result) -> dict:
-    level = result.restored.noise_level
-    return {"size": result.size, "noise_level": "" if level is None else f"{level:.2f}"}
+    return (_stop_status() if run.interrupted else EXIT_OK), run.first
 
 
 def _run(args, todo: list[Job], rows: list[Row]) -> int:
@@ -605,7 +504,7 @@ def _run(args, todo: list[Job], rows: list[Row]) -> int:
             try:
                 result = restore_file(restorer, job, args.options)
                 write_result(result, args.options, quality=args.quality)
-                row.size, row.noise_level = _report_of(result).values()
+                row.size, row.noise_level = result.report().values()
                 row.status = "ok"
             except Exception as err:  # noqa: BLE001 - one file's failure is its own
                 row.status, row.error = "failed", failure_message(job.source, err)

@@ -29,6 +29,7 @@ import numpy as np
 from restore.io.images import DEFAULT_MAX_PIXELS, ImageFile, check_max_pixels
 
 TASKS = ("auto", "denoise", "inpaint", "restore", "repair")
+OUT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 
 
 @dataclass
@@ -251,6 +252,12 @@ class JobResult:
         """``WxH`` of the input."""
         return f"{self.input.pixels.shape[1]}x{self.input.pixels.shape[0]}"
 
+    def report(self) -> dict[str, str]:
+        """What a run's report says of it: ``size`` and the ``noise_level`` read when denoising
+        blind (grey levels, empty when told or not read)."""
+        level = self.restored.noise_level
+        return {"size": self.size, "noise_level": "" if level is None else f"{level:.2f}"}
+
     def files(self, output: Path, options: JobOptions) -> list[tuple[Path, ImageFile]]:
         """``[(path, ImageFile)]`` to write for ``output``, the output last (see
         :func:`write_result`): the found damage (``repair``), the uncertainty map, the samples
@@ -323,3 +330,88 @@ def side_paths(output: Path, options: JobOptions) -> list[Path]:
             side_path(output, "uncertainty", ".png"),
         ]
     return paths + ([side_path(output, "mask", ".png")] if options.task == "repair" else [])
+
+
+# --------------------------------------------------------------------------------------------------
+# planning a run over files and folders
+
+
+def plan_jobs(
+    inputs: list[Path],
+    output: Path,
+    options: JobOptions,
+    recursive: bool = False,
+    masks: Path | None = None,
+    out_format: str = "keep",
+    suffix: str = "",
+) -> tuple[list[Job], list[Path]]:
+    """A :class:`Job` for every image file of ``inputs`` (files and folders, subfolders too when
+    ``recursive``): its output under ``output`` (the folder tree kept, the format kept or
+    ``out_format``, ``suffix`` added to the stem) and its mask in ``masks`` (same stem, any image
+    suffix). Returns the jobs and the inputs that do not exist. ``ValueError`` when an output or
+    side file (:func:`side_paths`) would overwrite an input or another output, or leave the
+    output folder."""
+    from restore.io.listing import list_images
+
+    outdir = output.resolve()
+    jobs: list[Job] = []
+    missing: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            # Leave out earlier outputs only when OUTDIR is a subfolder of the input folder: when it
+            # is the folder itself (clash check below) or a parent (e.g. -o .), every file is in it.
+            nested_out = outdir != item.resolve() and _is_within(outdir, item.resolve())
+            files = [
+                p
+                for p in list_images(item, recursive)
+                if not (nested_out and _is_within(p.resolve(), outdir))
+            ]
+            pairs = [(f, f.relative_to(item)) for f in files]
+        elif item.is_file():
+            pairs = [(item, Path(item.name))]
+        else:
+            missing.append(item)
+            continue
+        for source, rel in pairs:
+            ext = source.suffix.lower() if out_format == "keep" else OUT_SUFFIX[out_format]
+            target = outdir / rel.parent / f"{rel.stem}{suffix}{ext}"
+            if not _is_within(target.resolve(), outdir):  # a symlinked folder in OUTDIR
+                raise ValueError(f"{target} would be written outside the output folder {outdir}")
+            jobs.append(Job(source, target, _find_mask(masks, source) if masks else None))
+    sources = {j.source.resolve() for j in jobs}
+    clash = [j for j in jobs if j.output in sources]
+    if clash:
+        raise ValueError(
+            f"output folder {output} would overwrite the input {clash[0].source}; "
+            "choose another folder or a --suffix"
+        )
+    seen: dict[Path, Path] = {}
+    for j in jobs:
+        for path in [j.output, *side_paths(j.output, options)]:
+            if path in seen:
+                raise ValueError(f"{j.source} and {seen[path]} would both be written to {path}")
+            if path.resolve() in sources:
+                raise ValueError(f"{path} would overwrite the input of that name")
+            seen[path] = j.source
+    return jobs, missing
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def _find_mask(folder: Path, source: Path) -> Path | None:
+    from restore.io.listing import IMAGE_SUFFIXES
+
+    for suffix in IMAGE_SUFFIXES:
+        for candidate in (
+            folder / f"{source.stem}{suffix}",
+            folder / f"{source.stem}{suffix.upper()}",
+        ):
+            if candidate.is_file():
+                return candidate
+    return None

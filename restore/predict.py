@@ -174,3 +174,66 @@ class RestoredFileWriter(BasePredictionWriter):
             gathered = [None] * torch.distributed.get_world_size()
             torch.distributed.all_gather_object(gathered, self._mine)
         self.records = sorted((p for part in gathered for p in part), key=lambda p: p.index)
+
+
+@dataclass
+class PredictRun:
+    """What :func:`restore_jobs` did: a :class:`Prediction` per job (of every process; of this
+    process only when interrupted), whether it was interrupted, whether this is process 0."""
+
+    predictions: list[Prediction]
+    interrupted: bool
+    first: bool
+
+
+def restore_jobs(
+    net,
+    jobs: Sequence[Any],
+    options: JobOptions,
+    quality: int = 95,
+    devices: int = 1,
+    num_nodes: int = 1,
+    accelerator: str = "auto",
+    **restorer_kwargs: Any,
+) -> PredictRun:
+    """Restore and write :class:`restore.jobs.Job` items with Lightning's predict loop over
+    ``devices`` x ``num_nodes`` processes (DDP): each job once, written by the process that
+    restored it as soon as it is done (:func:`restore.jobs.write_result`); each prediction's
+    ``record`` is ``{"size", "noise_level"}`` for the report. Lightning's Ctrl-C handling stops
+    every process; that run comes back ``interrupted``."""
+    import logging
+    import warnings
+
+    from restore.jobs import write_result
+
+    for name in ("lightning.pytorch", "lightning.fabric"):  # keep the output to the file lines
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning's, about torch's pytree
+
+    def write(prediction: Prediction) -> dict:
+        write_result(prediction.result, options, quality=quality)
+        return prediction.result.report()
+
+    module = PredictionModule(net, options=options, **restorer_kwargs)
+    writer = RestoredFileWriter(write)
+    trainer = L.Trainer(
+        accelerator=accelerator,
+        devices=devices,
+        num_nodes=num_nodes,
+        strategy="ddp" if devices * num_nodes > 1 else "auto",
+        callbacks=[writer],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
+    interrupted = False
+    try:
+        files = ImageFiles(jobs, at_least=devices * num_nodes)
+        trainer.predict(module, file_loader(files), return_predictions=False)
+    except SystemExit:  # Lightning's answer to Ctrl-C: stop every process, then exit(1)
+        if not trainer.interrupted:
+            raise
+        interrupted = True
+    predictions = writer.records or writer.finished  # interrupted: this process's files only
+    return PredictRun(predictions, interrupted, trainer.global_rank == 0)
