@@ -23,7 +23,7 @@ def validation_files(overrides: Sequence[str]) -> list[Path]:
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    from restore.train import config_dir
+    from restore.training.config import config_dir
 
     with initialize_config_dir(config_dir(), version_base="1.3"):
         cfg = compose("train", overrides=list(overrides))

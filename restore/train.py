@@ -18,15 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from restore.models.weights import init_from
 from restore.precision import lightning_precision
-
-
-def config_dir() -> str:
-    """The Hydra config folder: ``conf/`` of a source checkout, else the copy inside the package."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "conf", here / "conf"):
-        if (candidate / "train.yaml").is_file():
-            return str(candidate)
-    raise FileNotFoundError("restore-train: cannot find the conf/ folder with train.yaml")
+from restore.training.config import config_dir
 
 
 def train(cfg: DictConfig) -> tuple[L.Trainer, L.LightningModule]:

@@ -32,7 +32,6 @@ Any ``H, W`` work: inputs are reflect-padded to a multiple of ``stride`` and out
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -42,6 +41,7 @@ from torch import Tensor, nn
 
 from restore.models.fill import harmonic_fill, pyramid_fill
 from restore.models.geometry import pad_to_multiple
+from restore.models.heads import DamageHead, UncertaintyHead
 from restore.models.noise_level import NoiseLevelNet, upsample_level
 
 LOGVAR_LIMIT = 8.0
@@ -264,44 +264,11 @@ class RestorationVAE(nn.Module):
         self.head = nn.Conv2d(widths[0], image_channels * unshuffle**2, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
-        # Per-pixel log standard deviation of the restoration's error (aleatoric, heteroscedastic).
-        self.scale_head = (
-            nn.Sequential(
-                nn.Conv2d(widths[0], widths[0], 3, padding=1),
-                nn.SiLU(),
-                nn.Conv2d(widths[0], image_channels * unshuffle**2, 3, padding=1),
-            )
-            if uncertainty
-            else None
-        )
-        if self.scale_head is not None:
-            nn.init.zeros_(self.scale_head[-1].weight)
-            nn.init.constant_(self.scale_head[-1].bias, math.log(5 / 255))
-        # Per-pixel logit that the input pixel is damaged (scratch, dust, crease...): reads the
-        # input pixels themselves (unshuffled: full resolution), what the encoder saw there (its
-        # first level) and what the decoder would put there, with dilated convolutions for the
-        # context that tells a scratch from an edge of the picture. Batch norm (a per-channel
-        # affine map at inference, so tiles agree) puts these inputs of very different scales on
-        # one footing: without it the head learned several times more slowly.
+        channels = image_channels * unshuffle**2
+        self.scale_head = UncertaintyHead(widths[0], channels) if uncertainty else None
         self.damage_head = (
-            nn.Sequential(
-                nn.Conv2d(2 * widths[0] + c_in, widths[0], 3, padding=1),
-                nn.BatchNorm2d(widths[0]),
-                nn.SiLU(),
-                nn.Conv2d(widths[0], widths[0], 3, padding=2, dilation=2),
-                nn.BatchNorm2d(widths[0]),
-                nn.SiLU(),
-                nn.Conv2d(widths[0], widths[0], 3, padding=4, dilation=4),
-                nn.BatchNorm2d(widths[0]),
-                nn.SiLU(),
-                nn.Conv2d(widths[0], unshuffle**2, 3, padding=1),
-            )
-            if damage
-            else None
+            DamageHead(2 * widths[0] + c_in, widths[0], unshuffle**2) if damage else None
         )
-        if self.damage_head is not None:
-            nn.init.zeros_(self.damage_head[-1].weight)
-            nn.init.constant_(self.damage_head[-1].bias, -4.0)  # about 2 % damaged
 
     # ----------------------------------------------------------------------------------------------
     def fill_holes(self, degraded: Tensor, mask: Tensor) -> Tensor:

@@ -1,0 +1,54 @@
+"""The restoration network's extra heads. Each reads the network's features (detached: learning a
+head never changes the restoration) at the resolution after the input's pixel-unshuffle, and is an
+``nn.Sequential`` so that its weights keep their names in the weight files.
+
+* :class:`UncertaintyHead`: the per-pixel log standard deviation of the restoration's error
+  (aleatoric, heteroscedastic; trained with a Gaussian NLL), uncalibrated;
+* :class:`DamageHead`: the per-pixel logit that an input pixel is damaged (scratch, dust, crease,
+  writing; trained with binary cross-entropy against the damage mask).
+
+Both return ``(B, unshuffle**2 * C, h, w)`` maps that the network pixel-shuffles to full size.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+
+class UncertaintyHead(nn.Sequential):
+    """3x3 conv, SiLU, 3x3 conv from the decoder's last features (``width`` channels) to
+    ``channels`` log standard deviations per unshuffled pixel; starts at 5 grey levels
+    everywhere."""
+
+    def __init__(self, width: int, channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(width, channels, 3, padding=1),
+        )
+        nn.init.zeros_(self[-1].weight)
+        nn.init.constant_(self[-1].bias, math.log(5 / 255))
+
+
+class DamageHead(nn.Sequential):
+    """The logit that each input pixel is damaged, from the input pixels themselves (unshuffled:
+    full resolution), what the encoder saw there (its first level) and what the decoder would put
+    there (``in_channels`` in all), with dilated convolutions for the context that tells a scratch
+    from an edge of the picture. Batch norm (a per-channel affine map at inference, so tiles
+    agree) puts inputs of very different scales on one footing: without it the head learned
+    several times more slowly. ``outputs``: one logit per unshuffled pixel; starts at about 2 %
+    damaged."""
+
+    def __init__(self, in_channels: int, width: int, outputs: int) -> None:
+        layers: list[nn.Module] = []
+        for dilation, c_in in ((1, in_channels), (2, width), (4, width)):
+            layers += [
+                nn.Conv2d(c_in, width, 3, padding=dilation, dilation=dilation),
+                nn.BatchNorm2d(width),
+                nn.SiLU(),
+            ]
+        super().__init__(*layers, nn.Conv2d(width, outputs, 3, padding=1))
+        nn.init.zeros_(self[-1].weight)
+        nn.init.constant_(self[-1].bias, -4.0)
