@@ -15,6 +15,9 @@ from restore.bench.protocol import RealPair, Sample, _as255, noisy_pair, psnr
 DENOISE_PEERS = ("opencv-nlm", "skimage-nlm", "bm3d", "restore-x8")
 INPAINT_PEERS = ("opencv-telea", "opencv-ns", "push-pull", "harmonic", "restore-x8")
 PEERS = tuple(dict.fromkeys(DENOISE_PEERS + INPAINT_PEERS))  # restore-x8 is in both
+# What runs without --peers: the fast ones (BM3D takes about 40 s a megapixel on 2 cores, the
+# self-ensemble 8x restore's time): ask for those by name.
+DEFAULT_PEERS = ("opencv-nlm", "skimage-nlm", "opencv-telea", "opencv-ns", "push-pull", "harmonic")
 OPENCV_H_FACTORS = (
     0.5,
     0.6,

@@ -138,9 +138,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         nargs="*",
         default=None,
         choices=PEERS,
-        help="comparison methods, restore-x8 (restore's 8-fold self-ensemble, 8x "
-        "slower) among them (default: all; missing packages are skipped with "
-        "a note; the flag alone: none)",
+        help="comparison methods (default: the fast ones, all but bm3d and restore-x8, "
+        "restore's 8-fold self-ensemble; missing packages are skipped with a note; the flag "
+        "alone: none)",
     )
     parser.add_argument(
         "--seed",

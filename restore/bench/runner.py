@@ -13,6 +13,7 @@ from restore.bench.memory import Memory, measure_memory
 from restore.bench.peers import (
     MEMORY_ORDER,
     OPENCV_TUNE_IMAGES,
+    DEFAULT_PEERS,
     PEERS,
     denoisers,
     inpainters,
@@ -76,7 +77,7 @@ def run_benchmark(
         presets=list(presets) if "inpaint" in tasks else [],
         real_sets=list(real or {}) if "real" in tasks else [],
     )
-    requested = list(PEERS if peers is None else peers)
+    requested = list(DEFAULT_PEERS if peers is None else peers)
     for name in requested:
         if name not in PEERS:
             raise ValueError(f"unknown peer {name!r}; choose from {', '.join(PEERS)}")
