@@ -11,9 +11,9 @@ import numpy as np
 
 from restore.bench.memory import Memory, measure_memory
 from restore.bench.peers import (
+    DEFAULT_PEERS,
     MEMORY_ORDER,
     OPENCV_TUNE_IMAGES,
-    DEFAULT_PEERS,
     PEERS,
     denoisers,
     inpainters,
