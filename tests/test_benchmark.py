@@ -130,6 +130,24 @@ def test_cli_end_to_end(bench, image_dir, weights, tmp_path, one_thread):
     assert len(per_image) == 2 * len(rows)
     assert {r["image"] for r in per_image} == {"img0.png", "img1.png"}
 
+    # One row recomputed independently: the protocol's noise for image 1 at sigma 25 (uint8),
+    # restored blind by a Restorer of our own, scored by scikit-image's PSNR.
+    skimage_metrics = pytest.importorskip("skimage.metrics")
+    from restore import Restorer
+
+    clean = cv2.cvtColor(cv2.imread(str(image_dir / "img1.png")), cv2.COLOR_BGR2RGB)
+    field = np.random.default_rng(0 + 1).standard_normal(clean.shape)
+    noisy = np.round(np.clip(clean / 255.0 + 25 / 255.0 * field, 0, 1) * 255).astype(np.uint8)
+    ours = Restorer.from_checkpoint(weights, device="cpu").denoise(noisy)
+    expected = skimage_metrics.peak_signal_noise_ratio(clean, ours, data_range=255)
+    row = next(
+        r
+        for r in per_image
+        if (r["task"], r["protocol"], r["setting"], r["method"], r["image"])
+        == ("denoise", "uint8", "25", "restore-blind", "img1.png")
+    )
+    assert float(row["psnr_db"]) == pytest.approx(expected, abs=0.02)
+
     md = (out / "results.md").read_text()
     for label in (
         "noisy input",
