@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import H, W, hole, photo
 from PIL import Image
 
 import restore.io.images as imagefile
@@ -22,30 +23,12 @@ from restore.io.images import read_image_file
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-H, W = 64, 96
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 REPORT_COLUMNS = ["input", "output", "size", "noise_level", "seconds", "status", "error"]
 
 
-def photo(seed: int = 0, h: int = H, w: int = W) -> np.ndarray:
-    """Smooth colour uint8 image with mild noise."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
-    planes = [
-        0.5 + 0.3 * np.sin(x / (6 + 2 * c) + c + seed) * np.cos(y / (8 + c)) for c in range(3)
-    ]
-    img = np.stack(planes, -1) + rng.normal(0, 0.04, (h, w, 3))
-    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
-
-
-HOLE = (slice(16, 40), slice(30, 70))
-
-
-def hole() -> np.ndarray:
-    mask = np.zeros((H, W), bool)
-    mask[HOLE] = True
-    return mask
+HOLE = hole()
 
 
 def exif_bytes(orientation: int) -> bytes:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import SMALL
 
 import restore.restorer as restorer_module
 from restore import Restorer
@@ -18,8 +19,6 @@ from restore.models.geometry import pad_border
 from restore.models.weights import export_weights, load_net
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-SMALL = dict(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
 
 
 def _images(n: int, size: int = 64, seed: int = 0) -> torch.Tensor:

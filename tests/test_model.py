@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import SMALL
 from torch.distributions import Normal, kl_divergence
 
 from restore.models import RestorationVAE, gaussian_kl, reparameterize
 from restore.models.fill import harmonic_fill, pyramid_fill
 from restore.models.weights import export_weights, init_from, load_net
-
-SMALL = dict(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
 
 
 def test_kl_matches_closed_form_of_torch_distributions():

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from helpers import SMALL
 
 from restore.models import RestorationVAE
 from restore.models.noise_level import (
@@ -18,8 +19,6 @@ from restore.models.noise_level import (
     upsample_level,
 )
 from restore.models.weights import export_weights, init_from, load_net
-
-SMALL = dict(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
 
 
 def test_cell_level_of_white_noise_is_its_sigma_per_cell_and_shape_rounds_up():

@@ -12,8 +12,9 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import pytest
+from helpers import hole, photo
 from PIL import Image
-from test_cli import NESTED, TOP, hole, make_inputs, photo
+from test_cli import NESTED, TOP, make_inputs
 
 from restore.io.images import read_image_file
 from restore.predict import ImageFiles, PredictionModule, RestoredFileWriter, file_loader

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import hole, photo
 from PIL import Image
-from test_cli import hole, photo
 
 from restore.ray_data import RayRestorer
 from restore.restorer import Restorer

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import SMALL
 from PIL import Image
 
 from restore import Restorer
@@ -18,8 +19,6 @@ from restore.restorer import BORDER
 from restore.training.module import scale_nll_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-SMALL = dict(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
 
 
 def _net(uncertainty: bool = True, seed: int = 0) -> RestorationVAE:
