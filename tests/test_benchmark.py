@@ -343,3 +343,26 @@ def test_speed_run_reports_megapixels_per_second_and_memory(weights, capsys, one
     )
     out = capsys.readouterr().out
     assert "MP/s" in out and "MiB" in out and "denoise" in out
+
+
+def test_a_stopped_run_keeps_the_rows_it_finished(bench, image_dir, weights, tmp_path, monkeypatch):
+    from restore import Restorer
+
+    real, calls = Restorer.denoise, []
+
+    def denoise(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Restorer, "denoise", denoise)
+    out = tmp_path / "out"
+    argv = ["--images", str(image_dir), "--weights", str(weights), "--out", str(out)]
+    argv += ["--sigmas", "25", "--tasks", "denoise", "--peers", "--quiet", "--max-images", "2"]
+    assert bench.main(argv) == 130
+    _, rows = _read_csv(out / "per_image.csv")
+    done = {(r["protocol"], r["method"], r["image"]) for r in rows}
+    assert ("float", "restore", "img0.png") in done and len(rows) >= 2
+    assert ("uint8", "restore-blind", "img1.png") not in done  # never reached
+    assert (out / "results.md").is_file() and (out / "results.csv").is_file()

@@ -25,8 +25,8 @@ from restore.bench.protocol import (
     load_images,
     load_real_pairs,
 )
-from restore.bench.reports import write_outputs
-from restore.bench.runner import run_benchmark
+from restore.bench.reports import PerImageLog, write_outputs
+from restore.bench.runner import Results, run_benchmark
 from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS, add_model_options
 
 
@@ -227,18 +227,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     log(f"{len(samples)} image(s) from {images}; weights {weights}; device {restorer.device}")
     start = time.perf_counter()
-    res = run_benchmark(
-        samples,
-        restorer,
-        sigmas=args.sigmas,
-        presets=args.presets,
-        peers=args.peers,
-        seed=args.seed,
-        tasks=args.tasks,
-        opencv_h=args.opencv_h,
-        real=real,
-        log=log,
-    )
+    res, stopped = Results(), False
+    with PerImageLog(args.out) as per_image:
+        res.sink = per_image.write
+        try:
+            run_benchmark(
+                samples,
+                restorer,
+                sigmas=args.sigmas,
+                presets=args.presets,
+                peers=args.peers,
+                seed=args.seed,
+                tasks=args.tasks,
+                opencv_h=args.opencv_h,
+                real=real,
+                log=log,
+                res=res,
+            )
+        except KeyboardInterrupt:
+            stopped = True
+            print("restore-bench: interrupted; the tables hold what was done", file=sys.stderr)
     dtype = restorer.autocast_dtype
     res.info.update(
         images=images,
@@ -263,4 +271,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"done in {time.perf_counter() - start:.0f} s")
     for f in files:
         print(f)
-    return 0
+    return 130 if stopped else 0

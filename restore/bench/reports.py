@@ -94,6 +94,29 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
+class PerImageLog:
+    """``per_image.csv`` written row by row as the records are made (flushed each time), so a run
+    stopped part way keeps every row it finished. Use as a context manager; ``write`` is a
+    :class:`restore.bench.runner.Results` sink."""
+
+    def __init__(self, out: str | Path) -> None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        self.file = open(Path(out) / "per_image.csv", "w", newline="")  # noqa: SIM115
+        self.writer = csv.DictWriter(self.file, fieldnames=PER_IMAGE_COLUMNS)
+        self.writer.writeheader()
+
+    def write(self, record: dict) -> None:
+        row = {**record, "psnr_db": record["psnr"], "hole_psnr_db": record["hole_psnr"]}
+        self.writer.writerow({c: _csv_value(row.get(c, "")) for c in PER_IMAGE_COLUMNS})
+        self.file.flush()
+
+    def __enter__(self) -> PerImageLog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
+
+
 def write_csv(rows: list[dict], path: Path, columns: list[str]) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)

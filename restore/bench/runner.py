@@ -41,6 +41,13 @@ class Results:
     real_sets: list[str] = field(default_factory=list)
     real_opencv_h: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    sink: Callable[[dict], None] | None = None  # told each record as it is made
+
+    def add(self, record: dict) -> None:
+        """Keep a per-image record (and hand it to ``sink``: a stopped run keeps it)."""
+        self.records.append(record)
+        if self.sink is not None:
+            self.sink(record)
 
 
 def _timed(call: Callable[..., np.ndarray], *args: Any) -> tuple[np.ndarray, float]:
@@ -65,18 +72,19 @@ def run_benchmark(
     opencv_h: float | None = None,
     real: dict[str, list[RealPair]] | None = None,
     log: Callable[[str], None] = lambda s: None,
+    res: Results | None = None,
 ) -> Results:
     """Run every method on every image; ``opencv_h`` None tunes OpenCV's h per sigma (see
     :func:`tune_opencv_h`), else h = ``opencv_h * sigma``. ``real`` (set name -> pairs) is
-    scored when ``tasks`` has ``real``."""
+    scored when ``tasks`` has ``real``. ``res``: the results to fill (the caller keeps what was
+    done if the run stops part way)."""
     if not samples and set(tasks) & {"denoise", "inpaint"}:
         raise ValueError("no images to benchmark")
     sigmas = [float(s) for s in sigmas]
-    res = Results(
-        sigmas=sigmas if "denoise" in tasks else [],
-        presets=list(presets) if "inpaint" in tasks else [],
-        real_sets=list(real or {}) if "real" in tasks else [],
-    )
+    res = res if res is not None else Results()
+    res.sigmas = sigmas if "denoise" in tasks else []
+    res.presets = list(presets) if "inpaint" in tasks else []
+    res.real_sets = list(real or {}) if "real" in tasks else []
     requested = list(DEFAULT_PEERS if peers is None else peers)
     for name in requested:
         if name not in PEERS:
@@ -133,7 +141,7 @@ def run_benchmark(
             megapixels=sample.megapixels,
             hole_share=float(mask.mean()) if mask is not None else float("nan"),
         )
-        res.records.append(row)
+        res.add(row)
         return row
 
     n = len(samples)
@@ -206,7 +214,7 @@ def run_real(
                 rows.append((name, out, seconds))
             for name, out, seconds in rows:
                 result = _as255(out, pair.clean.shape)
-                res.records.append(
+                res.add(
                     dict(
                         task="real",
                         protocol="uint8",
