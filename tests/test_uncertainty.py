@@ -13,7 +13,7 @@ from restore import Restorer
 from restore.metrics import ause, calibration_error, gaussian_nll, interval_coverage
 from restore.models import RestorationVAE
 from restore.models.geometry import pad_border
-from restore.models.vae import residual_level
+from restore.models.noise_level import residual_level
 from restore.models.weights import export_weights, init_from, load_net
 from restore.restorer import BORDER
 from restore.training.module import scale_nll_loss

@@ -42,6 +42,17 @@ def cell_noise_level(noisy: Tensor, clean: Tensor, mask: Tensor | None = None) -
     return mean.sqrt().mul(255.0).clamp(min=LEVEL_FLOOR)
 
 
+def residual_level(degraded: Tensor, restored: Tensor, mask: Tensor | None = None) -> Tensor:
+    """The noise level an image showed: the RMS of ``degraded - restored`` over its known pixels
+    (``mask == 0``) and channels, in grey levels (0-255 scale), at least 0.5; ``(B, 1, 1, 1)``.
+    Inputs ``(B, C, H, W)`` in [0, 1]."""
+    squared = (degraded - restored).square()
+    weight = torch.ones_like(squared[:, :1]) if mask is None else 1.0 - mask.to(squared.dtype)
+    total = (squared * weight).sum(dim=(1, 2, 3), keepdim=True)
+    count = weight.sum(dim=(1, 2, 3), keepdim=True) * squared.shape[1]
+    return (total / count.clamp(min=1.0)).sqrt().mul(255.0).clamp(min=0.5)
+
+
 def asymmetric_level_loss(estimate: Tensor, target: Tensor, alpha: float = 0.3) -> Tensor:
     """CBDNet's asymmetric squared error, on log levels: an estimate below ``target`` is weighted
     ``1 - alpha``, above it ``alpha`` (``alpha < 0.5`` punishes under-reading more). Both are

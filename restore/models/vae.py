@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from restore.models.fill import harmonic_fill, pyramid_fill
 from restore.models.geometry import pad_to_multiple
 from restore.models.heads import DamageHead, UncertaintyHead
-from restore.models.noise_level import NoiseLevelNet, upsample_level
+from restore.models.noise_level import NoiseLevelNet, residual_level, upsample_level
 
 LOGVAR_LIMIT = 8.0
 FILLS = {"harmonic": harmonic_fill, "pyramid": pyramid_fill}
@@ -56,17 +56,6 @@ def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) 
     return 0.5 * (
         logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1.0
     )
-
-
-def residual_level(degraded: Tensor, restored: Tensor, mask: Tensor | None = None) -> Tensor:
-    """The noise level an image showed: the RMS of ``degraded - restored`` over its known pixels
-    (``mask == 0``) and channels, in grey levels (0-255 scale), at least 0.5; ``(B, 1, 1, 1)``.
-    Inputs ``(B, C, H, W)`` in [0, 1]."""
-    squared = (degraded - restored).square()
-    weight = torch.ones_like(squared[:, :1]) if mask is None else 1.0 - mask.to(squared.dtype)
-    total = (squared * weight).sum(dim=(1, 2, 3), keepdim=True)
-    count = weight.sum(dim=(1, 2, 3), keepdim=True) * squared.shape[1]
-    return (total / count.clamp(min=1.0)).sqrt().mul(255.0).clamp(min=0.5)
 
 
 def reparameterize(

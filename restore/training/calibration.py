@@ -35,7 +35,7 @@ def fit_calibration(net, files: Sequence[Path], seed: int = 0) -> tuple[float, f
     noise_exponent, hole_scale, number of values)``."""
     from restore.corruption import CameraNoise, IrregularMasks
     from restore.io.images import read_image
-    from restore.models.vae import residual_level
+    from restore.models.noise_level import residual_level
 
     net.calibrate_uncertainty(1.0)
     known: dict[int, list[tuple[torch.Tensor, float]]] = {}  # task -> (|err| / std, level)
