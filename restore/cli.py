@@ -36,6 +36,7 @@ class Row:
     output: str
     size: str = ""
     noise_level: str = ""  # the noise the model read when denoising blind (grey levels, RMS)
+    filled: str = ""  # share of the pixels filled (holes given or damage found)
     seconds: float = 0.0
     status: str = ""
     error: str = ""
@@ -92,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="PX",
         help="--auto-mask: grow the found mask by this many pixels, for soft edges (default 1)",
+    )
+    p.add_argument(
+        "--mask-max-width",
+        type=int,
+        default=12,
+        metavar="PX",
+        help="--auto-mask: leave alone found regions wider than this (damage is thin or small; "
+        "a wide region is more likely part of the picture); 0: no limit (default 12)",
     )
     p.add_argument(
         "--noise-level",
@@ -175,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE.csv|FILE.json",
         help="write one row per file: input, output, size, the noise level read when denoising "
-        "blind (grey levels), seconds, status, error",
+        "blind (grey levels), the share of pixels filled, seconds, status, error",
     )
     p.add_argument(
         "--max-pixels",
@@ -236,6 +245,7 @@ def _check_options(args: argparse.Namespace) -> None:
         mask_color=args.mask_color,
         mask_threshold=args.mask_threshold,
         mask_grow=args.mask_grow,
+        mask_max_width=args.mask_max_width,
         samples=args.samples,
         seed=args.seed,
         uncertainty=args.uncertainty,
@@ -473,6 +483,7 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
                 str(job.output),
                 size=record.get("size", ""),
                 noise_level=record.get("noise_level", ""),
+                filled=record.get("filled", ""),
                 seconds=round(p.seconds, 3),
                 status="failed" if p.error else "ok",
                 error=p.error,
@@ -504,7 +515,7 @@ def _run(args, todo: list[Job], rows: list[Row]) -> int:
             try:
                 result = restore_file(restorer, job, args.options)
                 write_result(result, args.options, quality=args.quality)
-                row.size, row.noise_level = result.report().values()
+                row.size, row.noise_level, row.filled = result.report().values()
                 row.status = "ok"
             except Exception as err:  # noqa: BLE001 - one file's failure is its own
                 row.status, row.error = "failed", failure_message(job.source, err)

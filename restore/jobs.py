@@ -57,6 +57,8 @@ class JobOptions:
         mask_color: pixels of exactly this RGB colour (0-255) are holes.
         mask_threshold: ``repair``: damage probability above which a pixel is filled, in (0, 1).
         mask_grow: ``repair``: pixels to grow the found damage by.
+        mask_max_width: ``repair``: found regions wider than this many pixels are left alone
+            (damage is thin or small); 0: no limit.
         samples: also draw this many plausible restorations (other fills of the holes).
         seed: seed of the draws.
         uncertainty: also make the map of how sure the model is of each pixel.
@@ -69,6 +71,7 @@ class JobOptions:
     mask_color: tuple[int, int, int] | None = None
     mask_threshold: float = 0.5
     mask_grow: int = 1
+    mask_max_width: int = 12
     samples: int = 0
     seed: int = 0
     uncertainty: bool = False
@@ -87,6 +90,8 @@ class JobOptions:
             raise ValueError(f"mask_threshold must be in (0, 1), got {self.mask_threshold!r}")
         if not _integer(self.mask_grow, 0, 1000):
             raise ValueError(f"mask_grow must be an integer >= 0, got {self.mask_grow!r}")
+        if not _integer(self.mask_max_width, 0, 100_000):
+            raise ValueError(f"mask_max_width must be an integer >= 0, got {self.mask_max_width!r}")
         if not _integer(self.samples, 0, 1000):
             raise ValueError(f"samples must be an integer >= 0, got {self.samples!r}")
         if not _integer(self.seed, 0, 2**63 - 1):
@@ -177,7 +182,13 @@ def _repair(restorer, pixels: np.ndarray, options: JobOptions) -> Restored:
     if pixels.dtype == np.float32:
         raise ValueError("repair takes 8/16-bit images, not float TIFF")
     sigma = options.sigma or 0.0  # blind denoising only when a level asks for it
-    out, found = restorer.repair(pixels, sigma, options.mask_threshold, options.mask_grow)
+    out, found = restorer.repair(
+        pixels,
+        sigma,
+        options.mask_threshold,
+        options.mask_grow,
+        max_width=options.mask_max_width or None,
+    )
     std = _uncertainty(restorer, pixels, found, sigma, options)
     # nothing found and nothing to denoise: the output is the input, and so is every draw
     if not found.any() and not sigma:
@@ -253,10 +264,15 @@ class JobResult:
         return f"{self.input.pixels.shape[1]}x{self.input.pixels.shape[0]}"
 
     def report(self) -> dict[str, str]:
-        """What a run's report says of it: ``size`` and the ``noise_level`` read when denoising
-        blind (grey levels, empty when told or not read)."""
-        level = self.restored.noise_level
-        return {"size": self.size, "noise_level": "" if level is None else f"{level:.2f}"}
+        """What a run's report says of it: ``size``, the ``noise_level`` read when denoising
+        blind (grey levels, empty when told or not read) and the share of the pixels ``filled``
+        (holes given or damage found; empty when none)."""
+        level, holes = self.restored.noise_level, self.restored.holes
+        return {
+            "size": self.size,
+            "noise_level": "" if level is None else f"{level:.2f}",
+            "filled": "" if holes is None else f"{float(holes.mean()):.4f}",
+        }
 
     def files(self, output: Path, options: JobOptions) -> list[tuple[Path, ImageFile]]:
         """``[(path, ImageFile)]`` to write for ``output``, the output last (see

@@ -201,23 +201,34 @@ class Restorer:
         threshold: float = 0.5,
         grow: int = 1,
         probability: Any = None,
+        max_width: int | None = 12,
     ) -> tuple[Any, Any]:
         """Find the damage on an old photo and fill it: :meth:`detect_damage`, pixels above
-        ``threshold`` (0-1), grown by ``grow`` pixels (an elliptic dilation), then :meth:`inpaint`
-        them (``sigma`` 0: the other pixels are kept exactly) or :meth:`restore` (``sigma`` None
-        or > 0, 0-255 scale: denoised too). Returns ``(repaired, found)``: the repaired image in
-        the input's layout and the damage found, as ``detect_damage`` lays out its maps (bool).
-        ``probability``: ``detect_damage(image)`` when it is already at hand."""
+        ``threshold`` (0-1), regions wider than ``max_width`` pixels left alone (damage is thin
+        or small: scratches, dust, hairs, cracks, writing; a wide region is more likely a part of
+        the picture; None: no limit), grown by ``grow`` pixels (an elliptic dilation), then
+        :meth:`inpaint` them (``sigma`` 0: the other pixels are kept exactly) or :meth:`restore`
+        (``sigma`` None or > 0, 0-255 scale: denoised too). Returns ``(repaired, found)``: the
+        repaired image in the input's layout and the damage filled, as ``detect_damage`` lays
+        out its maps (bool). ``probability``: ``detect_damage(image)`` when it is already at
+        hand."""
         if not _is_number(threshold) or not 0 <= threshold < 1:
             raise ValueError(f"threshold must be a number in [0, 1), got {threshold!r}")
         if isinstance(grow, bool) or not isinstance(grow, numbers.Integral) or grow < 0:
             raise ValueError(f"grow must be an integer >= 0, got {grow!r}")
+        if max_width is not None and (
+            isinstance(max_width, bool) or not isinstance(max_width, numbers.Integral)
+        ):
+            raise ValueError(f"max_width must be an integer or None, got {max_width!r}")
         sigma = _check_sigma(sigma)
         if isinstance(image, (str, os.PathLike)):
             image = self._read_path(image)
         if probability is None:
             probability = self.detect_damage(image)
-        found = _grow(probability > threshold, grow)
+        found = probability > threshold
+        if max_width:
+            found = _thin_regions(found, max_width)
+        found = _grow(found, grow)
         if sigma == 0 and not found.any():
             repaired = image.clone() if isinstance(image, Tensor) else image.copy()
         elif sigma == 0:
@@ -383,6 +394,29 @@ def _check_sigma(sigma: Any) -> float | None:
             f"sigma must be None or a number of grey levels in [0, 255], got {sigma!r}"
         )
     return float(sigma)
+
+
+def _thin_regions(found: Any, max_width: int) -> Any:
+    """``found`` (a bool ``(H, W)`` array or ``(..., H, W)`` tensor) without its connected regions
+    that are wider than ``max_width`` pixels at their widest (twice the largest distance from a
+    region pixel to the region's edge)."""
+    import cv2
+
+    maps = found if isinstance(found, np.ndarray) else found.detach().cpu().numpy()
+    flat = maps.reshape(-1, *maps.shape[-2:]).astype(np.uint8)
+    kept = np.zeros_like(flat, dtype=bool)
+    for i, plane in enumerate(flat):
+        count, labels = cv2.connectedComponents(plane, connectivity=8)
+        if count <= 1:
+            continue
+        depth = cv2.distanceTransform(plane, cv2.DIST_L2, 3)
+        widest = np.zeros(count, np.float32)
+        np.maximum.at(widest, labels.ravel(), depth.ravel())
+        keep = 2 * widest <= max_width
+        keep[0] = False
+        kept[i] = keep[labels]
+    kept = kept.reshape(maps.shape)
+    return kept if isinstance(found, np.ndarray) else torch.from_numpy(kept).to(found.device)
 
 
 def _grow(found: Any, pixels: int) -> Any:

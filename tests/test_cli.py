@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-REPORT_COLUMNS = ["input", "output", "size", "noise_level", "seconds", "status", "error"]
+REPORT_COLUMNS = ["input", "output", "size", "noise_level", "filled", "seconds", "status", "error"]
 
 
 HOLE = hole()

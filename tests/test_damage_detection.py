@@ -221,3 +221,32 @@ def test_restore_bench_damage_table(tmp_path, capsys):
     plain = RestorationVAE(**SMALL)
     assert main([*args, "--weights", str(export_weights(plain, tmp_path / "plain.pt"))]) == 2
     assert "no damage head" in capsys.readouterr().err
+
+
+def test_repair_leaves_wide_regions_alone_and_the_report_says_how_much_was_filled(
+    tmp_path, capsys
+):
+    import csv
+
+    from PIL import Image
+
+    from restore.cli import main
+    from restore.io.images import read_image_file
+
+    r = Restorer(load_net(_model(tmp_path)), device="cpu", precision="fp32")
+    image = (np.random.default_rng(3).random((48, 64, 3)) * 255).astype(np.uint8)
+    probability = np.zeros((48, 64), np.float32)
+    probability[5:7, 4:60] = 0.9  # a scratch, 2 px wide
+    probability[20:44, 10:40] = 0.9  # a blob 24 px wide: more likely part of the picture
+    _, found = r.repair(image, probability=probability, grow=0)
+    assert found[5:7, 4:60].all() and not found[20:44, 10:40].any()
+    _, everything = r.repair(image, probability=probability, grow=0, max_width=None)
+    assert everything[20:44, 10:40].all()
+    (tmp_path / "in").mkdir()
+    Image.fromarray(image).save(tmp_path / "in" / "a.png")
+    report = tmp_path / "r.csv"
+    args = [str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--auto-mask", "--report"]
+    assert main([*args, str(report), "--weights", str(_model(tmp_path)), "--device", "cpu"]) == 0
+    row = next(csv.DictReader(report.read_text().splitlines()))
+    mask = read_image_file(tmp_path / "out" / "a_mask.png").pixels > 0
+    assert float(row["filled"]) == pytest.approx(mask.mean(), abs=1e-4)
