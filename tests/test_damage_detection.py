@@ -223,9 +223,7 @@ def test_restore_bench_damage_table(tmp_path, capsys):
     assert "no damage head" in capsys.readouterr().err
 
 
-def test_repair_leaves_wide_regions_alone_and_the_report_says_how_much_was_filled(
-    tmp_path, capsys
-):
+def test_repair_leaves_wide_regions_alone_and_the_report_says_how_much_was_filled(tmp_path, capsys):
     import csv
 
     from PIL import Image

@@ -82,17 +82,13 @@ def test_noisy_samples_with_holes_denoise_the_known_pixels_too(restorer):
 
 
 def test_bench_scores_at_temperature_zero_equal_the_fill(weights):
-    from restore.models.weights import load_net
-
-    net = load_net(weights).float()
-    clean = torch.from_numpy(photo()).permute(2, 0, 1)[None].float() / 255
-    mask = torch.from_numpy(hole()).float()[None, None]
-    cold = image_scores(net, clean, mask, 3, 0.0, seed=0)
+    restorer = Restorer.from_checkpoint(weights, device="cpu", precision="fp32")
+    cold = image_scores(restorer, photo(), hole(), 3, 0.0, seed=0)
     assert cold["best"] == pytest.approx(cold["fill"], abs=1e-4)
     assert cold["mean"] == pytest.approx(cold["fill"], abs=1e-4)
     assert cold["spread"] == 0.0
     assert cold["log_energy"] == pytest.approx(cold["fill_log_energy"], abs=1e-4)
-    warm = image_scores(net, clean, mask, 3, 1.0, seed=0)
+    warm = image_scores(restorer, photo(), hole(), 3, 1.0, seed=0)
     assert warm["spread"] > 0.01 and warm["best"] > warm["fill"] - 3.0
 
 

@@ -68,21 +68,43 @@ def model_parser(prog: str, description: str, max_images_help: str) -> argparse.
     return parser
 
 
-def load_model_with(args: argparse.Namespace, head: str, name: str):
-    """The network ``--weights``/``--model`` name, in fp32, if it has the ``head`` attribute
-    (e.g. ``damage_head``); else None, after printing why (``name``: the head in words)."""
-    from restore.models.weights import load_net
-    from restore.weights import DEFAULT_MODEL
+def load_restorer(
+    args: argparse.Namespace,
+    head: str | None = None,
+    name: str = "",
+    device: str = "cpu",
+    precision: str = "fp32",
+    tile: int | None = None,
+):
+    """The one loader of every benchmark: ``(Restorer, description)`` of ``--weights`` or the
+    shipped ``--model`` (the description names the file and its sha256), or None after printing
+    why it cannot load or lacks the ``head`` attribute (e.g. ``damage_head``; ``name``: the head
+    in words)."""
+    import hashlib
 
+    from restore import Restorer
+    from restore.models.weights import load_net, shipped_weights
+    from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
+
+    model = args.model or DEFAULT_MODEL
     try:
-        net = load_net(args.weights, model=args.model or DEFAULT_MODEL).float()
+        net = load_net(args.weights, model=model).float()
     except (FileNotFoundError, ValueError) as err:
         print(f"error: cannot load weights: {err}", file=sys.stderr)
         return None
-    if getattr(net, head) is None:
+    if head is not None and getattr(net, head) is None:
         print(f"error: these weights have no {name}", file=sys.stderr)
         return None
-    return net
+    kwargs = {} if tile is None else {"tile": tile}
+    restorer = Restorer(net, device=device, precision=precision, **kwargs)
+    if args.weights is None:
+        digest = hashlib.sha256(shipped_weights(model).read_bytes()).hexdigest()[:12]
+        return restorer, f"shipped model `{model}` ({SHIPPED_MODELS[model]}, sha256 {digest})"
+    path = Path(args.weights)
+    digest = (
+        f" (sha256 {hashlib.sha256(path.read_bytes()).hexdigest()[:12]})" if path.is_file() else ""
+    )
+    return restorer, f"`{args.weights}`{digest}"
 
 
 def main_exit() -> None:

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from restore.bench.cli import load_model_with, model_parser
+from restore.bench.cli import load_restorer, model_parser
 from restore.bench.protocol import data_dir, load_images, psnr
 from restore.metrics import damage_auroc, damage_average_precision
 
@@ -107,10 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=10_000, help="held out from training")
     args = parser.parse_args(argv)
 
-    from restore import Restorer
-
-    net = load_model_with(args, "damage_head", "damage head")
-    if net is None:
+    loaded = load_restorer(args, "damage_head", "damage head")
+    if loaded is None:
         return 2
     try:
         samples = load_images(args.images or data_dir() / "Kodak24", args.max_images)
@@ -120,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples = [
         s if s.clean.shape[2] == 3 else type(s)(s.name, s.clean.repeat(3, 2)) for s in samples
     ]
-    rows = evaluate(Restorer(net), samples, args.kinds, args.seed)
+    rows = evaluate(loaded[0], samples, args.kinds, args.seed)
     print(
         "| damage | images | damaged share | AP (random = share) | AUROC | precision @0.5 "
         "| recall @0.5 | " + " | ".join(f"PSNR {name}" for name in REPAIRS) + " |"

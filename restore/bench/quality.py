@@ -5,7 +5,6 @@ and in each results.md."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import platform
 import sys
 import time
@@ -17,6 +16,7 @@ import cv2
 import torch
 
 from restore.bench import cli
+from restore.bench.cli import load_restorer
 from restore.bench.peers import OPENCV_H_FACTORS, OPENCV_TUNE_IMAGES, PEERS
 from restore.bench.protocol import (
     REAL_SETS,
@@ -27,41 +27,7 @@ from restore.bench.protocol import (
 )
 from restore.bench.reports import PerImageLog, write_outputs
 from restore.bench.runner import Results, run_benchmark
-from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS, add_model_options
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def make_restorer(
-    weights: str | None,
-    device: str = "auto",
-    precision: str = "auto",
-    tile: int | None = None,
-    model: str = DEFAULT_MODEL,
-):
-    """``(Restorer, description)`` for ``weights`` (None: the shipped ``model``)."""
-    from restore import Restorer
-    from restore.models.weights import load_net, shipped_weights
-
-    restorer = Restorer(
-        load_net(weights, model=model),
-        device=device,
-        precision=precision,
-        **({} if tile is None else {"tile": tile}),
-    )
-    if weights is None:
-        data = shipped_weights(model).read_bytes()
-        digest = hashlib.sha256(data).hexdigest()[:12]
-        return restorer, f"shipped model `{model}` ({SHIPPED_MODELS[model]}, sha256 {digest})"
-    path = Path(weights)
-    digest = f" (sha256 {_sha256(path)[:12]})" if path.is_file() else ""
-    return restorer, f"`{weights}`{digest}"
+from restore.weights import add_model_options
 
 
 def _versions() -> str:
@@ -217,13 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return 2
-    try:
-        restorer, weights = make_restorer(
-            args.weights, args.device, args.precision, args.tile, args.model or DEFAULT_MODEL
-        )
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: cannot load weights: {err}", file=sys.stderr)
+    loaded = load_restorer(args, device=args.device, precision=args.precision, tile=args.tile)
+    if loaded is None:
         return 2
+    restorer, weights = loaded
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     log(f"{len(samples)} image(s) from {images}; weights {weights}; device {restorer.device}")
     start = time.perf_counter()

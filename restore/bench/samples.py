@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from restore.bench.cli import load_model_with, model_parser
+from restore.bench.cli import load_restorer, model_parser
 from restore.bench.protocol import data_dir, hole_mask, load_images, rgb_tensor
 from restore.metrics import gradient_energy, psnr
 
@@ -41,15 +41,15 @@ def box_mask(height: int, width: int, seed: int, side: int = 96) -> np.ndarray:
     return mask
 
 
-def image_scores(net, clean: torch.Tensor, mask: torch.Tensor, n: int, temperature: float, seed):
-    """The scores above for one ``(1, C, H, W)`` image and ``(1, 1, H, W)`` 0/1 mask."""
-    degraded = clean * (1 - mask)
-    with torch.no_grad():
-        fill = net.restore(degraded, mask, keep_known=True, noise_level=0.0)  # as inpaint
-        g = torch.Generator().manual_seed(seed)
-        draws = net.sample(degraded, mask, n, True, temperature, 0.0, generator=g)
-    draws = (draws[:, 0] * 255).round() / 255  # as written to an 8-bit file
-    fill = (fill * 255).round() / 255
+def image_scores(restorer, clean: np.ndarray, holes: np.ndarray, n: int, temperature: float, seed):
+    """The scores above for one 8-bit ``(H, W, 3)`` image and bool ``(H, W)`` holes, through
+    ``Restorer`` (``inpaint`` and ``sample``, as users get them)."""
+    degraded = np.where(holes[..., None], 0, clean).astype(np.uint8)
+    fill = rgb_tensor(restorer.inpaint(degraded, holes))
+    draws = restorer.sample(degraded, holes, n, seed=seed, temperature=temperature)
+    draws = torch.cat([rgb_tensor(d) for d in draws])
+    clean = rgb_tensor(clean)
+    mask = torch.from_numpy(holes).float()[None, None]
     masks = mask.expand(n, -1, -1, -1)
     truth = gradient_energy(clean, mask)
     ratios = torch.log(gradient_energy(draws, masks) / truth)
@@ -64,22 +64,22 @@ def image_scores(net, clean: torch.Tensor, mask: torch.Tensor, n: int, temperatu
     )
 
 
-def evaluate(net, samples, n: int, temperatures: Sequence[float], seed: int = 0) -> list[dict]:
+def evaluate(restorer, samples, n: int, temperatures: Sequence[float], seed: int = 0) -> list[dict]:
     """One row per hole kind x temperature: the scores averaged over the images."""
     rows = []
     for hole in HOLES:
         for temperature in temperatures:
             scores = []
             for i, sample in enumerate(samples):
-                clean = rgb_tensor(sample.clean)
                 h, w = sample.clean.shape[:2]
                 holes = (
                     box_mask(h, w, seed + i)
                     if hole == "box96"
                     else hole_mask(sample, i, hole, seed)
                 )
-                mask = torch.from_numpy(holes).float()[None, None]
-                scores.append(image_scores(net, clean, mask, n, temperature, seed + i))
+                clean = sample.clean if sample.clean.ndim == 3 else sample.clean[..., None]
+                clean = np.ascontiguousarray(np.broadcast_to(clean, (h, w, 3)))
+                scores.append(image_scores(restorer, clean, holes, n, temperature, seed + i))
             row = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
             rows.append(dict(hole=hole, temperature=temperature, images=len(scores), **row))
     return rows
@@ -96,11 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.samples < 2:
         parser.error("--samples must be at least 2")
 
-    net = load_model_with(args, "prior", "conditional prior")
-    if net is None:
+    loaded = load_restorer(args)
+    if loaded is None:
         return 2
     samples = load_images(args.images or data_dir() / "Kodak24", args.max_images)
-    rows = evaluate(net, samples, args.samples, args.temperatures, args.seed)
+    rows = evaluate(loaded[0], samples, args.samples, args.temperatures, args.seed)
     n = args.samples
     print(
         f"| hole | temperature | images | fill | best of {n} | mean of {n} | "

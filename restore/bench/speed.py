@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from restore.bench.memory import _proc_status_mib, measure_memory, memory_method
-from restore.weights import DEFAULT_MODEL, add_model_options
+from restore.weights import add_model_options
 
 
 def synthetic_photo(megapixels: float, seed: int = 0) -> np.ndarray:
@@ -45,15 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--task", choices=["denoise", "inpaint"], default="denoise")
     args = parser.parse_args(argv)
 
-    from restore import Restorer
-    from restore.models.weights import load_net
+    from restore.bench.cli import load_restorer
 
-    restorer = Restorer(
-        load_net(args.weights, model=args.model or DEFAULT_MODEL),
-        device=args.device,
-        **({} if args.tile is None else {"tile": args.tile}),
-        precision=args.precision,
-    )
+    loaded = load_restorer(args, device=args.device, precision=args.precision, tile=args.tile)
+    if loaded is None:
+        return 2
+    restorer = loaded[0]
     image = synthetic_photo(args.megapixels)
     height, width = image.shape[:2]
     mask = np.zeros((height, width), bool)

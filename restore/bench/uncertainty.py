@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from restore.bench.cli import load_model_with, model_parser
+from restore.bench.cli import load_restorer, model_parser
 from restore.bench.protocol import (
     REAL_SETS,
     data_dir,
@@ -86,9 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    net = load_model_with(args, "scale_head", "uncertainty head")
-    if net is None:
+    loaded = load_restorer(args, "scale_head", "uncertainty head")
+    if loaded is None:
         return 2
+    net = loaded[0].net  # per channel: the network's own map, calibrated
     samples = load_images(args.images or data_dir() / "Kodak24", args.max_images)
     pairs = {}
     if not args.no_real:
