@@ -218,9 +218,37 @@ def test_restore_bench_damage_table(tmp_path, capsys):
         assert 0 <= precision <= 1 and 0 <= recall <= 1
         if row[0].strip() == "scratches":  # filling the true scratches repairs them
             assert telea_true > damaged + 0.3, (telea_true, damaged)
+    fp = next(line for line in lines if line.startswith("false positives on the 2 undamaged"))
+    marked = float(fp.split("marked ")[1].split()[0])
+    probability = [
+        Restorer(load_net(_model(tmp_path)), device="cpu", precision="fp32").detect_damage(
+            np.asarray(Image.open(folder / f"{i}.png"))
+        )
+        for i in range(2)
+    ]
+    assert marked == pytest.approx(np.mean([(p > 0.5).mean() for p in probability]), abs=1e-3)
+    independent = ["damage", "--images", str(folder), "--generator", "independent"]
+    assert main([*independent, "--kinds", "hairs", "--weights", str(_model(tmp_path))]) == 0
+    assert any(line.startswith("| hairs") for line in capsys.readouterr().out.splitlines())
     plain = RestorationVAE(**SMALL)
     assert main([*args, "--weights", str(export_weights(plain, tmp_path / "plain.pt"))]) == 2
     assert "no damage head" in capsys.readouterr().err
+
+
+def test_the_independent_generator_draws_thin_damage_and_marks_what_it_changed():
+    from restore.bench.independent_damage import independent_damage
+
+    clean = (synthetic_image(4, (128, 160), seed=0) * 255).round().astype(np.uint8)
+    for kind in ("scratches", "dust", "hairs", "mixed"):
+        damaged, mask = independent_damage(clean, kind, seed=3)
+        assert damaged.shape == clean.shape and damaged.dtype == np.uint8
+        assert 0 < mask.mean() < 0.1, kind
+        changed = np.abs(damaged.astype(int) - clean).max(-1) > 30
+        assert (changed & ~mask).mean() < 0.002  # what changed much is marked
+    again, _ = independent_damage(clean, "mixed", seed=3)
+    assert np.array_equal(again, independent_damage(clean, "mixed", seed=3)[0])
+    with pytest.raises(ValueError, match="kind"):
+        independent_damage(clean, "stains", seed=0)
 
 
 def test_repair_leaves_wide_regions_alone_and_the_report_says_how_much_was_filled(tmp_path, capsys):

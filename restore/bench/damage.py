@@ -3,6 +3,8 @@ much its automatic repair gains.
 
     restore-bench damage                            # Kodak24, shipped photo model
     restore-bench damage --weights run/export/model.pt --max-images 6
+    restore-bench damage --generator independent    # damage drawn by the evaluation-only routine
+    restore-bench damage --images ../shared/data/CBSD68 --kinds   # false positives only
 
 Protocol: each clean image ``i`` of ``--images`` (default ``Kodak24``) gets synthetic damage
 (:class:`restore.corruption.Damage`, ``reference_size`` 512: on Kodak's 768 x 512 images sizes are
@@ -21,6 +23,13 @@ threshold 0.5, grown by 1 pixel). A random detector's AP is the share of damaged
 Repair, PSNR in dB against the undamaged image (0-255 scale, whole image): the damaged input;
 ``Restorer.repair`` (found mask, model fill); OpenCV Telea on the same found mask; and, as upper
 bounds that know where the damage is, OpenCV Telea and the model's ``inpaint`` on the true mask.
+
+``--generator independent`` draws the damage with :mod:`restore.bench.independent_damage`
+(scratches, dust, hairs, mixed), written apart from the training routine and never trained on.
+
+False positives, on the undamaged images: the share of pixels marked (probability above 0.5)
+and the share ``repair`` would fill (wide regions left alone, grown by 1 pixel), mean and worst
+image.
 """
 
 from __future__ import annotations
@@ -66,13 +75,35 @@ def _telea(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return filled.reshape(image.shape)
 
 
-def evaluate(restorer, samples, kinds: Sequence[str], seed: int = 0) -> list[dict]:
-    """One row per kind: detection scores and the repair PSNRs (means over images)."""
+def false_positives(restorer, samples) -> dict:
+    """Marked (p > 0.5) and filled shares of the pixels of undamaged images: mean and worst."""
+    marked, filled = [], []
+    for sample in samples:
+        probability = restorer.detect_damage(sample.clean)
+        marked.append(float((probability > 0.5).mean()))
+        filled.append(float(restorer.repair(sample.clean, probability=probability)[1].mean()))
+    return dict(
+        images=len(samples),
+        marked_mean=float(np.mean(marked)),
+        marked_worst=float(np.max(marked)),
+        filled_mean=float(np.mean(filled)),
+        filled_worst=float(np.max(filled)),
+    )
+
+
+def evaluate(
+    restorer, samples, kinds: Sequence[str], seed: int = 0, generator: str = "train"
+) -> list[dict]:
+    """One row per kind: detection scores and the repair PSNRs (means over images); damage from
+    the training routine (``train``) or the evaluation-only one (``independent``)."""
+    from restore.bench.independent_damage import independent_damage
+
+    draw = damaged_pair if generator == "train" else independent_damage
     rows = []
     for kind in kinds:
         scores = []
         for i, sample in enumerate(samples):
-            damaged, truth = damaged_pair(sample.clean, kind, seed + i)
+            damaged, truth = draw(sample.clean, kind, seed + i)
             probability = restorer.detect_damage(damaged)
             repaired, found = restorer.repair(damaged, probability=probability)
             hits = float((found & truth).sum())
@@ -103,9 +134,27 @@ def evaluate(restorer, samples, kinds: Sequence[str], seed: int = 0) -> list[dic
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = model_parser("restore-bench damage", __doc__, "first N images only")
-    parser.add_argument("--kinds", nargs="+", default=[*KINDS, "mixed"], choices=[*KINDS, "mixed"])
+    parser.add_argument(
+        "--generator",
+        choices=["train", "independent"],
+        default="train",
+        help="who draws the damage: the training routine (held-out seeds) or the evaluation-only "
+        "one (restore.bench.independent_damage)",
+    )
+    parser.add_argument(
+        "--kinds",
+        nargs="*",
+        help="damage kinds (default: all of the generator's; the flag alone: none, false "
+        "positives only)",
+    )
     parser.add_argument("--seed", type=int, default=10_000, help="held out from training")
     args = parser.parse_args(argv)
+    from restore.bench.independent_damage import KINDS as INDEPENDENT_KINDS
+
+    allowed = [*KINDS, "mixed"] if args.generator == "train" else list(INDEPENDENT_KINDS)
+    kinds = allowed if args.kinds is None else args.kinds
+    if set(kinds) - set(allowed):
+        parser.error(f"--kinds for the {args.generator} generator: {', '.join(allowed)}")
 
     loaded = load_restorer(args, "damage_head", "damage head")
     if loaded is None:
@@ -118,7 +167,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples = [
         s if s.clean.shape[2] == 3 else type(s)(s.name, s.clean.repeat(3, 2)) for s in samples
     ]
-    rows = evaluate(loaded[0], samples, args.kinds, args.seed)
+    fp = false_positives(loaded[0], samples)
+    print(
+        f"false positives on the {fp['images']} undamaged images: marked {fp['marked_mean']:.4f}"
+        f" (worst {fp['marked_worst']:.4f}), filled {fp['filled_mean']:.4f} (worst"
+        f" {fp['filled_worst']:.4f})"
+    )
+    rows = evaluate(loaded[0], samples, kinds, args.seed, args.generator)
+    if not rows:
+        return 0
     print(
         "| damage | images | damaged share | AP (random = share) | AUROC | precision @0.5 "
         "| recall @0.5 | " + " | ".join(f"PSNR {name}" for name in REPAIRS) + " |"
