@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import torch
 
+    from restore.models.calibration import UncertaintyCalibration
     from restore.models.weights import export_weights, load_net
     from restore.training.calibration import fit_calibration
 
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"restore-calibrate: error: {err}", file=sys.stderr)
         return 2
     scale, exponent, hole_scale, count = fit_calibration(net, files, args.seed)
-    net.calibrate_uncertainty(scale, exponent, hole_scale)
+    net.calibration = UncertaintyCalibration(scale, exponent, hole_scale)
     export_weights(net, args.out, dtype=torch.float16)
     print(
         f"scale {scale:.4f}, noise exponent {exponent:.2f}, hole scale {hole_scale:.4f} fitted on"

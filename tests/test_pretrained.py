@@ -188,11 +188,13 @@ def test_photo_model_uncertainty_follows_the_noise_level(clean):
     from restore.models.weights import load_net
 
     net = load_net(model="photo").float().eval()
-    assert net.uncertainty_noise_exponent > 0
+    from restore.models.calibration import UncertaintyCalibration
+
+    assert net.calibration.noise_exponent > 0
     gaps = []
     for calibration in (None, (0.628,)):
         if calibration is not None:
-            net.calibrate_uncertainty(*calibration)
+            net.calibration = UncertaintyCalibration(*calibration)
         coverage = []
         for sigma in (5, 50):
             x, target = (

@@ -12,6 +12,7 @@ from PIL import Image
 from restore import Restorer
 from restore.metrics import ause, calibration_error, gaussian_nll, interval_coverage
 from restore.models import RestorationVAE
+from restore.models.calibration import UncertaintyCalibration
 from restore.models.geometry import pad_border
 from restore.models.noise_level import residual_level
 from restore.models.weights import export_weights, init_from, load_net
@@ -105,7 +106,7 @@ def test_restore_with_uncertainty_is_zero_on_copied_known_pixels_and_scaled():
     _, std = net.restore_with_uncertainty(x, mask, keep_known=True)
     assert (std[..., mask[0, 0] == 0] == 0).all() and (std[..., mask[0, 0] == 1] > 0).all()
     _, base = net.restore_with_uncertainty(x)
-    net.uncertainty_scale = 2.0
+    net.calibration = UncertaintyCalibration(2.0)
     assert torch.allclose(net.restore_with_uncertainty(x)[1], 2 * base)
 
 
@@ -118,10 +119,9 @@ def test_models_without_the_head_say_so():
 
 def test_export_keeps_the_head_and_the_scale_and_old_configs_load(tmp_path):
     net = _net()
-    net.uncertainty_scale = 1.7
-    net.config["uncertainty_scale"] = 1.7
+    net.calibration = UncertaintyCalibration(1.7)
     loaded = load_net(export_weights(net, tmp_path / "u.pt"))
-    assert loaded.uncertainty_scale == pytest.approx(1.7) and loaded.scale_head is not None
+    assert loaded.calibration.scale == pytest.approx(1.7) and loaded.scale_head is not None
     plain = load_net(export_weights(_net(False), tmp_path / "plain.pt"))
     assert plain.scale_head is None and "uncertainty" not in plain.config
 
@@ -248,38 +248,33 @@ def test_calibration_follows_the_noise_level_and_holes_have_their_own_scale(tmp_
     noisy = (clean + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
     restored, raw = net.restore_with_uncertainty(noisy, mask)
     level = residual_level(noisy, restored, mask)
-    net.calibrate_uncertainty(2.0, noise_exponent=0.5, hole_scale=3.0)
+    net.calibration = UncertaintyCalibration(2.0, noise_exponent=0.5, hole_scale=3.0)
     _, std = net.restore_with_uncertainty(noisy, mask)
     hole = mask.expand_as(std) > 0
     torch.testing.assert_close(std[hole], 3.0 * raw[hole])
     torch.testing.assert_close(std[~hole], 2.0 * (level / 10).sqrt().item() * raw[~hole])
     loaded = load_net(export_weights(net, tmp_path / "c.pt"))
-    assert (
-        loaded.uncertainty_scale,
-        loaded.uncertainty_noise_exponent,
-        loaded.uncertainty_hole_scale,
-    ) == pytest.approx((2.0, 0.5, 3.0))
-    net.calibrate_uncertainty(1.5)  # one scale everywhere, as older exports: no new keys
-    assert "uncertainty_noise_exponent" not in net.config
-    assert load_net(export_weights(net, tmp_path / "d.pt")).uncertainty_hole_scale == 1.5
+    assert loaded.calibration == UncertaintyCalibration(2.0, 0.5, 3.0)
+    assert "uncertainty_scale" not in loaded.config  # the network's config is the network's
+    net.calibration = UncertaintyCalibration(1.5)  # one scale everywhere: the older files' keys
+    payload = torch.load(export_weights(net, tmp_path / "d.pt"), weights_only=True)
+    assert payload["config"]["uncertainty_scale"] == 1.5
+    assert "uncertainty_noise_exponent" not in payload["config"]
+    assert load_net(tmp_path / "d.pt").calibration.holes == 1.5
     with pytest.raises(ValueError, match="must be > 0"):
-        net.calibrate_uncertainty(1.0, hole_scale=0.0)
+        UncertaintyCalibration(1.0, hole_scale=0.0)
 
 
 class _BoxDenoiser:
     """A stand-in model: a 5 x 5 box blur, whose error grows with the noise level while its
     uncalibrated standard deviation stays 1/255 (as the real head barely sees the level)."""
 
-    def __init__(self):
-        self.net = RestorationVAE(**SMALL, uncertainty=True)  # its calibration is applied
-
-    def calibrate_uncertainty(self, *args):
-        self.net.calibrate_uncertainty(*args)
+    calibration = UncertaintyCalibration()
 
     def restore_with_uncertainty(self, degraded, mask=None):
         restored = F.avg_pool2d(degraded, 5, stride=1, padding=2, count_include_pad=False)
         std = torch.full_like(degraded, 1 / 255)
-        return restored, self.net.calibrated_std(std, degraded, restored, mask)
+        return restored, self.calibration.apply(std, degraded, restored, mask)
 
 
 def test_fitted_calibration_covers_90_percent_at_each_noise_level(tmp_path):
@@ -296,7 +291,7 @@ def test_fitted_calibration_covers_90_percent_at_each_noise_level(tmp_path):
     clean = torch.full((1, 3, 48, 64), 100 / 255)
     misses = []
     for exponent_used in (0.0, exponent):
-        model.calibrate_uncertainty(scale, exponent_used, hole_scale)
+        model.calibration = UncertaintyCalibration(scale, exponent_used, hole_scale)
         coverage = [
             float(interval_coverage(*model.restore_with_uncertainty(_noisy(clean, s, 0)), clean)[0])
             for s in (5, 50)
@@ -322,7 +317,7 @@ def test_restore_calibrate_fits_on_the_configs_validation_split(tmp_path, capsys
     out = capsys.readouterr().out
     assert "fitted on 2 validation photos" in out
     calibrated = load_net(tmp_path / "cal.pt")
-    assert calibrated.uncertainty_scale != 1.0 and calibrated.config["uncertainty_scale"] > 0
+    assert calibrated.calibration.scale != 1.0
     no_head = export_weights(RestorationVAE(**SMALL), tmp_path / "plain.pt")
     assert main([str(no_head), str(tmp_path / "x.pt"), "--config", *config]) == 2
     assert "no uncertainty head" in capsys.readouterr().err

@@ -97,8 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             pairs[name] = load_real_pairs(data_dir(), spec, args.max_images)
     rows = evaluate(net, samples, pairs, args.sigmas, args.seed)
     print(
-        f"uncertainty scale {net.uncertainty_scale:.4f}, noise exponent"
-        f" {net.uncertainty_noise_exponent:.2f}, hole scale {net.uncertainty_hole_scale:.4f}"
+        f"uncertainty scale {net.calibration.scale:.4f}, noise exponent"
+        f" {net.calibration.noise_exponent:.2f}, hole scale {net.calibration.holes:.4f}"
     )
     print(
         "| task | images | PSNR | coverage of the 90 % interval | calibration error (10-90 %) "

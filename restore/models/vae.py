@@ -39,10 +39,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from restore.models.calibration import UncertaintyCalibration
 from restore.models.fill import harmonic_fill, pyramid_fill
 from restore.models.geometry import pad_to_multiple
 from restore.models.heads import DamageHead, UncertaintyHead
-from restore.models.noise_level import NoiseLevelNet, residual_level, upsample_level
+from restore.models.noise_level import NoiseLevelNet, upsample_level
 
 LOGVAR_LIMIT = 8.0
 FILLS = {"harmonic": harmonic_fill, "pyramid": pyramid_fill}
@@ -157,8 +158,9 @@ class RestorationVAE(nn.Module):
             residual: ``zero``, ``pyramid`` (push-pull interpolation of the known pixels) or
             ``harmonic`` (membrane interpolation, closer to the truth; see
             :mod:`restore.models.fill`).
-        uncertainty: add the uncertainty head (per-pixel error scale); ``uncertainty_*``: its
-            calibration (:meth:`calibrate_uncertainty`).
+        uncertainty: add the uncertainty head (per-pixel error scale); its post-hoc
+            calibration is the ``calibration`` attribute (:class:`UncertaintyCalibration`, the
+            identity until one is fitted; weight files carry it).
         damage: add the damage head (probability that an input pixel is damaged).
         noise_estimator: add a noise-level estimator (:class:`NoiseLevelNet`) that tells the
             network the level of noise it reads whenever the caller gives none.
@@ -174,9 +176,6 @@ class RestorationVAE(nn.Module):
         posterior_width: float = 0.5,
         hole_fill: str = "zero",
         uncertainty: bool = False,
-        uncertainty_scale: float = 1.0,
-        uncertainty_noise_exponent: float = 0.0,
-        uncertainty_hole_scale: float | None = None,
         damage: bool = False,
         noise_estimator: bool = False,
     ) -> None:
@@ -192,8 +191,6 @@ class RestorationVAE(nn.Module):
             raise ValueError(
                 "latent_channels and unshuffle must be >= 1, posterior_width in (0, 4]"
             )
-        if not uncertainty_scale > 0:
-            raise ValueError(f"uncertainty_scale must be > 0, got {uncertainty_scale}")
         if hole_fill not in HOLE_FILLS:
             raise ValueError(f"hole_fill must be one of {HOLE_FILLS}, got {hole_fill!r}")
         self.config = dict(
@@ -210,14 +207,9 @@ class RestorationVAE(nn.Module):
         if noise_estimator:
             self.config.update(noise_estimator=True)
         self.noise_estimator = NoiseLevelNet(image_channels) if noise_estimator else None
-        self.uncertainty_scale = 1.0
-        self.uncertainty_noise_exponent = 0.0
-        self.uncertainty_hole_scale = 1.0
-        if uncertainty:  # older exports have none of these keys, and load as before
+        if uncertainty:
             self.config.update(uncertainty=True)
-            self.calibrate_uncertainty(
-                uncertainty_scale, uncertainty_noise_exponent, uncertainty_hole_scale
-            )
+        self.calibration = UncertaintyCalibration()
         self.hole_fill = hole_fill
         self.image_channels = image_channels
         self.latent_channels = latent_channels
@@ -460,29 +452,6 @@ class RestorationVAE(nn.Module):
         enc = self.encode(degraded, mask, noise_level, filled)
         return self._finish(self.decode(enc.mu, enc), degraded, mask, keep_known)
 
-    def calibrate_uncertainty(
-        self, scale: float, noise_exponent: float = 0.0, hole_scale: float | None = None
-    ) -> None:
-        """Set the post-hoc calibration of the uncertainty head (kept in the config, so exports
-        carry it): the head's standard deviation is multiplied by ``scale * (level / 10) **
-        noise_exponent`` on the known pixels, where ``level`` is the measured noise level of the
-        image (:func:`residual_level`, grey levels), and by ``hole_scale`` (default ``scale``)
-        inside the holes."""
-        hole_scale = scale if hole_scale is None else hole_scale
-        if not scale > 0 or not hole_scale > 0:
-            raise ValueError(f"the scales must be > 0, got {scale}, {hole_scale}")
-        self.uncertainty_scale = float(scale)
-        self.uncertainty_noise_exponent = float(noise_exponent)
-        self.uncertainty_hole_scale = float(hole_scale)
-        self.config.update(uncertainty_scale=self.uncertainty_scale)
-        extra = ("uncertainty_noise_exponent", "uncertainty_hole_scale")
-        for key in extra:
-            self.config.pop(key, None)
-        if noise_exponent or hole_scale != scale:  # else the config of older exports
-            self.config.update(
-                zip(extra, (self.uncertainty_noise_exponent, hole_scale), strict=True)
-            )
-
     @torch.no_grad()
     def restore_with_uncertainty(
         self,
@@ -494,30 +463,17 @@ class RestorationVAE(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """:meth:`restore` and the calibrated standard deviation of its error per pixel and
         channel, ``(B, C, H, W)`` on the [0, 1] scale (0 where ``keep_known`` copies a pixel;
-        calibration: :meth:`calibrate_uncertainty`). Needs the uncertainty head
+        calibration: the ``calibration`` attribute). Needs the uncertainty head
         (``uncertainty=True``)."""
         if self.scale_head is None:
             raise ValueError("this model has no uncertainty head (trained without uncertainty)")
         enc = self.encode(degraded, mask, noise_level, filled)
         decoded = self.decode_with_heads(enc.mu, enc)
         restored = self._finish(decoded.image, degraded, mask, keep_known)
-        std = self.calibrated_std(decoded.log_scale.float().exp(), degraded, restored, mask)
+        std = self.calibration.apply(decoded.log_scale.float().exp(), degraded, restored, mask)
         if keep_known and mask is not None:
             std = std * mask.to(std.dtype)
         return restored, std
-
-    def calibrated_std(
-        self, std: Tensor, degraded: Tensor, restored: Tensor, mask: Tensor | None = None
-    ) -> Tensor:
-        """The head's ``(B, C, H, W)`` standard deviation with :meth:`calibrate_uncertainty`'s
-        factors applied; the noise level is measured on ``degraded`` against ``restored``."""
-        known = self.uncertainty_scale * std.new_ones(std.shape[0], 1, 1, 1)
-        if self.uncertainty_noise_exponent:
-            level = residual_level(degraded.float(), restored.float(), mask)
-            known = known * (level / 10.0) ** self.uncertainty_noise_exponent
-        if mask is None:
-            return std * known
-        return std * torch.where(mask.to(torch.bool), self.uncertainty_hole_scale, known)
 
     @torch.no_grad()
     def detect_damage(

@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 
 from restore.io.atomic import atomic_path
+from restore.models.calibration import KEYS as CALIBRATION_KEYS
+from restore.models.calibration import UncertaintyCalibration
 from restore.models.vae import HOLE_FILLS, RestorationVAE
 from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
 
@@ -34,17 +36,21 @@ def _inference_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def export_weights(
     net: RestorationVAE, path: str | Path, dtype: torch.dtype = torch.float32
 ) -> Path:
-    """Write ``net``'s inference weights and config to ``path``.
+    """Write ``net``'s inference weights and config (with the uncertainty calibration, when it has
+    the head) to ``path``.
 
     ``dtype=torch.float16`` halves the file (the shipped default model); weights load back as
     float32 either way.
     """
     path = Path(path)
     state = {k: v.detach().to(dtype).contiguous().cpu() for k, v in net.state_dict().items()}
+    config = dict(net.config)
+    if net.scale_head is not None:
+        config.update(net.calibration.to_config())
     payload = {
         "format": FORMAT,
         "version": VERSION,
-        "config": dict(net.config),
+        "config": config,
         "state_dict": _inference_state(state),
     }
     with atomic_path(path) as tmp:
@@ -57,7 +63,7 @@ def export_weights(
 _LIMITS = {"levels": 6, "width": 1024, "blocks": 32, "latent_channels": 256, "unshuffle": 8}
 MAX_PARAMETERS = 100_000_000
 _FLAGS = ("uncertainty", "damage", "noise_estimator")
-_SCALES = ("uncertainty_scale", "uncertainty_noise_exponent", "uncertainty_hole_scale")
+_SCALES = CALIBRATION_KEYS
 
 
 def _is_int(value, low: int, high: int) -> bool:
@@ -121,7 +127,11 @@ def check_config(config: object, source: Path) -> dict:
 
 
 def _build(config: dict, state: dict[str, torch.Tensor], source: Path) -> RestorationVAE:
+    """The network of a weight file: the config checked, the calibration split off it, the
+    shapes checked before anything is allocated."""
     config = check_config(config, source)
+    calibration = UncertaintyCalibration.from_config(config)
+    config = {k: v for k, v in config.items() if k not in CALIBRATION_KEYS}
     try:
         with torch.device("meta"):  # the shapes first, without allocating anything
             shapes = {k: tuple(v.shape) for k, v in RestorationVAE(**config).state_dict().items()}
@@ -148,6 +158,7 @@ def _build(config: dict, state: dict[str, torch.Tensor], source: Path) -> Restor
         )
     net = RestorationVAE(**config)
     net.load_state_dict(state, strict=False)
+    net.calibration = calibration
     return net.eval()
 
 
@@ -246,15 +257,7 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     naming it.
     """
     config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
-    free = (
-        "hole_fill",
-        "uncertainty",
-        "uncertainty_scale",
-        "uncertainty_noise_exponent",
-        "uncertainty_hole_scale",
-        "damage",
-        "noise_estimator",
-    )
+    free = ("hole_fill", "uncertainty", *CALIBRATION_KEYS, "damage", "noise_estimator")
     theirs = {k: v for k, v in config.items() if k not in free}
     ours = {k: v for k, v in net.config.items() if k not in free}
     grown = theirs != ours and _grown_blocks(config, net.config)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from restore.models.calibration import UncertaintyCalibration
+
 Z90 = 1.6448536  # the central 90 % interval of a Gaussian: mean +- Z90 standard deviations
 FIT_SIGMAS = (5, 15, 25, 50)
 
@@ -27,8 +29,9 @@ def _noisy(clean: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
 
 
 def fit_calibration(net, files: Sequence[Path], seed: int = 0) -> tuple[float, float, float, int]:
-    """Fit :meth:`RestorationVAE.calibrate_uncertainty` on ``files`` (white noise at several
-    sigmas and camera-pipeline noise, each without and with holes) so that 90 % of the errors fall
+    """Fit the :class:`restore.models.calibration.UncertaintyCalibration` of ``net`` on ``files``
+    (white noise at several sigmas and camera-pipeline noise, each without and with holes; ``net``
+    keeps the identity calibration after) so that 90 % of the errors fall
     inside the 90 % interval: the noise exponent that brings the tasks' coverage on the known
     pixels closest to 0.9 (the largest miss smallest, over a grid), the scale that gives 0.9 on
     all known pixels with it, and the scale that gives 0.9 inside the holes. Returns ``(scale,
@@ -37,7 +40,7 @@ def fit_calibration(net, files: Sequence[Path], seed: int = 0) -> tuple[float, f
     from restore.io.images import read_image
     from restore.models.noise_level import residual_level
 
-    net.calibrate_uncertainty(1.0)
+    net.calibration = UncertaintyCalibration()  # the head's own map
     known: dict[int, list[tuple[torch.Tensor, float]]] = {}  # task -> (|err| / std, level)
     holes = []
     g_sub = torch.Generator().manual_seed(seed)
