@@ -207,7 +207,10 @@ def test_restore_bench_damage_table(tmp_path, capsys):
         pixels = (synthetic_image(3, (96, 128), seed=i) * 255).round().astype(np.uint8)
         Image.fromarray(pixels).save(folder / f"{i}.png")
     args = ["damage", "--images", str(folder), "--kinds", "scratches", "mixed"]
+    args += ["--out", str(tmp_path / "bench")]
     assert main([*args, "--weights", str(_model(tmp_path))]) == 0
+    assert "| scratches" in (tmp_path / "bench" / "results.md").read_text()
+    assert "ap" in (tmp_path / "bench" / "results.csv").read_text().splitlines()[0]
     lines = capsys.readouterr().out.splitlines()
     rows = [line.split("|")[1:-1] for line in lines if line.startswith(("| scratches", "| mixed"))]
     assert len(rows) == 2
@@ -228,6 +231,7 @@ def test_restore_bench_damage_table(tmp_path, capsys):
     ]
     assert marked == pytest.approx(np.mean([(p > 0.5).mean() for p in probability]), abs=1e-3)
     independent = ["damage", "--images", str(folder), "--generator", "independent"]
+    independent += ["--out", str(tmp_path / "bench2")]
     assert main([*independent, "--kinds", "hairs", "--weights", str(_model(tmp_path))]) == 0
     assert any(line.startswith("| hairs") for line in capsys.readouterr().out.splitlines())
     plain = RestorationVAE(**SMALL)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 import torch
@@ -186,3 +188,19 @@ def test_a_failed_side_file_leaves_no_output_for_skip_existing_to_skip(
     assert main([*args, "--device", "cpu"]) == 1
     assert "disk full" in capsys.readouterr().err
     assert not (out / "a.png").exists()  # the output is written last
+
+
+def test_restore_bench_samples_writes_its_table_and_rows(weights, tmp_path):
+    from restore.bench.samples import main as bench_samples
+
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    Image.fromarray(photo(128, 160)).save(folder / "a.png")
+    out = tmp_path / "bench"
+    args = ["--weights", str(weights), "--images", str(folder), "--samples", "2", "--out", str(out)]
+    assert bench_samples(args) == 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["hole"] for r in rows] == ["box96", "medium"]
+    assert all(r["images"] == "1" and 5 < float(r["fill"]) < 60 for r in rows)
+    table = (out / "results.md").read_text()
+    assert f"| box96 | 1 | 1 | {float(rows[0]['fill']):.2f} |" in table

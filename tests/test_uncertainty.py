@@ -321,3 +321,25 @@ def test_restore_calibrate_fits_on_the_configs_validation_split(tmp_path, capsys
     no_head = export_weights(RestorationVAE(**SMALL), tmp_path / "plain.pt")
     assert main([str(no_head), str(tmp_path / "x.pt"), "--config", *config]) == 2
     assert "no uncertainty head" in capsys.readouterr().err
+
+
+def test_restore_bench_uncertainty_writes_its_table_and_rows(tmp_path):
+    import csv
+
+    from restore.bench.uncertainty import main as bench_uncertainty
+
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(60, 200, (96, 128, 3), dtype=np.uint8)).save(folder / "a.png")
+    weights = export_weights(_net(), tmp_path / "u.pt")
+    out = tmp_path / "bench"
+    args = ["--weights", str(weights), "--images", str(folder), "--sigmas", "25", "--no-real"]
+    assert bench_uncertainty([*args, "--out", str(out)]) == 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["task"] for r in rows] == ["gauss25", "gauss25 + medium holes"]
+    assert all(0 <= float(r["coverage90"]) <= 1 for r in rows)
+    assert f"| gauss25 | 1 | {float(rows[0]['psnr']):.2f} |" in (out / "results.md").read_text()
+    plain = export_weights(_net(False), tmp_path / "p.pt")
+    assert bench_uncertainty(["--weights", str(plain), "--out", str(tmp_path / "none")]) == 2
+    assert not (tmp_path / "none").exists()

@@ -56,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def model_parser(prog: str, description: str, max_images_help: str) -> argparse.ArgumentParser:
-    """The options every model benchmark shares: --weights, --model, --images, --max-images."""
+    """The options every model benchmark shares: --weights, --model, --images, --max-images,
+    --out (default ``runs/benchmark/<subcommand>``)."""
     from restore.weights import add_model_options
 
     parser = argparse.ArgumentParser(
@@ -65,6 +66,13 @@ def model_parser(prog: str, description: str, max_images_help: str) -> argparse.
     add_model_options(parser)
     parser.add_argument("--images", type=Path, help="clean test images (default: Kodak24)")
     parser.add_argument("--max-images", type=int, help=max_images_help)
+    default_out = Path("runs") / "benchmark" / prog.split()[-1]
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=default_out,
+        help=f"where results.md and results.csv go (default: {default_out})",
+    )
     return parser
 
 

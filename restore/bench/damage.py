@@ -42,6 +42,7 @@ import torch
 
 from restore.bench.cli import load_restorer, model_parser
 from restore.bench.protocol import data_dir, load_images, psnr
+from restore.bench.reports import write_summary
 from restore.metrics import damage_auroc, damage_average_precision
 
 KINDS = ("scratches", "dust", "creases", "blotches", "text")
@@ -168,24 +169,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         s if s.clean.shape[2] == 3 else type(s)(s.name, s.clean.repeat(3, 2)) for s in samples
     ]
     fp = false_positives(loaded[0], samples)
-    print(
+    rows = evaluate(loaded[0], samples, kinds, args.seed, args.generator)
+    lines = [
+        "# restore-bench damage",
+        "",
+        f"weights {loaded[1]}; images {args.images or data_dir() / 'Kodak24'}; generator"
+        f" {args.generator}; seed {args.seed}",
+        "",
         f"false positives on the {fp['images']} undamaged images: marked {fp['marked_mean']:.4f}"
         f" (worst {fp['marked_worst']:.4f}), filled {fp['filled_mean']:.4f} (worst"
-        f" {fp['filled_worst']:.4f})"
-    )
-    rows = evaluate(loaded[0], samples, kinds, args.seed, args.generator)
-    if not rows:
-        return 0
-    print(
-        "| damage | images | damaged share | AP (random = share) | AUROC | precision @0.5 "
-        "| recall @0.5 | " + " | ".join(f"PSNR {name}" for name in REPAIRS) + " |"
-    )
-    print("|---" * (7 + len(REPAIRS)) + "|")
-    for r in rows:
-        print(
+        f" {fp['filled_worst']:.4f})",
+    ]
+    if rows:
+        lines += [
+            "",
+            "| damage | images | damaged share | AP (random = share) | AUROC | precision @0.5 "
+            "| recall @0.5 | " + " | ".join(f"PSNR {name}" for name in REPAIRS) + " |",
+            "|---" * (7 + len(REPAIRS)) + "|",
+        ]
+        lines += [
             f"| {r['kind']} | {r['images']} | {r['share']:.4f} | {r['ap']:.3f} | "
             f"{r['auroc']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
             + " | ".join(f"{r[name]:.2f}" for name in REPAIRS)
             + " |"
-        )
+            for r in rows
+        ]
+    write_summary(args.out, lines, [dict(kind="false positives (undamaged)", **fp), *rows])
     return 0

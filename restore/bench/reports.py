@@ -117,6 +117,20 @@ class PerImageLog:
         self.file.close()
 
 
+def write_summary(out: str | Path, lines: Sequence[str], rows: list[dict]) -> list[Path]:
+    """The one writer of the model benchmarks (damage, samples, uncertainty): ``results.md``
+    (``lines``, Markdown) and ``results.csv`` (``rows``, every key) into ``out``; the Markdown
+    goes to standard output too. Returns the files."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    text = "\n".join(lines) + "\n"
+    (out / "results.md").write_text(text)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    write_csv(rows, out / "results.csv", columns)
+    print(text, end="")
+    return [out / "results.md", out / "results.csv"]
+
+
 def write_csv(rows: list[dict], path: Path, columns: list[str]) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)

@@ -27,6 +27,7 @@ import torch
 
 from restore.bench.cli import load_restorer, model_parser
 from restore.bench.protocol import data_dir, hole_mask, load_images, rgb_tensor
+from restore.bench.reports import write_summary
 from restore.metrics import gradient_energy, psnr
 
 HOLES = ("box96", "medium")
@@ -102,16 +103,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples = load_images(args.images or data_dir() / "Kodak24", args.max_images)
     rows = evaluate(loaded[0], samples, args.samples, args.temperatures, args.seed)
     n = args.samples
-    print(
+    lines = [
+        "# restore-bench samples",
+        "",
+        f"weights {loaded[1]}; {n} draws per image, seed {args.seed}",
+        "",
         f"| hole | temperature | images | fill | best of {n} | mean of {n} | "
-        "|log energy ratio| | log energy ratio (fill) | spread |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['hole']} | {r['temperature']:g} | {r['images']} | {r['fill']:.2f} | "
-            f"{r['best']:.2f} ({r['best'] - r['fill']:+.2f}) | "
-            f"{r['mean']:.2f} ({r['mean'] - r['fill']:+.2f}) | {r['abs_log_energy']:.2f} | "
-            f"{r['log_energy']:+.2f} ({r['fill_log_energy']:+.2f}) | {r['spread']:.1f} |"
-        )
+        "|log energy ratio| | log energy ratio (fill) | spread |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['hole']} | {r['temperature']:g} | {r['images']} | {r['fill']:.2f} | "
+        f"{r['best']:.2f} ({r['best'] - r['fill']:+.2f}) | "
+        f"{r['mean']:.2f} ({r['mean'] - r['fill']:+.2f}) | {r['abs_log_energy']:.2f} | "
+        f"{r['log_energy']:+.2f} ({r['fill_log_energy']:+.2f}) | {r['spread']:.1f} |"
+        for r in rows
+    ]
+    write_summary(args.out, lines, rows)
     return 0 if all(math.isfinite(r["fill"]) for r in rows) else 1

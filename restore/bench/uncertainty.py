@@ -31,6 +31,7 @@ from restore.bench.protocol import (
     load_real_pairs,
     rgb_tensor,
 )
+from restore.bench.reports import write_summary
 from restore.metrics import ause, calibration_error, interval_coverage, psnr
 from restore.training.calibration import _noisy, _predict
 
@@ -96,18 +97,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, spec in REAL_SETS.items():
             pairs[name] = load_real_pairs(data_dir(), spec, args.max_images)
     rows = evaluate(net, samples, pairs, args.sigmas, args.seed)
-    print(
-        f"uncertainty scale {net.calibration.scale:.4f}, noise exponent"
-        f" {net.calibration.noise_exponent:.2f}, hole scale {net.calibration.holes:.4f}"
-    )
-    print(
+    lines = [
+        "# restore-bench uncertainty",
+        "",
+        f"weights {loaded[1]}; uncertainty scale {net.calibration.scale:.4f}, noise exponent"
+        f" {net.calibration.noise_exponent:.2f}, hole scale {net.calibration.holes:.4f}",
+        "",
         "| task | images | PSNR | coverage of the 90 % interval | calibration error (10-90 %) "
-        "| AUSE (RMSE) | AUSE of a random ordering |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['task']} | {r['images']} | {r['psnr']:.2f} | {r['coverage90']:.3f} | "
-            f"{r['calibration_error']:.3f} | {r['ause']:.3f} | {r['ause_random']:.3f} |"
-        )
+        "| AUSE (RMSE) | AUSE of a random ordering |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['task']} | {r['images']} | {r['psnr']:.2f} | {r['coverage90']:.3f} | "
+        f"{r['calibration_error']:.3f} | {r['ause']:.3f} | {r['ause_random']:.3f} |"
+        for r in rows
+    ]
+    write_summary(args.out, lines, rows)
     return 0
