@@ -35,14 +35,14 @@ image.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 
 from restore.bench.cli import load_restorer, model_parser
 from restore.bench.protocol import data_dir, load_images, psnr
-from restore.bench.reports import write_summary
+from restore.bench.reports import SummaryTable
 from restore.metrics import damage_auroc, damage_average_precision
 
 KINDS = ("scratches", "dust", "creases", "blotches", "text")
@@ -94,13 +94,13 @@ def false_positives(restorer, samples) -> dict:
 
 def evaluate(
     restorer, samples, kinds: Sequence[str], seed: int = 0, generator: str = "train"
-) -> list[dict]:
-    """One row per kind: detection scores and the repair PSNRs (means over images); damage from
-    the training routine (``train``) or the evaluation-only one (``independent``)."""
+) -> Iterator[dict]:
+    """One row per kind, as each finishes: detection scores and the repair PSNRs (means over
+    images); damage from the training routine (``train``) or the evaluation-only one
+    (``independent``)."""
     from restore.bench.independent_damage import independent_damage
 
     draw = damaged_pair if generator == "train" else independent_damage
-    rows = []
     for kind in kinds:
         scores = []
         for i, sample in enumerate(samples):
@@ -129,8 +129,7 @@ def evaluate(
         row = dict(kind=kind, images=len(samples))
         row.update(zip(("ap", "auroc", "precision", "recall", "share"), values[:5], strict=True))
         row.update(zip(REPAIRS, values[5:], strict=True))
-        rows.append(row)
-    return rows
+        yield row
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -168,8 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples = [
         s if s.clean.shape[2] == 3 else type(s)(s.name, s.clean.repeat(3, 2)) for s in samples
     ]
-    fp = false_positives(loaded[0], samples)
-    rows = evaluate(loaded[0], samples, kinds, args.seed, args.generator)
+    table = SummaryTable(args.out)
+    fp = table.add(dict(kind="false positives (undamaged)", **false_positives(loaded[0], samples)))
+    rows = [
+        table.add(row) for row in evaluate(loaded[0], samples, kinds, args.seed, args.generator)
+    ]
     lines = [
         "# restore-bench damage",
         "",
@@ -194,5 +196,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             + " |"
             for r in rows
         ]
-    write_summary(args.out, lines, [dict(kind="false positives (undamaged)", **fp), *rows])
+    table.finish(lines)
     return 0

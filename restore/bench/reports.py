@@ -117,18 +117,27 @@ class PerImageLog:
         self.file.close()
 
 
-def write_summary(out: str | Path, lines: Sequence[str], rows: list[dict]) -> list[Path]:
-    """The one writer of the model benchmarks (damage, samples, uncertainty): ``results.md``
-    (``lines``, Markdown) and ``results.csv`` (``rows``, every key) into ``out``; the Markdown
-    goes to standard output too. Returns the files."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    text = "\n".join(lines) + "\n"
-    (out / "results.md").write_text(text)
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    write_csv(rows, out / "results.csv", columns)
-    print(text, end="")
-    return [out / "results.md", out / "results.csv"]
+class SummaryTable:
+    """The one writer of the model benchmarks (damage, samples, uncertainty) into ``out``:
+    ``results.csv`` rewritten as each row finishes (:meth:`add`; every key of every row), so a
+    run stopped part way keeps its rows, and ``results.md`` (Markdown, also printed) at the end
+    (:meth:`finish`)."""
+
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.rows: list[dict] = []
+
+    def add(self, row: dict) -> dict:
+        self.rows.append(row)
+        columns = list(dict.fromkeys(k for r in self.rows for k in r))
+        write_csv(self.rows, self.out / "results.csv", columns)
+        return row
+
+    def finish(self, lines: Sequence[str]) -> None:
+        text = "\n".join(lines) + "\n"
+        (self.out / "results.md").write_text(text)
+        print(text, end="")
 
 
 def write_csv(rows: list[dict], path: Path, columns: list[str]) -> None:

@@ -20,14 +20,14 @@ the known pixels are kept. Inside the hole, per image then averaged (PSNR in dB,
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 
 from restore.bench.cli import load_restorer, model_parser
 from restore.bench.protocol import data_dir, hole_mask, load_images, rgb_tensor
-from restore.bench.reports import write_summary
+from restore.bench.reports import SummaryTable
 from restore.metrics import gradient_energy, psnr
 
 HOLES = ("box96", "medium")
@@ -65,9 +65,11 @@ def image_scores(restorer, clean: np.ndarray, holes: np.ndarray, n: int, tempera
     )
 
 
-def evaluate(restorer, samples, n: int, temperatures: Sequence[float], seed: int = 0) -> list[dict]:
-    """One row per hole kind x temperature: the scores averaged over the images."""
-    rows = []
+def evaluate(
+    restorer, samples, n: int, temperatures: Sequence[float], seed: int = 0
+) -> Iterator[dict]:
+    """One row per hole kind x temperature, as each finishes: the scores averaged over the
+    images."""
     for hole in HOLES:
         for temperature in temperatures:
             scores = []
@@ -82,8 +84,7 @@ def evaluate(restorer, samples, n: int, temperatures: Sequence[float], seed: int
                 clean = np.ascontiguousarray(np.broadcast_to(clean, (h, w, 3)))
                 scores.append(image_scores(restorer, clean, holes, n, temperature, seed + i))
             row = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
-            rows.append(dict(hole=hole, temperature=temperature, images=len(scores), **row))
-    return rows
+            yield dict(hole=hole, temperature=temperature, images=len(scores), **row)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,7 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if loaded is None:
         return 2
     samples = load_images(args.images or data_dir() / "Kodak24", args.max_images)
-    rows = evaluate(loaded[0], samples, args.samples, args.temperatures, args.seed)
+    table = SummaryTable(args.out)
+    evaluated = evaluate(loaded[0], samples, args.samples, args.temperatures, args.seed)
+    rows = [table.add(row) for row in evaluated]
     n = args.samples
     lines = [
         "# restore-bench samples",
@@ -119,5 +122,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{r['log_energy']:+.2f} ({r['fill_log_energy']:+.2f}) | {r['spread']:.1f} |"
         for r in rows
     ]
-    write_summary(args.out, lines, rows)
+    table.finish(lines)
     return 0 if all(math.isfinite(r["fill"]) for r in rows) else 1

@@ -8,8 +8,9 @@ Tasks: white Gaussian noise (sigma 15 / 25 / 50, rounded and clipped to 8 bits, 
 with and without LaMa ``medium`` holes on ``--images`` (default ``Kodak24``), and the real pair
 sets (:data:`restore.bench.protocol.REAL_SETS`), blind. Per task, over the images: PSNR, the
 coverage of the central 90 % interval (target 0.88-0.92), the calibration error over the
-10-90 % intervals and the AUSE (:mod:`restore.metrics`), from the model's
-``restore_with_uncertainty``, per pixel and channel.
+10-90 % intervals and the AUSE (:mod:`restore.metrics`), per pixel and channel, from what users
+get: :meth:`restore.Restorer.restore` and :meth:`restore.Restorer.uncertainty` (tiled, the map
+RMS over the colour channels).
 
 The calibration itself is fitted by ``restore-calibrate`` (:mod:`restore.calibrate`), on the
 validation split of the training photos.
@@ -17,7 +18,7 @@ validation split of the training photos.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -29,16 +30,22 @@ from restore.bench.protocol import (
     hole_mask,
     load_images,
     load_real_pairs,
+    noisy_pair,
     rgb_tensor,
 )
-from restore.bench.reports import write_summary
+from restore.bench.reports import SummaryTable
 from restore.metrics import ause, calibration_error, interval_coverage, psnr
-from restore.training.calibration import _noisy, _predict
 
 
-def evaluate(net, samples, pairs, sigmas, seed: int = 0) -> list[dict]:
-    """One row per task: PSNR, 90 % coverage, calibration error, AUSE (means over images)."""
-    rows = []
+def predict(restorer, degraded: torch.Tensor, mask: torch.Tensor | None):
+    """``(restored, std)`` of ``restorer`` on a ``(1, 3, H, W)`` 0-1 image, both on the 0-1 scale
+    (std ``(1, 1, H, W)``), blind."""
+    return restorer.restore(degraded, mask), restorer.uncertainty(degraded, mask) / 255.0
+
+
+def evaluate(restorer, samples, pairs, sigmas, seed: int = 0) -> Iterator[dict]:
+    """One row per task, as each finishes: PSNR, 90 % coverage, calibration error, AUSE (means
+    over images)."""
     tasks = [(f"gauss{s:g}", s, False) for s in sigmas]
     tasks += [(f"gauss{s:g} + medium holes", s, True) for s in sigmas]
     for name, sigma, holes in tasks:
@@ -48,16 +55,16 @@ def evaluate(net, samples, pairs, sigmas, seed: int = 0) -> list[dict]:
             mask = None
             if holes:
                 mask = torch.from_numpy(hole_mask(sample, i, "medium", seed)).float()[None, None]
-            restored, std = _predict(net, _noisy(clean, sigma, seed + i), mask)
+            noisy = rgb_tensor(noisy_pair(sample, i, sigma, seed)[1])
+            restored, std = predict(restorer, noisy, mask)
             scores.append(_scores(restored, std, clean))
-        rows.append(_row(name, len(samples), scores))
+        yield _row(name, len(samples), scores)
     for set_name, set_pairs in pairs.items():
         scores = [
-            _scores(*_predict(net, rgb_tensor(p.noisy), None), rgb_tensor(p.clean))
+            _scores(*predict(restorer, rgb_tensor(p.noisy), None), rgb_tensor(p.clean))
             for p in set_pairs
         ]
-        rows.append(_row(f"real {set_name}", len(set_pairs), scores))
-    return rows
+        yield _row(f"real {set_name}", len(set_pairs), scores)
 
 
 def _scores(restored, std, clean) -> list[float]:
@@ -90,18 +97,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     loaded = load_restorer(args, "scale_head", "uncertainty head")
     if loaded is None:
         return 2
-    net = loaded[0].net  # per channel: the network's own map, calibrated
+    restorer = loaded[0]
     samples = load_images(args.images or data_dir() / "Kodak24", args.max_images)
     pairs = {}
     if not args.no_real:
         for name, spec in REAL_SETS.items():
             pairs[name] = load_real_pairs(data_dir(), spec, args.max_images)
-    rows = evaluate(net, samples, pairs, args.sigmas, args.seed)
+    table = SummaryTable(args.out)
+    rows = [table.add(row) for row in evaluate(restorer, samples, pairs, args.sigmas, args.seed)]
+    calibration = restorer.net.calibration
     lines = [
         "# restore-bench uncertainty",
         "",
-        f"weights {loaded[1]}; uncertainty scale {net.calibration.scale:.4f}, noise exponent"
-        f" {net.calibration.noise_exponent:.2f}, hole scale {net.calibration.holes:.4f}",
+        f"weights {loaded[1]}; uncertainty scale {calibration.scale:.4f}, noise exponent"
+        f" {calibration.noise_exponent:.2f}, hole scale {calibration.holes:.4f}",
         "",
         "| task | images | PSNR | coverage of the 90 % interval | calibration error (10-90 %) "
         "| AUSE (RMSE) | AUSE of a random ordering |",
@@ -112,5 +121,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{r['calibration_error']:.3f} | {r['ause']:.3f} | {r['ause_random']:.3f} |"
         for r in rows
     ]
-    write_summary(args.out, lines, rows)
+    table.finish(lines)
     return 0
