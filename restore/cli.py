@@ -7,16 +7,15 @@ model are loaded when there is work to do.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from restore.io.atomic import remove_empty_folders
+from restore.run_report import ReportRow, write_report
 from restore.weights import DEFAULT_MODEL, add_model_options
 
 if TYPE_CHECKING:  # restore.jobs imports NumPy and OpenCV: only once there is work to do
@@ -26,20 +25,6 @@ EXIT_OK, EXIT_FAILURES, EXIT_INTERRUPTED = 0, 1, 130  # usage errors exit 2 (arg
 EXIT_TERMINATED = 143  # SIGTERM (what SLURM, Docker and kill send): stopped as Ctrl-C stops
 # set to a nonzero value in all but the first process of a Lightning or SLURM run
 RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
-
-
-@dataclass
-class Row:
-    """One line of the ``--report``."""
-
-    input: str
-    output: str
-    size: str = ""
-    noise_level: str = ""  # the noise the model read when denoising blind (grey levels, RMS)
-    filled: str = ""  # share of the pixels filled (holes given or damage found)
-    seconds: float = 0.0
-    status: str = ""
-    error: str = ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,7 +241,8 @@ def _check_options(args: argparse.Namespace) -> None:
 def _check_writable(args: argparse.Namespace, jobs: list[Job]) -> list[Path]:
     """Before any work: the output folders and the report can be written; parts that a killed
     run left in the output folders are removed. Returns the folders made for the check (see
-    :func:`_remove_if_empty`); ``OSError`` naming a folder that cannot be written."""
+    :func:`restore.io.atomic.remove_empty_folders`); ``OSError`` naming a folder that cannot be
+    written."""
     from restore.io.atomic import check_writable, remove_stale_parts
 
     folders = {job.output.parent for job in jobs} | {args.output}
@@ -269,17 +255,7 @@ def _check_writable(args: argparse.Namespace, jobs: list[Job]) -> list[Path]:
     return created
 
 
-def _remove_if_empty(folders: list[Path]) -> None:
-    """Take away the folders made for the writing check that stayed empty (a run that wrote
-    nothing leaves nothing), deepest first."""
-    for folder in sorted(set(folders), key=lambda p: len(p.parts), reverse=True):
-        try:
-            folder.rmdir()
-        except OSError:
-            pass
-
-
-def plan(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
+def plan(args: argparse.Namespace) -> tuple[list[Job], list[ReportRow]]:
     """The jobs of the command line (:func:`restore.jobs.plan_jobs`); a failed row for each input
     that does not exist."""
     from restore.jobs import plan_jobs
@@ -293,7 +269,10 @@ def plan(args: argparse.Namespace) -> tuple[list[Job], list[Row]]:
         out_format=args.format,
         suffix=args.suffix,
     )
-    rows = [Row(str(m), "", status="failed", error=f"{m}: no such file or folder") for m in missing]
+    rows = [
+        ReportRow(str(m), "", status="failed", error=f"{m}: no such file or folder")
+        for m in missing
+    ]
     return jobs, rows
 
 
@@ -323,19 +302,6 @@ class Progress:
     def close(self) -> None:
         if self.enabled and self.done:
             print(file=sys.stderr)
-
-
-def _write_report(path: Path, rows: list[Row]) -> None:
-    from restore.io.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        if path.suffix.lower() == ".json":
-            tmp.write_text(json.dumps([asdict(r) for r in rows], indent=2))
-            return
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(Row.__dataclass_fields__))
-            writer.writeheader()
-            writer.writerows(asdict(r) for r in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -370,23 +336,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _restore_all(args, jobs, rows)
     finally:
-        _remove_if_empty(created)
+        remove_empty_folders(created)
 
 
 def _lightning_run(args: argparse.Namespace) -> bool:
     return bool(args.devices is not None or args.num_nodes != 1 or args.accelerator)
 
 
-def _restore_all(args: argparse.Namespace, jobs: list[Job], rows: list[Row]) -> int:
+def _restore_all(args: argparse.Namespace, jobs: list[Job], rows: list[ReportRow]) -> int:
     """Restore the planned jobs, then report; the exit status."""
     todo = []
     for job in jobs:
         if args.skip_existing and job.output.exists():
             rows.append(
-                Row(str(job.source), str(job.output), status="skipped", error="output exists")
+                ReportRow(str(job.source), str(job.output), status="skipped", error="output exists")
             )
         elif args.dry_run:
-            rows.append(Row(str(job.source), str(job.output), status="dry-run"))
+            rows.append(ReportRow(str(job.source), str(job.output), status="dry-run"))
             line = f"{job.source} -> {job.output}" + (f" (mask {job.mask})" if job.mask else "")
             print(printable(line))
         else:
@@ -402,7 +368,7 @@ def _restore_all(args: argparse.Namespace, jobs: list[Job], rows: list[Row]) -> 
     failed = [r for r in rows if r.status == "failed"]
     if args.report is not None:
         try:
-            _write_report(args.report, rows)
+            write_report(args.report, rows)
         except OSError as err:
             print(f"restore-image: error: cannot write the report: {err}", file=sys.stderr)
             status = status if status != EXIT_OK else EXIT_FAILURES
@@ -420,7 +386,7 @@ def _restore_all(args: argparse.Namespace, jobs: list[Job], rows: list[Row]) -> 
     return EXIT_FAILURES if failed or status else EXIT_OK
 
 
-def _load_net(args, todo: list[Job], rows: list[Row]):
+def _load_net(args, todo: list[Job], rows: list[ReportRow]):
     """The network --weights/--model name, checked against the options that need its heads;
     None (every job failed, in ``rows``) when it cannot be loaded."""
     from restore.models.weights import load_net
@@ -437,14 +403,15 @@ def _load_net(args, todo: list[Job], rows: list[Row]):
         return None
 
 
-def _model_not_loaded(err: Exception, todo: list[Job], rows: list[Row]) -> None:
+def _model_not_loaded(err: Exception, todo: list[Job], rows: list[ReportRow]) -> None:
     print(f"restore-image: error: cannot load the model: {err}", file=sys.stderr)
     rows.extend(
-        Row(str(j.source), str(j.output), status="failed", error="model not loaded") for j in todo
+        ReportRow(str(j.source), str(j.output), status="failed", error="model not loaded")
+        for j in todo
     )
 
 
-def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
+def _run_lightning(args, todo: list[Job], rows: list[ReportRow]) -> tuple[int, bool]:
     """Restore ``todo`` with Lightning's predict loop (:func:`restore.predict.restore_jobs`) over
     --devices x --num-nodes processes; the rows of every process, in input order, go to ``rows``.
     Returns the status and whether this is process 0 (which reports).
@@ -478,7 +445,7 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
     for p in run.predictions:
         job, record = p.item, p.record or {}
         rows.append(
-            Row(
+            ReportRow(
                 str(job.source),
                 str(job.output),
                 size=record.get("size", ""),
@@ -492,7 +459,7 @@ def _run_lightning(args, todo: list[Job], rows: list[Row]) -> tuple[int, bool]:
     return (_stop_status() if run.interrupted else EXIT_OK), run.first
 
 
-def _run(args, todo: list[Job], rows: list[Row]) -> int:
+def _run(args, todo: list[Job], rows: list[ReportRow]) -> int:
     from restore.errors import failure_message
     from restore.jobs import restore_file, write_result
     from restore.restorer import Restorer
@@ -511,7 +478,7 @@ def _run(args, todo: list[Job], rows: list[Row]) -> int:
     try:
         for job in todo:
             start = time.monotonic()
-            row = Row(str(job.source), str(job.output))
+            row = ReportRow(str(job.source), str(job.output))
             try:
                 result = restore_file(restorer, job, args.options)
                 write_result(result, args.options, quality=args.quality)

@@ -95,3 +95,13 @@ def check_writable(folder: str | Path) -> list[Path]:
     except OSError as err:
         raise OSError(f"{folder}: cannot write there ({err.strerror or err})") from err
     return created
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Take away those of ``folders`` that are empty (e.g. made by :func:`check_writable` for a
+    run that then wrote nothing), deepest first; others are left alone."""
+    for folder in sorted(set(folders), key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
