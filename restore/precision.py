@@ -1,7 +1,6 @@
 """The ``auto`` precision of training and inference, one table: fp16 autocast on CUDA, bf16 on a
-CPU that computes in bf16 natively (about twice as fast as fp32 there, with channels-last), fp32 on
-other CPUs (bf16 is emulated there: about 3x slower than fp32 on an AVX-512 Xeon without BF16) and
-on MPS."""
+CPU that computes in bf16 natively (faster than fp32 there, with channels-last), fp32 on
+other CPUs (bf16 is emulated there, slower than fp32: MODEL_CARD.md) and on MPS."""
 
 from __future__ import annotations
 
