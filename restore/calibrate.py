@@ -1,13 +1,14 @@
 """``restore-calibrate``: fit the uncertainty head's calibration of a model on the validation
-split of the training photos that a training config names, and write the calibrated weights.
+split that a training config names (its held-out photos and its real validation pairs), and write
+the calibrated weights.
 
     restore-calibrate runs/photo_v2/<run> calibrated.pt                 # experiment=photo_v2
     restore-calibrate model.pt calibrated.pt --config experiment=photo data.max_val_images=8
 
 The split is the one ``restore-train`` holds out with the same config (its ``data`` group: folders,
-``val_fraction``, ``max_val_images``, ``split_seed``), so no test image and no training image is
-used. The fit is :func:`restore.training.calibration.fit_calibration`; the weights are written in
-float16, as the shipped models are.
+``val_fraction``, ``max_val_images``, ``split_seed``, and the ``real_val`` pairs), so no test image
+and no training image is used. The fit is :func:`restore.training.calibration.fit_calibration`;
+the weights are written in float16, as the shipped models are.
 """
 
 from __future__ import annotations
@@ -18,18 +19,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def validation_files(overrides: Sequence[str]) -> list[Path]:
-    """The validation photos of the training config composed with ``overrides``."""
+def validation_split(overrides: Sequence[str]) -> tuple[list[Path], dict]:
+    """The validation photos and real validation pairs (``{set name: [(noisy, clean)]}``,
+    ``(1, C, H, W)`` 0-1 tensors) of the training config composed with ``overrides``."""
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
+    from restore.data.datamodule import PairedImages
     from restore.training.config import config_dir
 
     with initialize_config_dir(config_dir(), version_base="1.3"):
         cfg = compose("train", overrides=list(overrides))
     data = instantiate(cfg.data, cache=False, real_val=None, real_train=None)
     data.build_datasets()
-    return list(data.val_files)
+    pairs = {}
+    for name, spec in (cfg.data.get("real_val") or {}).items():
+        items = PairedImages(name=name, channels=data.channels, **spec)
+        pairs[name] = [(item["noisy"][None], item["clean"][None]) for item in items]
+    return list(data.val_files), pairs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,16 +64,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         net = load_net(args.weights).float()
         if net.scale_head is None:
             raise ValueError(f"{args.weights}: this model has no uncertainty head")
-        files = validation_files(args.config)
+        files, pairs = validation_split(args.config)
     except (OSError, ValueError) as err:
         print(f"restore-calibrate: error: {err}", file=sys.stderr)
         return 2
-    scale, exponent, hole_scale, count = fit_calibration(net, files, args.seed)
+    scale, exponent, hole_scale, count = fit_calibration(net, files, args.seed, pairs)
     net.calibration = UncertaintyCalibration(scale, exponent, hole_scale)
     export_weights(net, args.out, dtype=torch.float16)
     print(
         f"scale {scale:.4f}, noise exponent {exponent:.2f}, hole scale {hole_scale:.4f} fitted on"
-        f" {len(files)} validation photos ({count} values); wrote {args.out}"
+        f" {len(files)} validation photos and {sum(map(len, pairs.values()))} real validation"
+        f" pairs ({count} values); wrote {args.out}"
     )
     return 0
 

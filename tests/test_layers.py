@@ -11,7 +11,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "restore"
 LAYERS = [
     {"io", "weights", "errors", "precision", "convert", "metrics", "visualize"},  # core
     {"models", "corruption"},
-    {"restorer", "tiling", "jobs", "run_report", "predict", "training", "data"},  # inference and training
+    # inference and training
+    {"restorer", "tiling", "jobs", "run_report", "predict", "training", "data"},
     {"cli", "ray_data", "export", "bench", "train", "calibrate", "__init__"},  # front ends
 ]
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}

@@ -288,6 +288,9 @@ def test_fitted_calibration_covers_90_percent_at_each_noise_level(tmp_path):
     scale, exponent, hole_scale, count = fit_calibration(model, files)
     assert count == 2 * 5 * 2 * 48 * 64 * 3  # images x noises x (without, with holes) x values
     assert 0.2 <= exponent <= 0.8  # between white noise (1) and camera noise (the blur keeps it)
+    clean = torch.full((1, 3, 48, 64), 120 / 255)
+    real = {"cam": [(_noisy(clean, 30, 7), clean)]}
+    assert fit_calibration(model, files, pairs=real)[3] == count + 48 * 64 * 3
     clean = torch.full((1, 3, 48, 64), 100 / 255)
     misses = []
     for exponent_used in (0.0, exponent):
@@ -301,21 +304,33 @@ def test_fitted_calibration_covers_90_percent_at_each_noise_level(tmp_path):
 
 
 def test_restore_calibrate_fits_on_the_configs_validation_split(tmp_path, capsys):
-    from restore.calibrate import main, validation_files
+    from restore.calibrate import main, validation_split
 
-    photos = tmp_path / "photos"
+    photos, real = tmp_path / "photos", tmp_path / "real"
     photos.mkdir()
+    real.mkdir()
     rng = np.random.default_rng(0)
     for i in range(6):
         Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)).save(photos / f"{i}.png")
+    for i in range(3):
+        clean = rng.integers(50, 200, (40, 48, 3))
+        Image.fromarray(clean.astype(np.uint8)).save(real / f"{i}_gt.png")
+        noisy = np.clip(clean + rng.normal(0, 10, clean.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(real / f"{i}_noise.png")
     config = ["data=folder", f"data.root={photos}", "data.val_fraction=0.34"]
-    held_out = validation_files(config)
+    spec = f"{{cam: {{root: '{real}', noisy_suffix: _noise, clean_suffix: _gt}}}}"
+    config.append(f"data.real_val={spec}")
+    held_out, pairs = validation_split(config)
     assert len(held_out) == 2 and all(p.parent == photos for p in held_out)
+    assert list(pairs) == ["cam"] and len(pairs["cam"]) == 3
+    noisy, clean = pairs["cam"][0]
+    assert noisy.shape == clean.shape == (1, 3, 40, 48)
+    assert 0.02 < float((noisy - clean).std()) < 0.06
     torch.manual_seed(0)
     weights = export_weights(RestorationVAE(**SMALL, uncertainty=True), tmp_path / "u.pt")
     assert main([str(weights), str(tmp_path / "cal.pt"), "--config", *config]) == 0
     out = capsys.readouterr().out
-    assert "fitted on 2 validation photos" in out
+    assert "fitted on 2 validation photos and 3 real validation pairs" in out
     calibrated = load_net(tmp_path / "cal.pt")
     assert calibrated.calibration.scale != 1.0
     no_head = export_weights(RestorationVAE(**SMALL), tmp_path / "plain.pt")

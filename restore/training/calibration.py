@@ -5,7 +5,7 @@ training photos, never a test set). :func:`fit_calibration` fits it; ``restore-c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -28,20 +28,33 @@ def _noisy(clean: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
     return (noisy.clamp(0, 1) * 255).round() / 255
 
 
-def fit_calibration(net, files: Sequence[Path], seed: int = 0) -> tuple[float, float, float, int]:
-    """Fit the :class:`restore.models.calibration.UncertaintyCalibration` of ``net`` on ``files``
-    (white noise at several sigmas and camera-pipeline noise, each without and with holes; ``net``
-    keeps the identity calibration after) so that 90 % of the errors fall
-    inside the 90 % interval: the noise exponent that brings the tasks' coverage on the known
-    pixels closest to 0.9 (the largest miss smallest, over a grid), the scale that gives 0.9 on
-    all known pixels with it, and the scale that gives 0.9 inside the holes. Returns ``(scale,
-    noise_exponent, hole_scale, number of values)``."""
+def fit_calibration(
+    net,
+    files: Sequence[Path],
+    seed: int = 0,
+    pairs: Mapping[str, Sequence[tuple[torch.Tensor, torch.Tensor]]] | None = None,
+) -> tuple[float, float, float, int]:
+    """Fit the :class:`restore.models.calibration.UncertaintyCalibration` of ``net`` so that 90 %
+    of the errors fall inside the 90 % interval: the noise exponent that brings the tasks'
+    coverage on the known pixels closest to 0.9 (the largest miss smallest, over a grid), the
+    scale that gives 0.9 on all known pixels with it, and the scale that gives 0.9 inside the
+    holes. ``net`` keeps the identity calibration after.
+
+    Args:
+        net: a network with an uncertainty head.
+        files: clean photos; the tasks are white noise at several sigmas and camera-pipeline
+            noise, each without and with holes.
+        seed: seed of those corruptions.
+        pairs: real noise, by set name: ``(noisy, clean)`` ``(1, C, H, W)`` 0-1 tensors, one task
+            per set (validation pairs only, never a test set).
+
+    Returns ``(scale, noise_exponent, hole_scale, number of values)``."""
     from restore.corruption import CameraNoise, IrregularMasks
     from restore.io.images import read_image
     from restore.models.noise_level import residual_level
 
     net.calibration = UncertaintyCalibration()  # the head's own map
-    known: dict[int, list[tuple[torch.Tensor, float]]] = {}  # task -> (|err| / std, level)
+    known: dict[str, list[tuple[torch.Tensor, float]]] = {}  # task -> (|err| / std, level)
     holes = []
     g_sub = torch.Generator().manual_seed(seed)
     for i, path in enumerate(files):
@@ -59,10 +72,17 @@ def fit_calibration(net, files: Sequence[Path], seed: int = 0) -> tuple[float, f
                     hole = (task_mask.expand_as(std) > 0).flatten()
                     holes.append(_subsample(ratio[hole], g_sub))
                 level = float(residual_level(degraded, restored, task_mask))
-                known.setdefault(2 * j + k, []).append((_subsample(ratio[~hole], g_sub), level))
+                task = f"synthetic {j}" + (" holes" if k else "")
+                known.setdefault(task, []).append((_subsample(ratio[~hole], g_sub), level))
+    for name, set_pairs in (pairs or {}).items():
+        for noisy, clean in set_pairs:
+            restored, std = _predict(net, noisy, None)
+            ratio = ((clean - restored).abs() / std).flatten()
+            level = float(residual_level(noisy, restored, None))
+            known.setdefault(f"real {name}", []).append((_subsample(ratio, g_sub), level))
     count = sum(r.numel() for v in known.values() for r, _ in v) + sum(h.numel() for h in holes)
 
-    def calibrated(exponent: float) -> dict[int, torch.Tensor]:
+    def calibrated(exponent: float) -> dict[str, torch.Tensor]:
         return {
             t: torch.cat([r / (lv / 10.0) ** exponent for r, lv in v]) for t, v in known.items()
         }
