@@ -277,7 +277,11 @@ def plan(args: argparse.Namespace) -> tuple[list[Job], list[ReportRow]]:
 
 
 class Progress:
-    """Files done, megapixels per second and ETA on one stderr line; silent when not a terminal."""
+    """Files done, megapixels per second and ETA on one stderr line; silent when not a terminal.
+
+    Args:
+        total: the number of files the run will restore (what the count and the ETA go up to).
+    """
 
     def __init__(self, total: int) -> None:
         self.total, self.done, self.megapixels = total, 0, 0.0

@@ -39,12 +39,24 @@ def _check_float_range(low: float, high: float) -> None:
 
 @dataclass
 class Layout:
-    """What :func:`from_batch` needs to give an output the input's type, dtype and shape."""
+    """What :func:`from_batch` needs to give an output the input's type, dtype and shape.
 
-    kind: str  # "numpy", "pil" or "torch"
+    Attributes:
+        kind: the input's type: ``"numpy"``, ``"pil"`` or ``"torch"``.
+        dtype: the input's dtype (a NumPy dtype; for tensors, a torch dtype); the output is cast
+            back to it.
+        shape: the input's shape, alpha channel included (for PIL images, that of its pixel
+            array, palette images expanded to RGB or RGBA).
+        alpha: the input's alpha channel, in its own type, or None: an ``(H, W)`` array as
+            stored (unscaled), or for tensors the ``(B, 1, H, W)`` slice.
+        pil_mode: the PIL image's mode (after palette expansion); None for other inputs.
+        device: the input tensor's device; None for other inputs.
+    """
+
+    kind: str
     dtype: Any
     shape: tuple[int, ...]
-    alpha: Any = None  # the input's alpha channel, in its own type, or None
+    alpha: Any = None
     pil_mode: str | None = None
     device: torch.device | None = None
 

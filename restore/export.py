@@ -40,7 +40,11 @@ INPUTS, OUTPUTS = ("image", "mask", "noise_level"), ("restored",)
 class OnnxRestoration(nn.Module):
     """The network's deterministic restoration (decoded prior mean) of pre-filled images of any
     size (at least 17 x 17): mirrored ``BORDER`` pixels beyond every edge and padded to the
-    stride (as ``Restorer`` does), and cropped back inside."""
+    stride (as ``Restorer`` does), and cropped back inside.
+
+    Args:
+        net: the network to export; it is cast to float32 and put in eval mode (in place).
+    """
 
     def __init__(self, net: RestorationVAE) -> None:
         super().__init__()

@@ -35,7 +35,15 @@ OUT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 @dataclass
 class Job:
     """One input file, where its result goes and its mask file (if any). (Not frozen: Lightning's
-    loader rebuilds the dataclasses it carries.)"""
+    loader rebuilds the dataclasses it carries.)
+
+    Attributes:
+        source: the input image file.
+        output: the restored image's path (its side files go next to it, :func:`side_path`);
+            None: given to :func:`write_result` instead.
+        mask: the hole-mask file (white = hole, by the rule of :mod:`restore.io.masks`), the
+            image's size; None: no mask file.
+    """
 
     source: Path
     output: Path | None = None
@@ -114,13 +122,25 @@ def _integer(value: Any, low: int, high: int) -> bool:
 @dataclass
 class Restored:
     """What a job made of one image; arrays in the input's layout and type (float images on their
-    own range)."""
+    own range).
+
+    Attributes:
+        image: the restored image.
+        holes: ``(H, W)`` bool: the pixels filled (repair: the damage found); None: none.
+        samples: the plausible restorations drawn (``JobOptions.samples`` of them), each like
+            ``image``; empty unless asked for.
+        uncertainty: ``(H, W)`` float32: the predicted standard deviation of each pixel's error
+            (:meth:`restore.restorer.Restorer.uncertainty`) in grey levels, 0 where the known
+            pixels were copied; None unless asked for (``JobOptions.uncertainty``).
+        noise_level: RMS of the level read when denoising blind (grey levels); None when the
+            level was given, for ``repair``, or when the model has no noise estimator.
+    """
 
     image: np.ndarray
-    holes: np.ndarray | None = None  # (H, W) bool: the pixels filled (repair: the damage found)
+    holes: np.ndarray | None = None
     samples: list[np.ndarray] = field(default_factory=list)
-    uncertainty: np.ndarray | None = None  # (H, W) float32 grey levels, 0 where copied
-    noise_level: float | None = None  # RMS of the level read when denoising blind (grey levels)
+    uncertainty: np.ndarray | None = None
+    noise_level: float | None = None
 
 
 def restore_pixels(
@@ -252,7 +272,13 @@ def find_holes(job: Job, image: ImageFile, options: JobOptions) -> np.ndarray | 
 
 @dataclass
 class JobResult:
-    """A restored file, not written yet: the input (pixels and metadata) and what was made."""
+    """A restored file, not written yet: the input (pixels and metadata) and what was made.
+
+    Attributes:
+        job: the job (input file, output path, mask file).
+        input: the input file as read; its metadata goes into the output and the samples.
+        restored: what was made of its pixels.
+    """
 
     job: Job
     input: ImageFile

@@ -45,7 +45,18 @@ from restore.jobs import JobOptions, restore_file
 @dataclass
 class Prediction:
     """What became of one item: ``result`` (``process``'s return value) or ``error``; then the
-    writer's record of it."""
+    writer's record of it.
+
+    Attributes:
+        index: the item's position in the input list (the order records are sorted back into).
+        item: the item as given (a file path or a :class:`restore.jobs.Job`).
+        result: ``process``'s return value; None when it failed, and once the writer has
+            written it.
+        error: one line naming the item and saying why it failed; empty when it did not.
+        seconds: wall-clock seconds ``process`` took on it (not counting the write).
+        record: what the writer's ``write`` returned for it (:func:`restore_jobs`: the
+            :meth:`restore.jobs.JobResult.report`); None for a failed item or without ``write``.
+    """
 
     index: int
     item: Any
@@ -179,7 +190,14 @@ class RestoredFileWriter(BasePredictionWriter):
 @dataclass
 class PredictRun:
     """What :func:`restore_jobs` did: a :class:`Prediction` per job (of every process; of this
-    process only when interrupted), whether it was interrupted, whether this is process 0."""
+    process only when interrupted), whether it was interrupted, whether this is process 0.
+
+    Attributes:
+        predictions: a :class:`Prediction` per job, their results dropped: of every process,
+            in input order; when interrupted, of this process only, in the order it finished them.
+        interrupted: whether Lightning's Ctrl-C handling stopped the run.
+        first: whether this is process 0 (global rank 0).
+    """
 
     predictions: list[Prediction]
     interrupted: bool

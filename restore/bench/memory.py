@@ -45,6 +45,11 @@ class Memory:
 
     Exact where the peak can be reset (Linux ``/proc/self/clear_refs``); otherwise from the
     process-lifetime ``ru_maxrss``: exact when the call raised it, else only an upper bound.
+
+    Attributes:
+        mib: the extra resident memory in MiB; None: not measured (:meth:`text` says ``n/a``).
+        upper_bound: ``mib`` is only an upper bound (the call did not raise the lifetime peak);
+            :meth:`text` writes ``<= mib``.
     """
 
     mib: float | None

@@ -31,7 +31,15 @@ from restore import metrics
 class RealSet:
     """A set of real noisy/clean pairs: its folder under the data dir, how the files end (several
     clean suffixes: their mean is the target), which pairs (None: all), and its role in the
-    split: ``test`` (never used for a choice) or ``validation``."""
+    split: ``test`` (never used for a choice) or ``validation``.
+
+    Attributes:
+        folder: the set's folder, relative to the data dir (:func:`data_dir`).
+        noisy_suffix: how a noisy file's name ends before the extension (``<stem><suffix>.<ext>``).
+        clean_suffix: the same for the clean file; a tuple of suffixes: the mean of those shots.
+        role: ``test`` or ``validation``.
+        names: the stems of the pairs to use; None: all in the folder.
+    """
 
     folder: str
     noisy_suffix: str

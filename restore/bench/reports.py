@@ -97,7 +97,11 @@ def _csv_value(value: Any) -> Any:
 class PerImageLog:
     """``per_image.csv`` written row by row as the records are made (flushed each time), so a run
     stopped part way keeps every row it finished. Use as a context manager; ``write`` is a
-    :class:`restore.bench.runner.Results` sink."""
+    :class:`restore.bench.runner.Results` sink.
+
+    Args:
+        out: the folder to write ``per_image.csv`` into (made if missing; the file is replaced).
+    """
 
     def __init__(self, out: str | Path) -> None:
         Path(out).mkdir(parents=True, exist_ok=True)

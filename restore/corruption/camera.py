@@ -495,7 +495,19 @@ class CameraNoise(DegradationOp):
 
 class CorrelatedNoise(DegradationOp):
     """Gaussian noise blurred in luma and chroma (see :func:`correlated_noise`); ranges per
-    image."""
+    image.
+
+    Each parameter is a number or a ``[low, high]`` range drawn uniformly per image.
+
+    Args:
+        sigma: RMS of the noise per RGB value in grey levels (0-255 scale), >= 0.
+        luma_blur: standard deviation of the Gaussian that blurs the luma noise, in pixels, 0-5.
+        chroma_blur: the same for the chroma noise, in pixels, 0-5.
+        chroma_ratio: RMS of the chroma noise relative to the luma's, 0-3 (gray images get luma
+            noise only).
+        clip: clip the result to ``[0, 1]``.
+        p: share of images that get noise at all (each image with probability ``p``).
+    """
 
     def __init__(
         self,

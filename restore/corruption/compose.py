@@ -74,7 +74,15 @@ def corrupt(
 
 class Corruption(nn.Module):
     """``nn.Module`` form of :func:`corrupt`:
-    ``Corruption(noise, masks, damage=...)(images, generator)``."""
+    ``Corruption(noise, masks, damage=...)(images, generator)``.
+
+    Args:
+        noise: noise ops applied in order (each draws its own parameters per image).
+        masks: hole generator; None: no holes.
+        mask_p: share of images that get holes (each image with probability ``mask_p``), 0-1.
+        fill: value the holes are set to in the degraded images (0-1 scale).
+        damage: old-photo damage applied after the noise, before the holes; None: no damage.
+    """
 
     def __init__(
         self,
@@ -100,7 +108,13 @@ class Corruption(nn.Module):
 
 
 class RandomChoice(DegradationOp):
-    """Apply one of ``ops`` per image, chosen with probabilities ``weights`` (default: equal)."""
+    """Apply one of ``ops`` per image, chosen with probabilities ``weights`` (default: equal).
+
+    Args:
+        ops: the ops to choose from; each runs only on the images that chose it.
+        weights: one non-negative weight per op, normalised to sum to 1; None: equal.
+        p: share of images that get any op at all (each image with probability ``p``).
+    """
 
     def __init__(
         self, ops: Sequence[DegradationOp], weights: Sequence[float] | None = None, p: float = 1.0

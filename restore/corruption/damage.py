@@ -180,7 +180,7 @@ class Scratches(DamageKind):
     """Thin long bright or dark lines: ``count`` near-straight cubic Bezier curves ``width`` pixels
     wide and ``length`` long (reference pixels), bent off their chord by up to ``bend`` times the
     length, at ``opacity`` (0-1) that fades along each curve down to 40 % of it; a share
-    ``bright_p`` of them is bright."""
+    ``bright_p`` of them is bright. Drawn on each image with probability ``p``."""
 
     name = "scratches"
 
@@ -221,7 +221,8 @@ class Scratches(DamageKind):
 class Dust(DamageKind):
     """Dust: ``specks`` small bright or dark elliptic blobs ``size`` pixels across and ``hairs``
     short thin curves ``hair_length`` long and ``hair_width`` wide (reference pixels), at
-    ``opacity`` (0-1); a share ``bright_p`` of them is bright."""
+    ``opacity`` (0-1); a share ``bright_p`` of them is bright. Drawn on each image with
+    probability ``p``."""
 
     name = "dust"
 
@@ -282,7 +283,8 @@ class Creases(DamageKind):
     """Creases and cracks: ``count`` jagged lines ``length`` long and ``width`` wide (reference
     pixels) with ``branches`` side branches (10-40 % of the length, 60 % of the width); bright
     (paper showing through) at ``opacity`` over a soft dark edge (the lines blurred by 1.5
-    reference pixels) at ``edge_opacity`` (both 0-1)."""
+    reference pixels) at ``edge_opacity`` (both 0-1). Drawn on each image with probability
+    ``p``."""
 
     name = "creases"
     step = 10.0  # reference pixels between the corners of a crack
@@ -330,7 +332,8 @@ class Blotches(DamageKind):
     """Soft-edged irregular patches: ``count`` blobs of ``radius`` (reference pixels) with edges
     blurred by ``softness`` times the radius and a mottled alpha of up to ``opacity`` (0-1). Half
     are brownish or yellowish stains and a fifth dark patches (both multiplied into the image); the
-    rest are faded patches (paper colour laid over)."""
+    rest are faded patches (paper colour laid over). Drawn on each image with probability
+    ``p``."""
 
     name = "blotches"
 
@@ -383,7 +386,8 @@ class TextAndStamps(DamageKind):
     """Writing painted over the photo: ``count`` items, each a date (as a camera's date imprint
     writes it), a word or a number in a random Hershey font, ``height`` reference pixels tall, and
     with probability ``stamp_p`` a rectangle or circle outline around it (a stamp); turned by up to
-    ``rotation`` degrees either way, in an ink colour at ``opacity`` (0-1)."""
+    ``rotation`` degrees either way, in an ink colour at ``opacity`` (0-1). Drawn on each image
+    with probability ``p``."""
 
     name = "text"
 

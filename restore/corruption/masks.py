@@ -125,6 +125,12 @@ class MaskSampler(nn.Module):
 
     Subclasses implement ``draw(height, width, rng) -> float32 (H, W)`` in NumPy. Each image gets
     its own NumPy generator seeded from the torch ``generator``, so a seed fixes the whole batch.
+
+    Args:
+        max_coverage: the largest share of an image's pixels the holes may cover, in ``(0, 1]``:
+            strokes and boxes that would go above it are skipped.
+        reference_size: the shorter image side, in pixels, at which sizes are given; sizes scale
+            with ``min(H, W) / reference_size``. None: sizes are absolute pixels.
     """
 
     def __init__(self, max_coverage: float = 0.5, reference_size: int | None = 512) -> None:
@@ -151,7 +157,14 @@ class MaskSampler(nn.Module):
 
 
 class RectangleMasks(MaskSampler):
-    """``count`` random boxes with sides uniform in ``size`` (reference pixels)."""
+    """``count`` random boxes with sides uniform in ``size`` (reference pixels).
+
+    Args:
+        count: boxes per image, >= 1: a number or a ``[low, high]`` range (drawn uniformly).
+        size: each side's length in reference pixels, >= 1: a ``[low, high]`` range (drawn
+            uniformly) or a number; clipped to the image.
+        max_coverage, reference_size: as :class:`MaskSampler`.
+    """
 
     def __init__(
         self,
@@ -175,7 +188,19 @@ class RectangleMasks(MaskSampler):
 
 
 class BrushStrokeMasks(MaskSampler):
-    """Free-form brush strokes (LaMa's irregular line strokes); sizes in reference pixels."""
+    """Free-form brush strokes (LaMa's irregular line strokes); sizes in reference pixels.
+
+    Each stroke is a polyline from a random point (see :func:`draw_strokes`).
+
+    Args:
+        strokes: strokes per image, >= 1: a number or a ``[low, high]`` range (drawn uniformly).
+        max_width: widest segment, in reference pixels; widths are uniform from
+            ``min(5, max_width)`` up to it.
+        max_length: longest segment, in reference pixels; lengths are uniform from
+            ``min(10, max_length)`` up to it.
+        max_vertices: most segments per stroke (each stroke has 1 to ``max_vertices``).
+        max_coverage, reference_size: as :class:`MaskSampler`.
+    """
 
     def __init__(
         self,
@@ -214,6 +239,14 @@ class IrregularMasks(BrushStrokeMasks):
 
     ``preset`` is ``"thin"``, ``"medium"`` or ``"thick"`` (LaMa's evaluation settings, see
     :data:`LAMA_PRESETS`); explicit arguments override the preset's values.
+
+    Args:
+        preset: the preset, or None: :class:`BrushStrokeMasks`'s defaults and no boxes.
+        max_coverage, reference_size: as :class:`MaskSampler`.
+        overrides: keyword arguments over the preset's: those of :class:`BrushStrokeMasks`
+            (``strokes``, ``max_width``, ``max_length``, ``max_vertices``), ``box_p`` (0-1),
+            ``box_size`` (``[low, high]`` side length in reference pixels, default 30-150) and
+            ``box_count`` (boxes when there are boxes, default 1-5).
     """
 
     def __init__(

@@ -192,7 +192,14 @@ def _check_range(name: str, value: Range, low: float, high: float | None = None)
 
 
 class GaussianNoise(DegradationOp):
-    """Additive Gaussian noise; ``sigma`` on the 0-255 scale, fixed or a ``[low, high]`` range."""
+    """Additive Gaussian noise; ``sigma`` on the 0-255 scale, fixed or a ``[low, high]`` range.
+
+    Args:
+        sigma: standard deviation in grey levels (0-255 scale), >= 0: a number, or a
+            ``[low, high]`` range drawn uniformly per image.
+        clip: clip the result to ``[0, 1]``.
+        p: share of images that get noise at all (each image with probability ``p``).
+    """
 
     def __init__(self, sigma: Range = 25.0, clip: bool = True, p: float = 1.0) -> None:
         super().__init__(p)
@@ -205,7 +212,16 @@ class GaussianNoise(DegradationOp):
 
 
 class PoissonGaussianNoise(DegradationOp):
-    """Signal-dependent sensor noise; see :func:`poisson_gaussian_noise` for the units."""
+    """Signal-dependent sensor noise; see :func:`poisson_gaussian_noise` for the units.
+
+    Args:
+        gain: intensity units per photon, in ``[0, 1]`` (0.01 = 100 photons at full scale; 0: no
+            shot noise): a number, or a ``[low, high]`` range drawn uniformly per image.
+        read_sigma: standard deviation of the signal-independent read noise in grey levels
+            (0-255 scale), >= 0: a number or a ``[low, high]`` range.
+        clip: clip the result to ``[0, 1]``.
+        p: share of images that get noise at all (each image with probability ``p``).
+    """
 
     def __init__(
         self, gain: Range = 0.01, read_sigma: Range = 5.0, clip: bool = True, p: float = 1.0
@@ -222,7 +238,14 @@ class PoissonGaussianNoise(DegradationOp):
 
 
 class SaltAndPepperNoise(DegradationOp):
-    """Impulse noise on a fraction ``amount`` (0-1) of pixels."""
+    """Impulse noise on a fraction ``amount`` (0-1) of pixels.
+
+    Args:
+        amount: share of pixel locations hit (all channels together), in ``[0, 1]``: a number,
+            or a ``[low, high]`` range drawn uniformly per image.
+        salt_ratio: share of the hits set to white (salt, 1.0); the rest are black (pepper, 0.0).
+        p: share of images that get noise at all (each image with probability ``p``).
+    """
 
     def __init__(self, amount: Range = 0.05, salt_ratio: float = 0.5, p: float = 1.0) -> None:
         super().__init__(p)
@@ -235,7 +258,14 @@ class SaltAndPepperNoise(DegradationOp):
 
 
 class SpeckleNoise(DegradationOp):
-    """Multiplicative noise with relative standard deviation ``sigma``."""
+    """Multiplicative noise with relative standard deviation ``sigma``.
+
+    Args:
+        sigma: standard deviation of ``n`` in ``y = x * (1 + sigma * n)``, relative to the signal
+            (0.1 = 10 %), >= 0: a number, or a ``[low, high]`` range drawn uniformly per image.
+        clip: clip the result to ``[0, 1]``.
+        p: share of images that get noise at all (each image with probability ``p``).
+    """
 
     def __init__(self, sigma: Range = 0.1, clip: bool = True, p: float = 1.0) -> None:
         super().__init__(p)
@@ -247,7 +277,13 @@ class SpeckleNoise(DegradationOp):
 
 
 class JPEGCompression(DegradationOp):
-    """JPEG artefacts at ``quality`` 1-100, fixed or a ``[low, high]`` range."""
+    """JPEG artefacts at ``quality`` 1-100, fixed or a ``[low, high]`` range.
+
+    Args:
+        quality: JPEG quality, 1-100 (see :func:`jpeg_compression`); a range is drawn uniformly
+            per image.
+        p: share of images compressed at all (each image with probability ``p``).
+    """
 
     def __init__(self, quality: Range = (30.0, 90.0), p: float = 1.0) -> None:
         super().__init__(p)
@@ -258,7 +294,13 @@ class JPEGCompression(DegradationOp):
 
 
 class GaussianBlur(DegradationOp):
-    """Gaussian blur with ``sigma`` in pixels, fixed or a ``[low, high]`` range."""
+    """Gaussian blur with ``sigma`` in pixels, fixed or a ``[low, high]`` range.
+
+    Args:
+        sigma: standard deviation of the blur kernel in pixels, >= 0 (see
+            :func:`gaussian_blur`); a range is drawn uniformly per image.
+        p: share of images blurred at all (each image with probability ``p``).
+    """
 
     def __init__(self, sigma: Range = (0.5, 1.5), p: float = 1.0) -> None:
         super().__init__(p)

@@ -16,12 +16,23 @@ from torch import Tensor
 
 @dataclass
 class NoiseStatistics:
-    """Means over a batch (see :func:`noise_statistics`)."""
+    """Means over a batch (see :func:`noise_statistics`) of statistics of the residual
+    ``noisy - clean``.
 
-    rms: float  # RMS of the residual, 0-255 scale
-    neighbour_correlation: float  # lag-1 autocorrelation of the luma residual (mean of x and y)
-    channel_correlation: float  # mean correlation between the R, G and B residuals
-    low_frequency_share: float  # share of the residual's variance left after a Gaussian blur
+    Attributes:
+        rms: RMS of the residual, 0-255 scale.
+        neighbour_correlation: lag-1 autocorrelation of the luma residual (mean of x and y); near
+            0 for white noise.
+        channel_correlation: mean correlation between the R, G and B residuals; near 0 for
+            noise drawn independently per channel.
+        low_frequency_share: share of the residual's variance left after a Gaussian blur (of
+            ``blur_sigma`` pixels); about ``1 / (4 pi blur_sigma^2)`` for white noise.
+    """
+
+    rms: float
+    neighbour_correlation: float
+    channel_correlation: float
+    low_frequency_share: float
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)

@@ -31,7 +31,13 @@ from restore.models.geometry import DIHEDRAL, dihedral
 
 
 class DecodedImages:
-    """Images decoded once and kept in memory at their own bit depth (``(H, W, C)`` arrays)."""
+    """Images decoded once and kept in memory at their own bit depth (``(H, W, C)`` arrays).
+
+    Args:
+        images: the decoded images, ``(H, W, C)`` uint8, uint16 or float32 arrays (as
+            :func:`restore.io.images.decode_image` gives them, C = the dataset's channels);
+            patches are converted to float32 as they are cut.
+    """
 
     def __init__(self, images: Sequence[np.ndarray]) -> None:
         self.images = list(images)

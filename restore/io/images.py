@@ -87,12 +87,21 @@ class ImageFileError(ValueError):
 
 @dataclass
 class ImageFile:
-    """Decoded pixels (``H x W`` or ``H x W x C``: gray + alpha, RGB or RGBA; uint8, uint16 or
-    float32, the latter on its own scale: [0, 1] for ordinary images, any range for HDR) and
-    metadata."""
+    """Decoded pixels and metadata.
+
+    Attributes:
+        pixels: ``H x W`` or ``H x W x C`` (gray + alpha, RGB or RGBA); uint8, uint16 or float32,
+            the latter on its own scale: [0, 1] for ordinary images, any range for HDR.
+        exif: EXIF block, or None. As read (:func:`read_image_file`): the orientation already
+            applied to ``pixels`` and reset to 1, the TIFF tags that describe the stored layout
+            removed.
+        icc: ICC colour profile, or None. As read: the file's (sRGB's for a CMYK file converted
+            through its profile). :func:`write_image_file` writes both into 8-bit JPEG, PNG,
+            WebP and TIFF files.
+    """
 
     pixels: np.ndarray
-    exif: bytes | None = None  # orientation already reset to 1
+    exif: bytes | None = None
     icc: bytes | None = None
 
 

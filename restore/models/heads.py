@@ -38,8 +38,9 @@ class DamageHead(nn.Sequential):
     there (``in_channels`` in all), with dilated convolutions for the context that tells a scratch
     from an edge of the picture. Batch norm (a per-channel affine map at inference, so tiles
     agree) puts inputs of very different scales on one footing: without it the head learned
-    several times more slowly. ``outputs``: one logit per unshuffled pixel; starts at about 2 %
-    damaged."""
+    several times more slowly. ``width``: channels of its three hidden layers (3x3 convolutions
+    dilated 1, 2 and 4, each with batch norm and SiLU). ``outputs``: one logit per unshuffled
+    pixel; starts at about 2 % damaged."""
 
     def __init__(self, in_channels: int, width: int, outputs: int) -> None:
         layers: list[nn.Module] = []

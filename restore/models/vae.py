@@ -79,7 +79,11 @@ def reparameterize(
 
 
 class ResBlock(nn.Module):
-    """Two 3x3 convolutions with a SiLU between them and an identity skip."""
+    """Two 3x3 convolutions with a SiLU between them and an identity skip.
+
+    Args:
+        channels: channels of the input, of the hidden features and of the output.
+    """
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -111,36 +115,71 @@ class Encoding:
     """Result of :meth:`RestorationVAE.encode`: the conditional prior and what the decoder needs.
 
     ``mu``/``logvar`` are ``(B, latent_channels, H / stride, W / stride)`` float32.
+
+    Attributes:
+        mu: the conditional prior's mean.
+        logvar: its log-variance (bounded to ``+-LOGVAR_LIMIT``).
+        skips: the encoder's features at each U-Net level, finest first (``widths[i]`` channels
+            at ``1 / (unshuffle * 2**i)`` of the padded size); the decoder's skip connections.
+        degraded: ``(B, C, H', W')``: the input padded to a multiple of the stride, holes
+            pre-filled (``hole_fill``); the decoder adds its residual to it.
+        condition: ``(B, 3, H', W')``: hole mask, noise level / 255, noise-level-known flag.
+        size: ``(H, W)`` before padding; outputs are cropped back to it.
+        level_cells: the noise estimator's reading (grey levels, ``(B, 1, ceil(H / CELL),
+            ceil(W / CELL))``), when it ran (always while training, otherwise for an unknown
+            level); None otherwise.
     """
 
     mu: Tensor
     logvar: Tensor
     skips: list[Tensor]
-    degraded: Tensor  # padded to a multiple of the stride, holes pre-filled (``hole_fill``)
-    condition: Tensor  # (B, 3, H', W'): hole mask, noise level / 255, noise-level-known flag
-    size: tuple[int, int]  # (H, W) before padding
-    level_cells: Tensor | None = None  # the noise estimator's reading (grey levels), when it ran
+    degraded: Tensor
+    condition: Tensor
+    size: tuple[int, int]
+    level_cells: Tensor | None = None
 
 
 @dataclass
 class VAEOutput:
-    """Training pass: raw (unclamped) reconstructions and the per-element KL map (nats)."""
+    """Training pass: raw (unclamped) reconstructions and the per-element KL map (nats).
 
-    reconstruction: Tensor  # decoded from a posterior sample
+    Attributes:
+        reconstruction: ``(B, C, H, W)`` decoded from a posterior sample.
+        kl: ``KL(q(z | x, y) || p(z | y))`` per latent element, in the shape of
+            :attr:`Encoding.mu`.
+        prior_reconstruction: ``(B, C, H, W)`` decoded from the prior mean, when asked for
+            (``decode_prior``); None otherwise.
+        prior_log_scale: its predicted log error scale (uncertainty head): ``(B, C, H, W)`` log
+            standard deviation on the [0, 1] scale, uncalibrated; None when the prior mean was
+            not decoded or the head not run.
+        prior_damage_logit: the damage head's logits, ``(B, 1, H, W)``; None likewise.
+        level_cells: the noise estimator's cells (grey levels), with gradients; None when it did
+            not run (it always runs while training).
+    """
+
+    reconstruction: Tensor
     kl: Tensor
-    prior_reconstruction: Tensor | None = None  # decoded from the prior mean, when asked for
-    prior_log_scale: Tensor | None = None  # its predicted log error scale (uncertainty head)
-    prior_damage_logit: Tensor | None = None  # the damage head's logits, (B, 1, H, W)
-    level_cells: Tensor | None = None  # the noise estimator's cells (grey levels), with gradients
+    prior_reconstruction: Tensor | None = None
+    prior_log_scale: Tensor | None = None
+    prior_damage_logit: Tensor | None = None
+    level_cells: Tensor | None = None
 
 
 @dataclass
 class Decoded:
-    """A decoded image (unclamped) and what the model's extra heads say about it."""
+    """A decoded image (unclamped) and what the model's extra heads say about it.
+
+    Attributes:
+        image: ``(B, C, H, W)`` the decoded image, unclamped.
+        log_scale: ``(B, C, H, W)`` log error std on the [0, 1] scale (the uncertainty head,
+            uncalibrated); None when that head did not run.
+        damage_logit: ``(B, 1, H, W)`` logit that the input pixel is damaged (the damage head);
+            None when that head did not run.
+    """
 
     image: Tensor
-    log_scale: Tensor | None = None  # (B, C, H, W) log error std on the [0, 1] scale
-    damage_logit: Tensor | None = None  # (B, 1, H, W) logit that the input pixel is damaged
+    log_scale: Tensor | None = None
+    damage_logit: Tensor | None = None
 
 
 class RestorationVAE(nn.Module):
