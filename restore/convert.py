@@ -3,13 +3,12 @@
 NumPy: ``(H, W)`` gray, ``(H, W, C)`` with C = 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA);
 uint8, uint16 or float32/float64 in ``[0, 1]``. PIL: modes L, LA, RGB, RGBA, I;16 and P (palette,
 returned as RGB or RGBA). torch: ``(C, H, W)`` or ``(B, C, H, W)`` floats in ``[0, 1]`` with C = 1,
-3
-or 4. Alpha is set aside and reattached unchanged.
+3 or 4. Alpha is set aside and reattached unchanged.
 
 Float inputs may stray outside ``[0, 1]`` by as much as unclipped synthetic noise puts them (values
 in ``FLOAT_RANGE``, e.g. ``GaussianNoise(clip=False)``, the protocol of published denoising tables);
-they are passed on as they are, not clipped, since clipping loses information. Restored pixels
-are in ``[0, 1]``; inpainting copies the known pixels through as given.
+they are passed on as they are, not clipped, since clipping loses information. Restored pixels are
+in ``[0, 1]``; inpainting copies the known pixels through as given.
 """
 
 from __future__ import annotations

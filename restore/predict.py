@@ -217,8 +217,8 @@ def restore_jobs(
     """Restore and write :class:`restore.jobs.Job` items with Lightning's predict loop over
     ``devices`` x ``num_nodes`` processes (DDP): each job once, written by the process that
     restored it as soon as it is done (:func:`restore.jobs.write_result`); each prediction's
-    ``record`` is ``{"size", "noise_level"}`` for the report. Lightning's Ctrl-C handling stops
-    every process; that run comes back ``interrupted``."""
+    ``record`` is :meth:`restore.jobs.JobResult.report` for the report. Lightning's Ctrl-C handling
+    stops every process; that run comes back ``interrupted``."""
     import logging
     import warnings
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import pkgutil
@@ -33,7 +34,10 @@ def _undocumented(cls: type) -> list[str]:
         parameters = inspect.signature(cls).parameters
     except (TypeError, ValueError):  # a builtin's constructor (an exception class): none of its own
         return []
-    doc = (cls.__doc__ or "") + (cls.__init__.__doc__ or "" if "__init__" in vars(cls) else "")
+    doc = cls.__doc__ or ""
+    if dataclasses.is_dataclass(cls) and doc.startswith(f"{cls.__name__}("):
+        doc = ""  # the signature dataclasses write when the class has no docstring
+    doc += cls.__init__.__doc__ or "" if "__init__" in vars(cls) else ""
     return [
         name
         for name in parameters

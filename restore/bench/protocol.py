@@ -70,8 +70,15 @@ SSIM_NAME = "kornia.metrics.ssim, 11x11 Gaussian window (sigma 1.5), valid regio
 
 @dataclass
 class Sample:
+    """A clean test image.
+
+    Attributes:
+        name: the file's stem.
+        clean: uint8 ``(H, W, C)``, C = 1 (gray) or 3 (RGB).
+    """
+
     name: str
-    clean: np.ndarray  # uint8 (H, W, C), C = 1 (gray) or 3 (RGB)
+    clean: np.ndarray
 
     @property
     def megapixels(self) -> float:
@@ -85,9 +92,17 @@ def default_images_dir() -> Path:
 
 @dataclass
 class RealPair:
+    """A real noisy photo and its clean reference.
+
+    Attributes:
+        name: the pair's stem.
+        noisy: uint8 ``(H, W, 3)``.
+        clean: uint8 ``(H, W, 3)``, the mean of many shots (or of the set's low-ISO shots).
+    """
+
     name: str
-    noisy: np.ndarray  # uint8 (H, W, 3)
-    clean: np.ndarray  # uint8 (H, W, 3)
+    noisy: np.ndarray
+    clean: np.ndarray
 
     @property
     def megapixels(self) -> float:

@@ -27,13 +27,29 @@ from restore.bench.protocol import RealPair, Sample, _as255, hole_mask, noisy_pa
 
 @dataclass
 class Results:
-    records: list[dict] = field(
-        default_factory=list
-    )  # one per image x task x protocol x setting x method
-    memory: dict[tuple[str, str], Memory] = field(default_factory=dict)  # (task, method)
+    """Everything one ``restore-bench`` run measured, for :mod:`restore.bench.reports`.
+
+    Attributes:
+        records: one per image x task x protocol x setting x method.
+        memory: the first-call memory per ``(task, method)``.
+        opencv_h: OpenCV NL-means' h per sigma (tuned or by rule).
+        skipped: peer -> why it did not run.
+        examples: the first image's panels per task (for the crop figures).
+        crop_sigma: the sigma of the denoising crop figure.
+        crop_preset: the mask preset of the inpainting crop figure.
+        sigmas: the denoising sigmas run.
+        presets: the mask presets run.
+        real_sets: the real pair sets run.
+        real_opencv_h: OpenCV NL-means' h tuned per real set.
+        info: the run's settings and versions (for the report's header).
+        sink: told each record as it is made (a stopped run keeps them).
+    """
+
+    records: list[dict] = field(default_factory=list)
+    memory: dict[tuple[str, str], Memory] = field(default_factory=dict)
     opencv_h: dict[float, float] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)  # peer -> reason
-    examples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # first image panels
+    skipped: dict[str, str] = field(default_factory=dict)
+    examples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     crop_sigma: float | None = None
     crop_preset: str | None = None
     sigmas: list[float] = field(default_factory=list)
@@ -41,7 +57,7 @@ class Results:
     real_sets: list[str] = field(default_factory=list)
     real_opencv_h: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
-    sink: Callable[[dict], None] | None = None  # told each record as it is made
+    sink: Callable[[dict], None] | None = None
 
     def add(self, record: dict) -> None:
         """Keep a per-image record (and hand it to ``sink``: a stopped run keeps it)."""

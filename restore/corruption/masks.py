@@ -2,10 +2,8 @@
 
 Generators follow LaMa (advimman/lama): small seeded classes that draw with OpenCV on the CPU; the
 result is moved to the device and dtype of the images it is made for. Sizes are in pixels of an
-image
-whose shorter side is ``reference_size`` (512, LaMa's evaluation size) and scale with the image, so
-a
-preset covers the same share of a 128-pixel training crop as of a 512-pixel photo. Pass
+image whose shorter side is ``reference_size`` (512, LaMa's evaluation size) and scale with the
+image, so a preset covers the same share of a 128-pixel training crop as of a 512-pixel photo. Pass
 ``reference_size=None`` for absolute pixels. Every generator caps the hole area at ``max_coverage``
 by adding strokes and boxes only while the cap holds, and draws again when that leaves no hole.
 

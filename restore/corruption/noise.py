@@ -1,14 +1,13 @@
 """Noise models on ``(B, C, H, W)`` float images in ``[0, 1]``.
 
 Each op is a pure function plus a thin ``nn.Module`` that draws its parameters per image. All of
-them
-keep the input's shape, dtype and device (work is done in float32 and cast back), are reproducible
-from a ``torch.Generator``, and return values in ``[0, 1]`` when ``clip`` is true (the default).
+them keep the input's shape, dtype and device (work is done in float32 and cast back), are
+reproducible from a ``torch.Generator``, and return values in ``[0, 1]`` when ``clip`` is true (the
+default).
 
 Scales: Gaussian and read-noise ``sigma`` are on the 0-255 scale (``sigma=25`` adds noise of
-    standard
-deviation 25/255). Speckle ``sigma`` is relative to the signal; salt-and-pepper ``amount`` is a
-fraction of pixels; JPEG ``quality`` is 1-100; blur ``sigma`` is in pixels.
+standard deviation 25/255). Speckle ``sigma`` is relative to the signal; salt-and-pepper ``amount``
+is a fraction of pixels; JPEG ``quality`` is 1-100; blur ``sigma`` is in pixels.
 """
 
 from __future__ import annotations
