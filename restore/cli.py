@@ -94,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="noise standard deviation on the 0-255 scale, or auto (blind; default). "
         "With a mask and SIGMA > 0, the known pixels are denoised too",
     )
+    p.add_argument(
+        "--strength",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="how much of the noise to take away, 0-1: the output is the input plus S times the "
+        "model's change (0: the input, 1: the full restoration, the default; between: some of "
+        "the grain kept). Holes are filled in full",
+    )
     add_model_options(p)
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
     p.add_argument(
@@ -203,6 +212,8 @@ def _check_options(args: argparse.Namespace) -> None:
     args.sigma = None if args.noise_level == "auto" else float(args.noise_level)
     if args.sigma is not None and not 0 <= args.sigma <= 255:
         raise ValueError("--noise-level must be auto or a number in [0, 255]")
+    if not 0 <= args.strength <= 1:  # NaN too
+        raise ValueError(f"--strength must be a number in [0, 1], got {args.strength}")
     if args.tile < 320:
         raise ValueError("--tile must be at least 320 (tiles overlap by 128 pixels)")
     if not 1 <= args.quality <= 100:
@@ -234,6 +245,7 @@ def _check_options(args: argparse.Namespace) -> None:
         samples=args.samples,
         seed=args.seed,
         uncertainty=args.uncertainty,
+        strength=args.strength,
         max_pixels=args.max_pixels,
     )
 

@@ -70,6 +70,10 @@ class JobOptions:
         samples: also draw this many plausible restorations (other fills of the holes).
         seed: seed of the draws.
         uncertainty: also make the map of how sure the model is of each pixel.
+        strength: how much of the noise to take away, in [0, 1] (``Restorer.denoise``: 0 keeps
+            the input, 1 is the full restoration), wherever the job denoises; holes are filled
+            in full, ``repair`` ignores it, and the samples and the uncertainty map are of the
+            full restoration.
         max_pixels: image and mask files above this many pixels are refused from their header.
     """
 
@@ -83,6 +87,7 @@ class JobOptions:
     samples: int = 0
     seed: int = 0
     uncertainty: bool = False
+    strength: float = 1.0
     max_pixels: int | None = DEFAULT_MAX_PIXELS
 
     def __post_init__(self) -> None:
@@ -102,6 +107,8 @@ class JobOptions:
             raise ValueError(f"mask_max_width must be an integer >= 0, got {self.mask_max_width!r}")
         if not _integer(self.samples, 0, 1000):
             raise ValueError(f"samples must be an integer >= 0, got {self.samples!r}")
+        if not (_number(self.strength) and 0 <= self.strength <= 1):
+            raise ValueError(f"strength must be a number in [0, 1], got {self.strength!r}")
         if not _integer(self.seed, 0, 2**63 - 1):
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
         if self.task == "repair" and (self.mask_from_alpha or self.mask_color is not None):
@@ -167,11 +174,12 @@ def restore_pixels(
     scaled = pixels if scale == 1.0 and low == 0.0 else (pixels - low) / scale
     sigma = None if options.sigma is None else options.sigma / scale
     if holes is not None and (sigma or options.task == "restore"):
-        out = restorer.restore(scaled, holes, sigma)  # noisy photo with holes: both at once
+        # noisy photo with holes: both at once
+        out = restorer.restore(scaled, holes, sigma, options.strength)
     elif holes is not None:
         out = restorer.inpaint(scaled, holes)
     else:
-        out = restorer.denoise(scaled, sigma)
+        out = restorer.denoise(scaled, sigma, options.strength)
     draws = _draws(restorer, scaled, holes, sigma, options)
 
     def finish(result: np.ndarray) -> np.ndarray:

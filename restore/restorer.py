@@ -104,18 +104,27 @@ class Restorer:
         return cls(load_net(path), **kwargs)
 
     # ----------------------------------------------------------------------------------------------
-    def denoise(self, image: Any, sigma: float | None = None) -> Any:
+    def denoise(self, image: Any, sigma: float | None = None, strength: float = 1.0) -> Any:
         """Remove noise; ``sigma`` is the noise standard deviation on the 0-255 scale (None:
-        blind)."""
-        return self._run(image, None, sigma, keep_known=False)
+        blind). ``strength`` (0-1) is how much of what the model takes away goes: the output is
+        the input plus ``strength`` times the model's change (a linear blend), so 0 gives the
+        input as it is, 1 the full restoration, and 0.5 keeps half of the noise's amplitude,
+        with the grain and fine texture that go with it, spread as it was. (Telling the model a
+        lower noise level instead scored worse on real camera noise for the same detail kept,
+        and on white noise took most of the noise away even at low strengths.)"""
+        return self._run(image, None, sigma, keep_known=False, strength=strength)
 
     def inpaint(self, image: Any, mask: Any) -> Any:
         """Fill the pixels where ``mask`` is nonzero / True; known pixels are kept exactly."""
         return self._run(image, mask, 0.0, keep_known=True)
 
-    def restore(self, image: Any, mask: Any = None, sigma: float | None = None) -> Any:
-        """Denoise everywhere and fill the holes in ``mask`` (if given) at once."""
-        return self._run(image, mask, sigma, keep_known=False)
+    def restore(
+        self, image: Any, mask: Any = None, sigma: float | None = None, strength: float = 1.0
+    ) -> Any:
+        """Denoise everywhere and fill the holes in ``mask`` (if given) at once. ``strength``
+        (0-1) blends the known pixels as :meth:`denoise` does; the holes are always filled in
+        full (0: the known pixels are kept exactly, as :meth:`inpaint` keeps them)."""
+        return self._run(image, mask, sigma, keep_known=False, strength=strength)
 
     def sample(
         self,
@@ -230,7 +239,7 @@ class Restorer:
             found = _thin_regions(found, max_width)
         found = _grow(found, grow)
         if sigma == 0 and not found.any():
-            repaired = image.clone() if isinstance(image, Tensor) else image.copy()
+            repaired = _copy(image)
         elif sigma == 0:
             repaired = self.inpaint(image, found)
         else:
@@ -328,12 +337,18 @@ class Restorer:
         keep_known: bool,
         generator: torch.Generator | None = None,
         temperature: float = 1.0,
+        strength: float = 1.0,
     ) -> Any:
         sigma = _check_sigma(sigma)
+        if not _is_number(strength) or not 0 <= strength <= 1:
+            raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
         if isinstance(image, (str, os.PathLike)):
             image = self._read_path(image)  # a file path gives a NumPy array back
         batch, layout = to_batch(image)
         holes = self._mask_batch(mask, tuple(batch.shape))
+        if strength == 0 and holes is None:
+            return _copy(image)
+        keep_known = keep_known or strength == 0
         gray = batch.shape[1] == 1 and self.net.image_channels == 3
         x, m = self._network_inputs(batch, holes)
         eps = None
@@ -371,8 +386,16 @@ class Restorer:
             out = out.div_(len(DIHEDRAL))
         out = _cut_border(out)
         out = out.mean(1, keepdim=True) if gray else out
+        if strength < 1:  # input + strength * (restored - input) on the known pixels
+            blend = torch.lerp(batch.to(out), out, strength)
+            out = blend if holes is None else torch.where(holes.to(out.device) > 0, out, blend)
         result = from_batch(out.clamp_(0, 1), layout, inplace=True)
         return _copy_known(result, image, holes) if keep_known and holes is not None else result
+
+
+def _copy(image: Any) -> Any:
+    """A copy of an array, tensor or PIL image, for outputs that are the input unchanged."""
+    return image.clone() if isinstance(image, Tensor) else image.copy()
 
 
 def _cut_border(out: Tensor) -> Tensor:
