@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/restore-image:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e '.[dev,demo,onnx,ray]'
+	$(BIN)/pip install -e '.[dev,demo,onnx,ray,ui]'
 
 install: $(BIN)/restore-image
 

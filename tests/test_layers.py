@@ -13,7 +13,7 @@ LAYERS = [
     {"models", "corruption"},
     # inference and training
     {"restorer", "tiling", "jobs", "run_report", "predict", "training", "data"},
-    {"cli", "ray_data", "export", "bench", "train", "calibrate", "__init__"},  # front ends
+    {"cli", "ray_data", "export", "bench", "train", "calibrate", "ui", "__init__"},  # front ends
 ]
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 

@@ -1,9 +1,11 @@
 """Files in and out: images and hole masks, each read and written in one place (network weights:
 :mod:`restore.models.weights`).
 
-* :mod:`restore.io.listing`: :data:`IMAGE_SUFFIXES`, :func:`list_images` (standard library only);
+* :mod:`restore.io.listing`: :data:`IMAGE_SUFFIXES`, :func:`list_images`, :func:`image_suffix`
+  (standard library only);
 * :mod:`restore.io.images`: :func:`read_image_file` / :func:`write_image_file` (metadata kept,
-  atomic writes), :func:`read_image` (float arrays for training), :class:`ImageFileError`;
+  atomic writes), :func:`read_image` (float arrays for training), :class:`ImageFileError`
+  (:class:`ImageTooLargeError` above a limit on pixels);
 * :mod:`restore.io.masks`: the hole rule (:func:`holes_in_mask`), :func:`read_mask`,
   :func:`load_mask`;
 * :mod:`restore.io.atomic`: :func:`atomic_path`, the one atomic write.
@@ -15,10 +17,12 @@ from importlib import import_module
 
 _HOMES = {
     "IMAGE_SUFFIXES": "listing",
+    "image_suffix": "listing",
     "is_image_file": "listing",
     "list_images": "listing",
     "ImageFile": "images",
     "ImageFileError": "images",
+    "ImageTooLargeError": "images",
     "decode_image": "images",
     "read_image": "images",
     "read_image_file": "images",

@@ -85,6 +85,10 @@ class ImageFileError(ValueError):
     """A file that cannot be read or written; the message names the file and the problem."""
 
 
+class ImageTooLargeError(ImageFileError):
+    """An image file above the caller's limit on pixels, refused from its header."""
+
+
 @dataclass
 class ImageFile:
     """Decoded pixels and metadata.
@@ -263,7 +267,7 @@ def _cmyk_to_rgb(path: Path) -> tuple[np.ndarray, bytes | None]:
 
 def _check_size(path: Path, width: int, height: int, max_pixels: int | None) -> None:
     if max_pixels is not None and width * height > max_pixels:
-        raise ImageFileError(
+        raise ImageTooLargeError(
             f"{path}: {width}x{height} = {width * height / 1e6:.0f} megapixels is "
             f"above the limit of {max_pixels / 1e6:.0f} (raise --max-pixels)"
         )

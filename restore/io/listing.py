@@ -33,3 +33,20 @@ def list_images(root: str | Path, recursive: bool = True) -> list[Path]:
         seen.add((info.st_dev, info.st_ino))
         found += [p for p in (Path(folder) / f for f in files) if is_image_file(p)]
     return sorted(found)
+
+
+def image_suffix(data: bytes) -> str | None:
+    """The suffix of the image format whose signature ``data`` (a file's first bytes; 12 are
+    enough) starts with: ``.png``, ``.jpg``, ``.tif`` (TIFF and BigTIFF), ``.bmp`` or ``.webp``;
+    None for anything else (bytes with no name to go by, such as an upload)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return ".png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return ".jpg"
+    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return ".tif"
+    if data.startswith(b"BM"):
+        return ".bmp"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    return None

@@ -1,0 +1,196 @@
+"""``restore-ui``'s HTTP API (issue #26) on a real server on a free local port: denoising gains
+PSNR, inpainting keeps the known pixels, bad uploads get a 4xx and one line, the server goes on
+serving, concurrent requests each get their own result."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import hole, photo
+from PIL import Image
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+pytest.importorskip("python_multipart")
+
+from server_helpers import decode, png, post, serving  # noqa: E402
+
+from restore import Restorer  # noqa: E402
+from restore.bench.protocol import psnr  # noqa: E402
+from restore.ui.server import RestoreService, build_parser  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+CROP = Path(__file__).parent / "data" / "astronaut_crop.png"
+MAX_PIXELS = 128 * 128
+
+
+@pytest.fixture(scope="module")
+def tiny(weights) -> Restorer:
+    return Restorer.from_checkpoint(weights, device="cpu", precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def url(tiny) -> str:
+    with serving(RestoreService(tiny, max_bytes=200_000, max_pixels=MAX_PIXELS)) as base:
+        yield f"{base}/api/restore"
+
+
+def _ok(url: str, image: np.ndarray, **fields) -> np.ndarray:
+    status, _, body = post(url, {"image": ("a.png", png(image))}, fields)
+    assert status == 200, body
+    return decode(body)
+
+
+def test_denoising_gains_psnr():
+    clean = np.asarray(Image.open(CROP).convert("RGB"))[:96, :96].copy()
+    noise = np.random.default_rng(0).normal(0, 25, clean.shape)
+    noisy = np.clip(np.round(clean + noise), 0, 255).astype(np.uint8)
+    shipped = Restorer.from_pretrained(device="cpu", precision="fp32")
+    with serving(RestoreService(shipped)) as base:
+        status, headers, body = post(
+            f"{base}/api/restore", {"image": ("noisy.png", png(noisy))}, {"task": "denoise"}
+        )
+        assert status == 200, body
+        assert headers["Content-Type"] == "image/png"
+        assert float(headers["X-Restore-Seconds"]) > 0
+        assert psnr(decode(body), clean) > psnr(noisy, clean) + 3
+        half = _ok(f"{base}/api/restore", noisy, strength="0.5")
+        assert psnr(noisy, clean) < psnr(half, clean) < psnr(decode(body), clean)
+
+
+def test_inpainting_keeps_the_known_pixels(url, tiny):
+    image, holes = photo(0), hole()
+    files = {"image": ("a.png", png(image)), "mask": ("m.png", png(holes.astype(np.uint8) * 255))}
+    status, headers, body = post(url, files, {"task": "inpaint"})
+    assert status == 200, body
+    out = decode(body)
+    assert np.array_equal(out[~holes], image[~holes])
+    assert np.array_equal(out, tiny.inpaint(image, holes))
+    assert float(headers["X-Restore-Filled"]) == pytest.approx(holes.mean(), abs=1e-4)
+
+
+def test_options_formats_and_json(url, tiny):
+    image = photo(1)
+    assert np.array_equal(_ok(url, image, strength="0"), image)
+    told = post(url, {"image": ("a.png", png(image))}, {"noise_level": "25"})
+    assert told[1]["X-Restore-Noise-Level"] == "25.00"
+    assert np.array_equal(decode(told[2]), tiny.denoise(image, 25))
+    status, headers, body = post(url, {"image": ("a.png", png(image))}, {"format": "jpeg"})
+    assert status == 200 and headers["Content-Type"] == "image/jpeg" and body[:2] == b"\xff\xd8"
+    assert 'filename="a_restored.jpg"' in headers["Content-Disposition"]
+    status, _, body = post(
+        url, {"image": ("a.png", png(image))}, {"samples": "2"}, "application/json"
+    )
+    answer = json.loads(body)
+    assert status == 200 and answer["media_type"] == "image/png" and len(answer["samples"]) == 2
+    assert np.array_equal(decode(base64.b64decode(answer["image"])), tiny.denoise(image))
+    assert answer["seconds"] > 0 and answer["filename"] == "a_restored.png"
+
+
+def test_exif_orientation_is_applied(url):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees clockwise
+    buffer = io.BytesIO()
+    Image.fromarray(photo(2)).save(buffer, format="JPEG", exif=exif.tobytes(), quality=95)
+    status, headers, body = post(url, {"image": ("r.jpg", buffer.getvalue())})
+    assert status == 200 and headers["Content-Type"] == "image/jpeg"
+    assert decode(body).shape == (photo(2).shape[1], photo(2).shape[0], 3)
+
+
+def _truncated() -> bytes:
+    data = png(photo(3))
+    return data[: len(data) // 2]
+
+
+BAD = [
+    ({"image": ("notes.txt", b"hello, not an image")}, {}, 415, "notes.txt: not an image"),
+    ({"image": ("cut.png", _truncated())}, {}, 400, "cut.png"),
+    ({"image": ("big.bin", b"\x89PNG\r\n\x1a\n" + bytes(300_000))}, {}, 413, "--max-bytes"),
+    ({"image": ("huge.png", png(np.zeros((200, 200), np.uint8)))}, {}, 413, "huge.png: 200x200"),
+    (
+        {"image": ("a.png", png(photo(0))), "mask": ("m.png", png(np.zeros((8, 8), np.uint8)))},
+        {"task": "inpaint"},
+        400,
+        "m.png: mask is 8x8 but the image a.png is 96x64",
+    ),
+    ({"image": ("a.png", png(photo(0)))}, {"strength": "2"}, 400, "strength must be a number"),
+    ({"image": ("a.png", png(photo(0)))}, {"strength": "lots"}, 400, "strength must be a number"),
+    ({"image": ("a.png", png(photo(0)))}, {"samples": "1000"}, 400, "samples must be"),
+    ({"image": ("a.png", png(photo(0)))}, {"noise_level": "-3"}, 400, "noise level must be"),
+    ({"image": ("a.png", png(photo(0)))}, {"task": "sharpen"}, 400, "task must be one of"),
+    ({"image": ("a.png", png(photo(0)))}, {"format": "gif"}, 400, "format must be"),
+    ({"image": ("a.png", png(photo(0)))}, {"colour": "red"}, 400, "unknown field 'colour'"),
+    ({"image": ("a.png", png(photo(0)))}, {"task": "inpaint"}, 400, "no hole mask"),
+    ({"photo": ("a.png", png(photo(0)))}, {}, 400, "unknown field 'photo'"),
+    ({}, {"task": "denoise"}, 400, "no image"),
+    (
+        {"image": ("a.png", png(photo(0))), "mask": ("m.png", png(hole().astype(np.uint8)))},
+        {"task": "repair"},
+        400,
+        "repair finds the holes itself",
+    ),
+]
+
+
+@pytest.mark.parametrize(("files", "fields", "status", "words"), BAD)
+def test_bad_requests_get_a_4xx_line_and_the_server_goes_on(url, files, fields, status, words):
+    got, headers, body = post(url, files, fields)
+    text = body.decode()
+    assert got == status, text
+    assert words in text and text.count("\n") == 1, text
+    assert "/tmp" not in text  # the upload's name, not the server's temporary file
+    assert headers["Content-Type"].startswith("text/plain")
+    assert _ok(url, photo(4)).shape == photo(4).shape  # the next request works
+
+
+def test_a_body_that_is_not_a_form(url):
+    request_body = json.dumps({"image": "x"}).encode()
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, data=request_body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request, timeout=30)
+    assert err.value.code == 400 and b"no image" in err.value.read()
+
+
+def test_concurrent_requests_each_get_their_own_result(url, tiny):
+    images = [photo(10 + k, 64 + 16 * k, 80) for k in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda image: _ok(url, image, task="denoise"), images))
+    for image, result in zip(images, results, strict=True):
+        assert np.array_equal(result, tiny.denoise(image))
+
+
+def test_the_page_is_self_contained(url):
+    import urllib.request
+
+    with urllib.request.urlopen(url.removesuffix("/api/restore") + "/", timeout=30) as response:
+        html = response.read().decode()
+    assert "<canvas" in html and "api/restore" in html
+    assert "http://" not in html and "https://" not in html  # nothing fetched from elsewhere
+
+
+def test_command_line_defaults():
+    args = build_parser().parse_args([])
+    assert (args.host, args.port, args.weights, args.model) == ("127.0.0.1", 7860, None, None)
+
+
+@pytest.mark.parametrize(("kind", "media_type"), [("TIFF", "image/tiff"), ("WEBP", "image/webp")])
+def test_the_input_format_is_kept(url, kind, media_type):
+    buffer = io.BytesIO()
+    Image.fromarray(photo(5)).save(
+        buffer, format=kind, **({"lossless": True} if kind == "WEBP" else {})
+    )
+    status, headers, body = post(url, {"image": (f"a.{kind.lower()}", buffer.getvalue())})
+    assert status == 200 and headers["Content-Type"] == media_type
+    assert decode(body).shape == photo(5).shape
