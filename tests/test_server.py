@@ -29,6 +29,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 CROP = Path(__file__).parent / "data" / "astronaut_crop.png"
 MAX_PIXELS = 128 * 128
+JSON = "application/json"
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,10 @@ def test_denoising_gains_psnr():
         assert psnr(decode(body), clean) > psnr(noisy, clean) + 3
         half = _ok(f"{base}/api/restore", noisy, strength="0.5")
         assert psnr(noisy, clean) < psnr(half, clean) < psnr(decode(body), clean)
+        files = {"image": ("noisy.png", png(noisy))}
+        status, _, body = post(f"{base}/api/restore", files, {"uncertainty": "true"}, JSON)
+        picture = decode(base64.b64decode(json.loads(body)["uncertainty"]))
+        assert status == 200 and picture.shape[1:] == (96, 3) and picture.shape[0] > 96
 
 
 def test_inpainting_keeps_the_known_pixels(url, tiny):
@@ -85,9 +90,7 @@ def test_options_formats_and_json(url, tiny):
     status, headers, body = post(url, {"image": ("a.png", png(image))}, {"format": "jpeg"})
     assert status == 200 and headers["Content-Type"] == "image/jpeg" and body[:2] == b"\xff\xd8"
     assert 'filename="a_restored.jpg"' in headers["Content-Disposition"]
-    status, _, body = post(
-        url, {"image": ("a.png", png(image))}, {"samples": "2"}, "application/json"
-    )
+    status, _, body = post(url, {"image": ("a.png", png(image))}, {"samples": "2"}, JSON)
     answer = json.loads(body)
     assert status == 200 and answer["media_type"] == "image/png" and len(answer["samples"]) == 2
     assert np.array_equal(decode(base64.b64decode(answer["image"])), tiny.denoise(image))
@@ -97,11 +100,14 @@ def test_options_formats_and_json(url, tiny):
 def test_exif_orientation_is_applied(url):
     exif = Image.Exif()
     exif[0x0112] = 6  # rotated 90 degrees clockwise
+    exif[0x010F] = "ACME Cameras"
     buffer = io.BytesIO()
     Image.fromarray(photo(2)).save(buffer, format="JPEG", exif=exif.tobytes(), quality=95)
     status, headers, body = post(url, {"image": ("r.jpg", buffer.getvalue())})
     assert status == 200 and headers["Content-Type"] == "image/jpeg"
     assert decode(body).shape == (photo(2).shape[1], photo(2).shape[0], 3)
+    kept = Image.open(io.BytesIO(body)).getexif()
+    assert kept[0x010F] == "ACME Cameras" and kept[0x0112] == 1  # metadata kept, turned upright
 
 
 def _truncated() -> bytes:
@@ -128,6 +134,8 @@ BAD = [
     ({"image": ("a.png", png(photo(0)))}, {"format": "gif"}, 400, "format must be"),
     ({"image": ("a.png", png(photo(0)))}, {"colour": "red"}, 400, "unknown field 'colour'"),
     ({"image": ("a.png", png(photo(0)))}, {"task": "inpaint"}, 400, "no hole mask"),
+    ({"image": ("a.png", png(photo(0)))}, {"uncertainty": "maybe"}, 400, "true or false"),
+    ({"image": ("a.png", png(photo(0)))}, {"uncertainty": "1"}, 400, "no uncertainty head"),
     ({"photo": ("a.png", png(photo(0)))}, {}, 400, "unknown field 'photo'"),
     ({}, {"task": "denoise"}, 400, "no image"),
     (

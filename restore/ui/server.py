@@ -3,13 +3,15 @@
 ``POST /api/restore`` takes a multipart form: ``image`` (a PNG, JPEG, TIFF, BMP or WebP file),
 ``mask`` (optional, white = hole, the image's size), ``task`` (``auto``, ``denoise``,
 ``inpaint``, ``restore`` or ``repair``; ``auto``: inpaint with a mask, denoise without),
-``strength`` (0-1), ``noise_level`` (``auto`` or grey levels 0-255), ``samples``, ``seed`` and
-``format`` (``keep``: the input's, or ``png``, ``jpeg``, ``tiff``, ``webp``). It answers the
-restored image (metadata kept), with ``X-Restore-Seconds``, ``X-Restore-Noise-Level`` (the level
-read when denoising blind, or the one given; absent when neither is known) and
-``X-Restore-Filled`` (the share of the pixels filled) in the headers; with ``Accept:
-application/json`` it answers JSON instead: the image and the samples in base64 and those
-fields. A bad request gets a 4xx status and one line of text naming the problem.
+``strength`` (0-1), ``noise_level`` (``auto`` or grey levels 0-255), ``samples``, ``seed``,
+``uncertainty`` (``true``: also the map of how sure the model is, JSON only) and ``format``
+(``keep``: the input's, or ``png``, ``jpeg``, ``tiff``, ``webp``). It answers the restored image
+(metadata kept), with ``X-Restore-Seconds``, ``X-Restore-Noise-Level`` (the level read when
+denoising blind, or the one given; absent when neither is known) and ``X-Restore-Filled`` (the
+share of the pixels filled) in the headers; with ``Accept: application/json`` it answers JSON
+instead: the image, the samples, the damage found (``repair``) and the uncertainty picture in
+base64, and those fields. A bad request gets a 4xx status and one line of text naming the
+problem.
 
 The work is :func:`restore.jobs.restore_file` and :func:`restore.jobs.write_result` on the
 uploaded files, as ``restore-image`` does, with one model shared by all requests, one request at
@@ -45,7 +47,17 @@ MEDIA_TYPES = {
     ".bmp": "image/bmp",
     ".webp": "image/webp",
 }
-FIELDS = ("image", "mask", "task", "strength", "noise_level", "samples", "seed", "format")
+FIELDS = (
+    "image",
+    "mask",
+    "task",
+    "strength",
+    "noise_level",
+    "samples",
+    "seed",
+    "uncertainty",
+    "format",
+)
 
 
 class BadRequest(ValueError):
@@ -89,6 +101,8 @@ class Answer:
         filled: the share of the pixels filled (holes given, or damage found); None: none.
         samples: the samples' files, as many as asked for.
         found: ``repair``: the damage found, a PNG (white = filled); None for other tasks.
+        uncertainty: the uncertainty picture, a PNG (``restore-image --uncertainty``'s: the map
+            on top, its scale bar below); None unless asked for.
     """
 
     image: bytes
@@ -99,6 +113,7 @@ class Answer:
     filled: float | None = None
     samples: list[bytes] = field(default_factory=list)
     found: bytes | None = None
+    uncertainty: bytes | None = None
 
     def headers(self) -> dict[str, str]:
         """``X-Restore-*`` and ``Content-Disposition``."""
@@ -127,6 +142,7 @@ class Answer:
             "filled": self.filled,
             "samples": [encoded(s) for s in self.samples],
             "found": encoded(self.found),
+            "uncertainty": encoded(self.uncertainty),
         }
 
 
@@ -212,6 +228,7 @@ class RestoreService:
                 sigma=None if level == "auto" else _number(form, "noise_level", float, None),
                 samples=samples,
                 seed=_number(form, "seed", int, 0),
+                uncertainty=_flag(form, "uncertainty"),
                 strength=_number(form, "strength", float, 1.0),
                 max_pixels=self.max_pixels,
             )
@@ -271,6 +288,9 @@ class RestoreService:
                 found=side_path(out, "mask", ".png").read_bytes()
                 if options.task == "repair"
                 else None,
+                uncertainty=side_path(out, "uncertainty", ".png").read_bytes()
+                if options.uncertainty
+                else None,
             )
 
 
@@ -285,6 +305,14 @@ def _text(form: Any, name: str) -> str | None:
     if not isinstance(value, str):
         raise BadRequest(f"{name} must be a text field, not a file")
     return value.strip()
+
+
+def _flag(form: Any, name: str) -> bool:
+    """The form's field ``name`` as a yes or no (absent: no)."""
+    text = (_text(form, name) or "false").lower()
+    if text not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise BadRequest(f"{name} must be true or false, got {_printable(text)[:40]!r}")
+    return text in ("true", "1", "yes", "on")
 
 
 def _number(form: Any, name: str, kind: type, default: Any) -> Any:
