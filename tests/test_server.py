@@ -154,6 +154,7 @@ def test_bad_requests_get_a_4xx_line_and_the_server_goes_on(url, files, fields, 
     assert got == status, text
     assert words in text and text.count("\n") == 1, text
     assert "/tmp" not in text  # the upload's name, not the server's temporary file
+    assert text.count(".png:") <= 1  # named once
     assert headers["Content-Type"].startswith("text/plain")
     assert _ok(url, photo(4)).shape == photo(4).shape  # the next request works
 

@@ -263,7 +263,7 @@ class RestoreService:
                 except (ValueError, MemoryError, RuntimeError) as err:
                     if not isinstance(err, ValueError) and not is_out_of_memory(err):
                         raise
-                    message = failure_message(image.name, err)
+                    message = failure_message(source, err)  # names the image, or the mask
                     for path, name in names.items():
                         message = message.replace(path, name)
                     status = 413 if isinstance(err, ImageTooLargeError) else 400
