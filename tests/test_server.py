@@ -203,3 +203,23 @@ def test_the_input_format_is_kept(url, kind, media_type):
     status, headers, body = post(url, {"image": (f"a.{kind.lower()}", buffer.getvalue())})
     assert status == 200 and headers["Content-Type"] == media_type
     assert decode(body).shape == photo(5).shape
+
+
+def test_a_tiff_gets_a_png_preview_for_the_page(url, tiny):
+    deep = photo(6).astype(np.uint16) * 257
+    buffer = io.BytesIO()
+    Image.fromarray(deep[:, :, 0]).save(buffer, format="TIFF")  # 16-bit gray
+    files = {"image": ("deep.tif", buffer.getvalue())}
+    status, headers, body = post(url.replace("/api/restore", "/api/preview"), files)
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    assert np.array_equal(decode(body), deep[:, :, 0])
+    status, _, body = post(url, files, accept=JSON)
+    answer = json.loads(body)
+    assert status == 200 and answer["media_type"] == "image/tiff"
+    restored = decode(base64.b64decode(answer["image"]))
+    assert np.array_equal(decode(base64.b64decode(answer["preview"])), restored)
+    status, _, body = post(url.replace("/api/restore", "/api/preview"), {"image": ("x", b"GIF8")})
+    assert (
+        status == 415
+        and body.decode() == "x: not an image (PNG, JPEG, TIFF, BMP or WebP expected)\n"
+    )

@@ -10,8 +10,10 @@
 denoising blind, or the one given; absent when neither is known) and ``X-Restore-Filled`` (the
 share of the pixels filled) in the headers; with ``Accept: application/json`` it answers JSON
 instead: the image, the samples, the damage found (``repair``) and the uncertainty picture in
-base64, and those fields. A bad request gets a 4xx status and one line of text naming the
-problem.
+base64, and those fields (and ``preview``, the result as a PNG, when it is a TIFF, which
+browsers do not show). ``POST /api/preview`` (an ``image``) answers the image as ``restore``
+reads it, as a PNG, for the page to show a TIFF. A bad request gets a 4xx status and one line of
+text naming the problem.
 
 The work is :func:`restore.jobs.restore_file` and :func:`restore.jobs.write_result` on the
 uploaded files, as ``restore-image`` does, with one model shared by all requests, one request at
@@ -28,6 +30,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.resources import files
 from importlib.util import find_spec
@@ -47,6 +51,7 @@ MEDIA_TYPES = {
     ".bmp": "image/bmp",
     ".webp": "image/webp",
 }
+BROWSER_SUFFIXES = (".png", ".jpg", ".bmp", ".webp")  # what browsers show (not TIFF)
 FIELDS = (
     "image",
     "mask",
@@ -103,6 +108,8 @@ class Answer:
         found: ``repair``: the damage found, a PNG (white = filled); None for other tasks.
         uncertainty: the uncertainty picture, a PNG (``restore-image --uncertainty``'s: the map
             on top, its scale bar below); None unless asked for.
+        preview: the restored image as a PNG when browsers show no ``suffix`` (TIFF); None
+            otherwise.
     """
 
     image: bytes
@@ -114,6 +121,7 @@ class Answer:
     samples: list[bytes] = field(default_factory=list)
     found: bytes | None = None
     uncertainty: bytes | None = None
+    preview: bytes | None = None
 
     def headers(self) -> dict[str, str]:
         """``X-Restore-*`` and ``Content-Disposition``."""
@@ -143,6 +151,7 @@ class Answer:
             "samples": [encoded(s) for s in self.samples],
             "found": encoded(self.found),
             "uncertainty": encoded(self.uncertainty),
+            "preview": encoded(self.preview),
         }
 
 
@@ -240,8 +249,7 @@ class RestoreService:
         """Restore ``image`` (holes in ``mask``) as ``options`` say, into ``suffix``'s format
         (None: the input's); one call at a time. :class:`BadRequest` for an image or mask that
         cannot be used (unreadable, too large, sizes that differ)."""
-        from restore.errors import failure_message, is_out_of_memory
-        from restore.io.images import ImageFileError, ImageTooLargeError
+        from restore.io.images import ImageFile, ImageFileError, write_image_file
         from restore.jobs import Job, restore_file, side_path, write_result
 
         suffix = suffix or image.suffix
@@ -256,24 +264,19 @@ class RestoreService:
                 job.mask.write_bytes(mask.data)
                 names[str(job.mask)] = mask.name
             job.output.parent.mkdir()
-            with self._lock:
+            with self._lock, _refused(source, names):
                 start = time.monotonic()
-                try:
-                    result = restore_file(self.restorer, job, options)
-                except (ValueError, MemoryError, RuntimeError) as err:
-                    if not isinstance(err, ValueError) and not is_out_of_memory(err):
-                        raise
-                    message = failure_message(source, err)  # names the image, or the mask
-                    for path, name in names.items():
-                        message = message.replace(path, name)
-                    status = 413 if isinstance(err, ImageTooLargeError) else 400
-                    raise BadRequest(message, 507 if is_out_of_memory(err) else status) from None
+                result = restore_file(self.restorer, job, options)
                 seconds = time.monotonic() - start
             try:
                 write_result(result, options)
             except ImageFileError as err:  # e.g. a float TIFF asked for as WebP
                 raise BadRequest(f"cannot write the result as {suffix}: {err}") from None
             restored, out = result.restored, job.output
+            preview = None
+            if suffix not in BROWSER_SUFFIXES:
+                write_image_file(side_path(out, "preview", ".png"), ImageFile(restored.image))
+                preview = side_path(out, "preview", ".png").read_bytes()
             return Answer(
                 image=out.read_bytes(),
                 suffix=suffix,
@@ -291,7 +294,41 @@ class RestoreService:
                 uncertainty=side_path(out, "uncertainty", ".png").read_bytes()
                 if options.uncertainty
                 else None,
+                preview=preview,
             )
+
+    def preview(self, image: Upload) -> bytes:
+        """``image`` as a PNG that a browser shows (TIFF: none does), as ``restore`` reads it:
+        EXIF orientation applied, 16 bits kept, float pixels clipped to [0, 1]."""
+        from restore.io.images import ImageFile, read_image_file, write_image_file
+
+        with tempfile.TemporaryDirectory(prefix="restore-ui-") as tmp:
+            source = Path(tmp) / f"image{image.suffix}"
+            source.write_bytes(image.data)
+            with _refused(source, {str(source): image.name}):
+                pixels = read_image_file(source, self.max_pixels).pixels
+            write_image_file(source.with_suffix(".png"), ImageFile(pixels))
+            return source.with_suffix(".png").read_bytes()
+
+
+@contextmanager
+def _refused(source: Path, names: dict[str, str]) -> Iterator[None]:
+    """Errors of the block that the request's files caused (unreadable, too large, sizes that
+    differ, out of memory) raised as :class:`BadRequest`, naming the uploads (``names``: their
+    temporary paths -> their names) instead of the temporary files."""
+    from restore.errors import failure_message, is_out_of_memory
+    from restore.io.images import ImageTooLargeError
+
+    try:
+        yield
+    except (ValueError, MemoryError, RuntimeError) as err:
+        if not isinstance(err, ValueError) and not is_out_of_memory(err):
+            raise
+        message = failure_message(source, err)  # names the image, or the mask
+        for path, name in names.items():
+            message = message.replace(path, name)
+        status = 413 if isinstance(err, ImageTooLargeError) else 400
+        raise BadRequest(message, 507 if is_out_of_memory(err) else status) from None
 
 
 def _printable(text: str) -> str:
@@ -333,7 +370,8 @@ def page() -> str:
 
 
 def create_app(service: RestoreService):
-    """The Starlette app: ``GET /`` (the page) and ``POST /api/restore`` (module docstring)."""
+    """The Starlette app: ``GET /`` (the page), ``POST /api/restore`` (module docstring) and
+    ``POST /api/preview`` (an image as a PNG the browser shows: :meth:`RestoreService.preview`)."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
@@ -345,16 +383,18 @@ def create_app(service: RestoreService):
     async def index(request) -> HTMLResponse:
         return HTMLResponse(html)
 
+    async def form(request):
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > 2 * service.max_bytes + 2**20:
+            raise BadRequest(f"request of {length} bytes is above the limit", 413)
+        try:
+            return await request.form(max_files=2, max_fields=len(FIELDS))
+        except HTTPException as err:
+            raise BadRequest(f"not a multipart form ({err.detail})", err.status_code) from None
+
     async def restore(request) -> Response:
         try:
-            length = request.headers.get("content-length", "")
-            if length.isdigit() and int(length) > 2 * service.max_bytes + 2**20:
-                raise BadRequest(f"request of {length} bytes is above the limit", 413)
-            try:
-                form = await request.form(max_files=2, max_fields=len(FIELDS))
-            except HTTPException as err:
-                raise BadRequest(f"not a multipart form ({err.detail})", err.status_code) from None
-            image, mask, options, suffix = service.parse(form)
+            image, mask, options, suffix = service.parse(await form(request))
             answer = await run_in_threadpool(service.run, image, mask, options, suffix)
         except BadRequest as err:
             return PlainTextResponse(f"{err}\n", status_code=err.status)
@@ -363,7 +403,21 @@ def create_app(service: RestoreService):
         media_type = MEDIA_TYPES[answer.suffix]
         return Response(answer.image, media_type=media_type, headers=answer.headers())
 
-    return Starlette(routes=[Route("/", index), Route("/api/restore", restore, methods=["POST"])])
+    async def preview(request) -> Response:
+        try:
+            image = service.parse(await form(request))[0]
+            data = await run_in_threadpool(service.preview, image)
+        except BadRequest as err:
+            return PlainTextResponse(f"{err}\n", status_code=err.status)
+        return Response(data, media_type="image/png")
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/api/restore", restore, methods=["POST"]),
+            Route("/api/preview", preview, methods=["POST"]),
+        ]
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
