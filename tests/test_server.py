@@ -23,7 +23,7 @@ from server_helpers import decode, png, post, serving  # noqa: E402
 
 from restore import Restorer  # noqa: E402
 from restore.bench.protocol import psnr  # noqa: E402
-from restore.ui.server import RestoreService, build_parser  # noqa: E402
+from restore.ui.server import RestoreService, build_parser, main  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -189,9 +189,19 @@ def test_the_page_is_self_contained(url):
     assert "http://" not in html and "https://" not in html  # nothing fetched from elsewhere
 
 
-def test_command_line_defaults():
+def test_command_line_defaults_and_usage_errors(capsys, tmp_path):
     args = build_parser().parse_args([])
     assert (args.host, args.port, args.weights, args.model) == ("127.0.0.1", 7860, None, None)
+    for argv, words in (
+        (["--port", "70000"], "--port must be in 0-65535"),
+        (["--max-bytes", "0"], "--max-bytes must be a positive number"),
+        (["--max-pixels", "-1"], "--max-pixels must be a positive number"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2 and words in capsys.readouterr().err
+    assert main(["--weights", str(tmp_path / "missing.pt")]) == 1
+    assert "cannot load the model" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("kind", "media_type"), [("TIFF", "image/tiff"), ("WEBP", "image/webp")])
