@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -161,15 +163,27 @@ def test_bad_requests_get_a_4xx_line_and_the_server_goes_on(url, files, fields, 
 
 def test_a_body_that_is_not_a_form(url):
     request_body = json.dumps({"image": "x"}).encode()
-    import urllib.error
-    import urllib.request
-
     request = urllib.request.Request(
         url, data=request_body, headers={"Content-Type": "application/json"}, method="POST"
     )
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(request, timeout=30)
     assert err.value.code == 400 and b"no image" in err.value.read()
+
+
+def test_other_sites_pages_are_refused(url):
+    def origin_post(origin: str) -> int:
+        request = urllib.request.Request(
+            url, data=b"", headers={"Origin": origin, "Content-Type": "text/plain"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    assert origin_post("https://evil.example") == 403
+    assert origin_post(url.removesuffix("/api/restore")) == 400  # this page: on to the form
 
 
 def test_concurrent_requests_each_get_their_own_result(url, tiny):
@@ -181,8 +195,6 @@ def test_concurrent_requests_each_get_their_own_result(url, tiny):
 
 
 def test_the_page_is_self_contained(url):
-    import urllib.request
-
     with urllib.request.urlopen(url.removesuffix("/api/restore") + "/", timeout=30) as response:
         html = response.read().decode()
     assert "<canvas" in html and "api/restore" in html

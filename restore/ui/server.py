@@ -13,7 +13,8 @@ instead: the image, the samples, the damage found (``repair``) and the uncertain
 base64, and those fields (and ``preview``, the result as a PNG, when it is a TIFF, which
 browsers do not show). ``POST /api/preview`` (an ``image``) answers the image as ``restore``
 reads it, as a PNG, for the page to show a TIFF. A bad request gets a 4xx status and one line of
-text naming the problem.
+text naming the problem; a request that another site's page makes (its ``Origin`` is not this
+server) is refused.
 
 The work is :func:`restore.jobs.restore_file` and :func:`restore.jobs.write_result` on the
 uploaded files, as ``restore-image`` does, with one model shared by all requests, one request at
@@ -37,6 +38,7 @@ from importlib.resources import files
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from restore.weights import DEFAULT_MODEL, add_model_options
 
@@ -384,6 +386,11 @@ def create_app(service: RestoreService):
         return HTMLResponse(html)
 
     async def form(request):
+        """The request's multipart form, after the checks that need no reading of it."""
+        origin = request.headers.get("origin")
+        if origin and urlsplit(origin).netloc != request.headers.get("host"):
+            # another site's page in the user's browser posting to this local server
+            raise BadRequest(f"requests from other sites are refused ({origin})", 403)
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > 2 * service.max_bytes + 2**20:
             raise BadRequest(f"request of {length} bytes is above the limit", 413)
