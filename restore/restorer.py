@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,13 @@ class Restorer:
             would blur them.
         max_pixels: image and mask files above this many pixels are refused from their header,
             before decoding (decompression bombs); None: no limit. Arrays are taken as they are.
+        progress: None, or a callable ``progress(done, total)`` called after each tile of each
+            pass over the image, ``total`` being the pass's number of tiles (1 for an image that
+            runs whole); a pass ends with ``(total, total)`` and the next starts again at
+            ``done`` = 1. A call may make several passes (:meth:`sample` one per draw,
+            ``self_ensemble`` 8, :meth:`repair` the detection and then the fill) or none (an
+            output that is the input). It is the attribute ``progress``, which may be set later;
+            outputs do not depend on it.
 
     Every method checks its arguments and raises ``ValueError`` (``TypeError`` for a wrong
     type) with a one-line message: noise levels are numbers in [0, 255] grey levels.
@@ -76,6 +84,7 @@ class Restorer:
         precision: str = "auto",
         self_ensemble: bool = False,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         if precision not in ("auto", "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
@@ -90,6 +99,7 @@ class Restorer:
         self.net = net.eval().to(self.device).to(memory_format=torch.channels_last)
         self.tile, self.tile_overlap = tile, tile_overlap
         self.autocast_dtype = autocast_dtype(self.device.type, precision)
+        self.progress = progress
 
     @classmethod
     def from_pretrained(cls, model: str = DEFAULT_MODEL, **kwargs: Any) -> Restorer:
@@ -260,11 +270,17 @@ class Restorer:
             with torch.no_grad(), ctx:
                 return fn(tile.contiguous(memory_format=torch.channels_last), tile_mask).float()
 
-        out = _cut_border(tiled(map_tile, x, m, self.tile, self.tile_overlap, self.net.stride))
+        out = _cut_border(self._tiled(map_tile, x, m))
         if layout.kind == "torch":
             out = out.to(layout.device)
             return out if len(layout.shape) == 4 else out[0]
         return out[0, 0].cpu().numpy()
+
+    def _tiled(self, fn, x: Tensor, holes: Tensor) -> Tensor:
+        """One pass of ``fn`` over ``x``'s tiles (:func:`restore.tiling.tiled`), reporting to
+        :attr:`progress`."""
+        stride = self.net.stride
+        return tiled(fn, x, holes, self.tile, self.tile_overlap, stride, self.progress)
 
     # ----------------------------------------------------------------------------------------------
     def _read_path(self, path: str | os.PathLike) -> np.ndarray:
@@ -373,15 +389,13 @@ class Restorer:
                 out = self._net_tile(tile, tile_mask, window, sigma, keep_known, eps, None)
             return out
 
-        def once(inputs, hole_map):
-            return tiled(net_tile, inputs, hole_map, self.tile, self.tile_overlap, self.net.stride)
-
         if not self.self_ensemble or generator is not None:
-            out = once(x, m)
+            out = self._tiled(net_tile, x, m)
         else:
             out = None
             for k, flip in DIHEDRAL:
-                turned = undo_dihedral(once(dihedral(x, k, flip), dihedral(m, k, flip)), k, flip)
+                turned = self._tiled(net_tile, dihedral(x, k, flip), dihedral(m, k, flip))
+                turned = undo_dihedral(turned, k, flip)
                 out = turned if out is None else out.add_(turned)
             out = out.div_(len(DIHEDRAL))
         out = _cut_border(out)

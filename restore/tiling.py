@@ -57,6 +57,7 @@ def tiled(
     tile: int = DEFAULT_TILE,
     overlap: int = 128,
     multiple: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Tensor:
     """Apply ``fn(image_tile, extra_tile, (y, x)) -> output_tile`` over overlapping tiles and blend.
 
@@ -69,6 +70,9 @@ def tiled(
         overlap: overlap between neighbouring tiles in pixels (< tile / 2).
         multiple: the network's stride. The image is padded to a multiple of it and tiles start on
             multiples of it, so a tiled run sees the same grid as a whole-image run.
+        progress: called as ``progress(done, total)`` after each tile, ``total`` being the
+            number of tiles (1 for an image that runs whole); the last call is
+            ``(total, total)``. None: not called.
 
     Returns:
         ``(B, C', H, W)`` float32 on the input's device.
@@ -83,8 +87,12 @@ def tiled(
     images, extra = pad_to_multiple(images, multiple), pad_to_multiple(extra, multiple)
     b, _, h, w = images.shape
     if h <= tile and w <= tile:
-        return fn(images, extra, (0, 0)).float()[..., :height, :width]
+        out = fn(images, extra, (0, 0)).float()[..., :height, :width]
+        if progress is not None:
+            progress(1, 1)
+        return out
     ys, xs = _starts(h, tile, overlap, multiple), _starts(w, tile, overlap, multiple)
+    total = len(ys) * len(xs)
     out = None
     weight = torch.zeros((1, 1, h, w), device=images.device)
     for iy, y in enumerate(ys):
@@ -101,4 +109,6 @@ def tiled(
             wt = (wy[:, None] * wx[None, :])[None, None]
             out[..., y : y + th, x : x + tw] += result * wt
             weight[..., y : y + th, x : x + tw] += wt
+            if progress is not None:
+                progress(iy * len(xs) + ix + 1, total)
     return out.div_(weight)[..., :height, :width]

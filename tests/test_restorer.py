@@ -397,6 +397,35 @@ def test_tiled_samples_match_whole_image(tiled_pair):
     assert np.abs(a[0] - a[1])[mask].max() > 1e-3  # the samples differ by more than the tolerance
 
 
+def test_the_progress_hook_counts_each_passs_tiles_and_changes_no_output(weights):
+    calls = []
+    settings = dict(device="cpu", precision="fp32", tile=64, tile_overlap=16)
+    plain = Restorer.from_checkpoint(weights, **settings)
+    hooked = Restorer.from_checkpoint(
+        weights, **settings, progress=lambda done, total: calls.append((done, total))
+    )
+    img, mask = photo(200, 240, seed=6), hole_mask(200, 240)
+    out = hooked.denoise(img)
+    total = calls[-1][1]
+    one_pass = [(k, total) for k in range(1, total + 1)]
+    assert total >= 9 and calls == one_pass  # every tile once, in order, ending at (total, total)
+    np.testing.assert_array_equal(out, plain.denoise(img))
+    calls.clear()
+    draws = hooked.sample(img, mask, n=2, seed=1)
+    assert calls == one_pass * 2  # one pass per draw, each counted from 1
+    for a, b in zip(draws, plain.sample(img, mask, n=2, seed=1), strict=True):
+        np.testing.assert_array_equal(a, b)
+    calls.clear()
+    small = photo(16, 16)
+    np.testing.assert_array_equal(
+        hooked.inpaint(small, hole_mask(16, 16)), plain.inpaint(small, hole_mask(16, 16))
+    )
+    assert calls == [(1, 1)]  # an image that runs whole is one tile
+    calls.clear()
+    hooked.denoise(img, strength=0)  # the input as it is: no pass
+    assert calls == []
+
+
 def test_bad_tile_settings_are_refused_when_the_restorer_is_made(weights):
     for tile, overlap, words in ((64, 64, "overlap"), (0, 0, "tile"), (320, -1, "overlap")):
         with pytest.raises(ValueError, match=words):

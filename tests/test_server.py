@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from server_helpers import decode, png, post, serving  # noqa: E402
 
 from restore import Restorer  # noqa: E402
 from restore.bench.protocol import psnr  # noqa: E402
-from restore.ui.server import RestoreService, build_parser, main  # noqa: E402
+from restore.ui.server import Progress, RestoreService, build_parser, main  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -194,10 +195,64 @@ def test_concurrent_requests_each_get_their_own_result(url, tiny):
         assert np.array_equal(result, tiny.denoise(image))
 
 
+def _progress(base: str) -> dict:
+    with urllib.request.urlopen(f"{base}/api/progress", timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_progress_counts_passes_and_tiles_and_puts_the_hook_back():
+    progress, hook = Progress(), object()
+    restorer = type("R", (), {"progress": hook})()
+    assert progress.json() == {"running": False, "pass": 0, "done": 0, "total": 0, "seconds": 0}
+    with progress.counting(restorer):
+        assert restorer.progress == progress.tile
+        assert progress.json()["running"] and progress.json()["pass"] == 0
+        for done in (1, 2, 3, 1):  # a pass of 3 tiles, then the next pass's first
+            restorer.progress(done, 3)
+        now = progress.json()
+        assert (now["running"], now["pass"], now["done"], now["total"]) == (True, 2, 1, 3)
+        restorer.progress(1, 1)
+    last = progress.json()
+    assert (last["running"], last["pass"], last["done"], last["total"]) == (False, 3, 1, 1)
+    assert restorer.progress is hook and last["seconds"] >= 0
+
+
+def test_progress_answers_while_a_request_runs(weights):
+    tiles = Restorer.from_checkpoint(
+        weights, device="cpu", precision="fp32", tile=64, tile_overlap=16
+    )
+    calls = []
+    tiles.progress = lambda done, total: calls.append(total)
+    image = photo(7, 200, 240)
+    tiles.denoise(image)
+    total, tiles.progress = calls[-1], None
+    with serving(RestoreService(tiles)) as base:
+        assert _progress(base) == {"running": False, "pass": 0, "done": 0, "total": 0, "seconds": 0}
+        fields = {"task": "denoise", "samples": "1"}  # two passes: the result and a sample
+        with ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(
+                post, f"{base}/api/restore", {"image": ("a.png", png(image))}, fields
+            )
+            seen = []
+            while not answer.done():  # a fast run may end before the first look: seen is empty
+                seen.append(_progress(base))
+                time.sleep(0.02)
+            status, _, body = answer.result()
+        last = _progress(base)
+    assert status == 200, body
+    assert (last["running"], last["pass"], last["done"], last["total"]) == (False, 2, total, total)
+    running = [p for p in seen if p["running"]]
+    assert all(set(p) == set(last) for p in seen)
+    assert all(p["total"] in (0, total) and 0 <= p["done"] <= p["total"] for p in running)
+    steps = [(p["pass"], p["done"]) for p in running]
+    assert steps == sorted(steps) and all(p <= 2 for p, _ in steps)  # never backwards
+
+
 def test_the_page_is_self_contained(url):
     with urllib.request.urlopen(url.removesuffix("/api/restore") + "/", timeout=30) as response:
         html = response.read().decode()
     assert "<canvas" in html and "api/restore" in html
+    assert "<progress" in html and "api/progress" in html
     assert "http://" not in html and "https://" not in html  # nothing fetched from elsewhere
 
 

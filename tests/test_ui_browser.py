@@ -73,6 +73,7 @@ def test_paint_a_stroke_and_inpaint_it(weights, tmp_path):
             Select(browser.find_element(By.ID, "task")).select_by_value("inpaint")
             browser.find_element(By.ID, "run").click()
             wait.until(lambda b: b.find_element(By.ID, "status").text.startswith("done"))
+            assert not browser.find_element(By.ID, "progress").is_displayed()  # polling stopped
             after = browser.find_element(By.ID, "after")
             assert after.is_displayed()
             src = after.get_attribute("src")

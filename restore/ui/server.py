@@ -12,9 +12,10 @@ share of the pixels filled) in the headers; with ``Accept: application/json`` it
 instead: the image, the samples, the damage found (``repair``) and the uncertainty picture in
 base64, and those fields (and ``preview``, the result as a PNG, when it is a TIFF, which
 browsers do not show). ``POST /api/preview`` (an ``image``) answers the image as ``restore``
-reads it, as a PNG, for the page to show a TIFF. A bad request gets a 4xx status and one line of
-text naming the problem; a request that another site's page makes (its ``Origin`` is not this
-server) is refused.
+reads it, as a PNG, for the page to show a TIFF. ``GET /api/progress`` answers how far the
+request running now has come, as JSON (:meth:`Progress.json`). A bad request gets a 4xx status
+and one line of text naming the problem; a request that another site's page makes (its
+``Origin`` is not this server) is refused.
 
 The work is :func:`restore.jobs.restore_file` and :func:`restore.jobs.write_result` on the
 uploaded files, as ``restore-image`` does, with one model shared by all requests, one request at
@@ -157,6 +158,60 @@ class Answer:
         }
 
 
+class Progress:
+    """How far the request running now has come, for ``GET /api/progress``: the restorer's
+    ``progress`` hook writes it from the worker thread, the server reads it (a lock between).
+
+    A request makes one or more passes over its image (the restoration, each sample, the
+    uncertainty map, the noise level read; ``repair``: the damage found, then the fill), each
+    of one or more tiles; how many passes is not known ahead, so they are counted as they come.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = False
+        self._start = self._seconds = 0.0
+        self._pass = self._done = self._total = 0
+
+    @contextmanager
+    def counting(self, restorer) -> Iterator[None]:
+        """Count ``restorer``'s passes and tiles for the block (one request); its own hook is
+        put back after."""
+        with self._lock:
+            self._running, self._start = True, time.monotonic()
+            self._pass = self._done = self._total = 0
+        previous, restorer.progress = restorer.progress, self.tile
+        try:
+            yield
+        finally:
+            restorer.progress = previous
+            with self._lock:
+                self._running, self._seconds = False, time.monotonic() - self._start
+
+    def tile(self, done: int, total: int) -> None:
+        """The restorer's hook: ``done`` of the pass's ``total`` tiles are done (1: a new
+        pass)."""
+        with self._lock:
+            if done == 1:
+                self._pass += 1
+            self._done, self._total = done, total
+
+    def json(self) -> dict[str, Any]:
+        """``running`` (a request is being restored), ``pass`` (its passes begun so far, from 1),
+        ``done`` and ``total`` (tiles of that pass; 0 and 0 before its first tile) and
+        ``seconds`` (since it began). When none runs: the last one's final values (``pass``,
+        ``done``, ``total`` 0 before the first request)."""
+        with self._lock:
+            seconds = time.monotonic() - self._start if self._running else self._seconds
+            return {
+                "running": self._running,
+                "pass": self._pass,
+                "done": self._done,
+                "total": self._total,
+                "seconds": round(seconds, 2),
+            }
+
+
 class RestoreService:
     """One model serving requests one at a time: checks a request's form, restores its image
     through :mod:`restore.jobs` in a temporary folder, and answers.
@@ -176,6 +231,7 @@ class RestoreService:
         self.restorer = restorer
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
+        self.progress = Progress()
         self._lock = threading.Lock()
 
     def parse(self, form: Any) -> tuple[Upload, Upload | None, Any, str | None]:
@@ -266,7 +322,7 @@ class RestoreService:
                 job.mask.write_bytes(mask.data)
                 names[str(job.mask)] = mask.name
             job.output.parent.mkdir()
-            with self._lock, _refused(source, names):
+            with self._lock, self.progress.counting(self.restorer), _refused(source, names):
                 start = time.monotonic()
                 result = restore_file(self.restorer, job, options)
                 seconds = time.monotonic() - start
@@ -372,8 +428,10 @@ def page() -> str:
 
 
 def create_app(service: RestoreService):
-    """The Starlette app: ``GET /`` (the page), ``POST /api/restore`` (module docstring) and
-    ``POST /api/preview`` (an image as a PNG the browser shows: :meth:`RestoreService.preview`)."""
+    """The Starlette app: ``GET /`` (the page), ``POST /api/restore`` (module docstring),
+    ``POST /api/preview`` (an image as a PNG the browser shows: :meth:`RestoreService.preview`)
+    and ``GET /api/progress`` (:meth:`Progress.json`; it answers while a request runs, the work
+    being in a worker thread)."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
@@ -418,11 +476,15 @@ def create_app(service: RestoreService):
             return PlainTextResponse(f"{err}\n", status_code=err.status)
         return Response(data, media_type="image/png")
 
+    async def progress(request) -> JSONResponse:
+        return JSONResponse(service.progress.json(), headers={"Cache-Control": "no-store"})
+
     return Starlette(
         routes=[
             Route("/", index),
             Route("/api/restore", restore, methods=["POST"]),
             Route("/api/preview", preview, methods=["POST"]),
+            Route("/api/progress", progress),
         ]
     )
 
