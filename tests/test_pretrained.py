@@ -206,3 +206,31 @@ def test_photo_model_uncertainty_follows_the_noise_level(clean):
             assert all(0.72 < c < 0.97 for c in coverage), coverage
         gaps.append(coverage[0] - coverage[1])
     assert gaps[0] < 0.6 * gaps[1], gaps
+
+
+@pytest.mark.slow
+def test_photo_v2_on_every_real_pair_it_never_trained_on(restorer, shared_data):
+    """Issue #21's real-noise figures, blind, as MODEL_CARD.md reports them (CC15 36.11, Nam25
+    40.58, RENOIR-val 41.31 dB): CC15 is a test set, so this holds the measured level, below the
+    issue's 37.0 target (missed, see the model card); the low-light pairs, where v1.4 scored
+    38.47, stay at least 1 dB above tuned NL-means (40.06)."""
+    from restore.bench.protocol import REAL_SETS, load_real_pairs
+
+    def mean_psnr(name: str) -> float:
+        pairs = load_real_pairs(shared_data, REAL_SETS[name])
+        return float(np.mean([psnr(restorer.denoise(p.noisy), p.clean) for p in pairs]))
+
+    assert mean_psnr("CC15") > 36.0
+    assert mean_psnr("RENOIR-val") > 41.06
+
+
+def test_the_estimator_reads_strong_low_light_noise(restorer, shared_data):
+    """The level the model reads on the low-light RENOIR pairs is close to their true RMS (v1.4
+    read too little there and left the noise); on a clean photo it reads little."""
+    from restore.bench.protocol import REAL_SETS, load_real_pairs
+
+    pairs = load_real_pairs(shared_data, REAL_SETS["RENOIR-val"])
+    ratios = [float(np.mean(restorer.estimate_noise(p.noisy))) / p.sigma for p in pairs]
+    assert 0.8 < np.mean(ratios) < 1.25, ratios
+    clean = pairs[0].clean
+    assert float(np.mean(restorer.estimate_noise(clean))) < 0.5 * pairs[0].sigma
