@@ -5,7 +5,7 @@
 :mod:`restore.models` (the VAE and its weight files). Heavy modules load on first use.
 """
 
-__version__ = "1.0.0"
+__version__ = "2.0.0"
 
 
 def __dir__() -> list[str]:
