@@ -366,3 +366,16 @@ def test_a_stopped_run_keeps_the_rows_it_finished(bench, image_dir, weights, tmp
     assert ("float", "restore", "img0.png") in done and len(rows) >= 2
     assert ("uint8", "restore-blind", "img1.png") not in done  # never reached
     assert (out / "results.md").is_file() and (out / "results.csv").is_file()
+
+
+def test_memory_says_when_it_is_only_a_bound(monkeypatch):
+    from restore.bench import memory
+
+    assert memory.Memory(12.4, False).text() == "12"
+    assert memory.Memory(12.4, True).text() == "<= 12"
+    assert memory.Memory(12.4, False, lower_bound=True).text() == ">= 12"
+    assert memory.Memory(None, False).text() == "n/a"
+    peaks = iter([100.0, 130.0])  # the lifetime peak before and after the call
+    monkeypatch.setattr(memory, "_current_rss_mib", lambda: None)
+    monkeypatch.setattr(memory, "_maxrss_mib", lambda: next(peaks))
+    assert memory.measure_memory(lambda: None).text() == ">= 30"

@@ -44,21 +44,26 @@ class Memory:
     """Extra resident memory of a call: its peak RSS minus the RSS just before it, in MiB.
 
     Exact where the peak can be reset (Linux ``/proc/self/clear_refs``); otherwise from the
-    process-lifetime ``ru_maxrss``: exact when the call raised it, else only an upper bound.
+    process-lifetime ``ru_maxrss``: exact when the call raised it, else only an upper bound; with
+    no way to read the current RSS either, the rise of the lifetime peak, a lower bound.
 
     Attributes:
         mib: the extra resident memory in MiB; None: not measured (:meth:`text` says ``n/a``).
         upper_bound: ``mib`` is only an upper bound (the call did not raise the lifetime peak);
             :meth:`text` writes ``<= mib``.
+        lower_bound: ``mib`` is only a lower bound (the rise of the lifetime peak);
+            :meth:`text` writes ``>= mib``.
     """
 
     mib: float | None
     upper_bound: bool
+    lower_bound: bool = False
 
     def text(self) -> str:
         if self.mib is None:
             return "n/a"
-        return f"<= {self.mib:.0f}" if self.upper_bound else f"{self.mib:.0f}"
+        bound = "<= " if self.upper_bound else ">= " if self.lower_bound else ""
+        return f"{bound}{self.mib:.0f}"
 
 
 def _current_rss_mib() -> float | None:
@@ -90,7 +95,7 @@ def measure_memory(call: Callable[..., Any], *args: Any) -> Memory:
     call(*args)
     peak_after = _maxrss_mib()
     if now is None:  # no current RSS either: the rise of the lifetime peak (a lower bound)
-        return Memory(peak_after - peak_before, False)
+        return Memory(peak_after - peak_before, False, lower_bound=True)
     if peak_after > peak_before:
         return Memory(max(0.0, peak_after - now), False)
     return Memory(max(0.0, peak_before - now), True)
