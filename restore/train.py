@@ -25,7 +25,8 @@ def train(cfg: DictConfig) -> tuple[L.Trainer, L.LightningModule]:
     """Train from a composed config; returns the trainer and the trained module."""
     if OmegaConf.is_missing(cfg, "init_weights"):
         raise ValueError(
-            "this experiment fine-tunes: give init_weights=<run folder, .ckpt or export>"
+            "this experiment fine-tunes: give init_weights=<run folder, .ckpt, export or the name"
+            " of a shipped model>"
         )
     if cfg.get("init_weights") and cfg.get("ckpt_path"):
         raise ValueError(

@@ -181,3 +181,17 @@ def test_noise_level_input_is_used_and_nan_means_unknown():
     mixed = net.restore(x, noise_level=torch.tensor([25.0, float("nan")]))
     torch.testing.assert_close(mixed[1], blind[1])
     torch.testing.assert_close(mixed[0], told[0])
+
+
+def test_init_from_a_shipped_model_by_name(tmp_path, monkeypatch):
+    from restore.models.weights import init_from, load_net
+
+    monkeypatch.chdir(tmp_path)  # no file or folder named "gaussian" here
+    shipped = load_net(model="gaussian")
+    net = RestorationVAE(**shipped.config)
+    init_from(net, "gaussian")
+    for key, value in shipped.state_dict().items():
+        if not key.startswith(("posterior_net.", "posterior.")):  # not in exports
+            assert torch.equal(net.state_dict()[key].float(), value.float()), key
+    with pytest.raises(FileNotFoundError, match="no-such-model"):
+        init_from(net, "no-such-model")

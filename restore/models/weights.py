@@ -246,7 +246,8 @@ def _grown_blocks(theirs: dict, ours: dict) -> bool:
 
 
 def init_from(net: RestorationVAE, path: str | Path) -> Path:
-    """Copy the weights of an export file, checkpoint or run folder into ``net`` (fine-tuning).
+    """Copy the weights of an export file, checkpoint or run folder, or of a shipped model by name
+    (``"photo"``, ``"gaussian"``: when no such file or folder exists), into ``net`` (fine-tuning).
 
     The architectures must match; the hole fill may differ, ``net`` may have more residual
     blocks per level (``blocks``): the extra blocks start as identities (their second convolution
@@ -256,7 +257,11 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     (with a warning). Returns the file read; raises ``FileNotFoundError`` or ``ValueError``
     naming it.
     """
-    config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
+    if str(path) in SHIPPED_MODELS and not Path(path).exists():
+        with resources.as_file(shipped_weights(str(path))) as file:
+            config, state, path = _read_weights(file, "cpu", prefer_checkpoint=True)
+    else:
+        config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
     free = ("hole_fill", "uncertainty", *CALIBRATION_KEYS, "damage", "noise_estimator")
     theirs = {k: v for k, v in config.items() if k not in free}
     ours = {k: v for k, v in net.config.items() if k not in free}
