@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import CONF
 from hydra import compose, initialize_config_dir
@@ -46,3 +48,14 @@ def test_data_root_is_one_override(tmp_path):
 def test_typo_in_override_is_rejected():
     with pytest.raises(Exception, match="rot"):
         _compose(["data.rot=/tmp"])
+
+
+TEST_SETS = ("CC15", "CBSD68", "Kodak24", "Set12", "BSD68")  # measured once, never chosen on
+
+
+@pytest.mark.parametrize("path", sorted(CONF.rglob("*.yaml")), ids=lambda p: p.name)
+def test_no_training_config_names_a_test_set(path):
+    """A test set never picks a checkpoint, fits a calibration, stops a run or tunes a mix: no
+    config (values or comments) names one; validation comes from held-out training data."""
+    text = path.read_text()
+    assert not [name for name in TEST_SETS if re.search(rf"\b{name}\b", text)], path

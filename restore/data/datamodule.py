@@ -122,7 +122,7 @@ class PatchDataset(Dataset):
 
 class PairedImages(Dataset):
     """Real noisy/clean pairs of one folder: ``<stem><noisy_suffix>.<ext>`` with
-    ``<stem><clean_suffix>.<ext>`` (e.g. CC15's ``x_real.png`` / ``x_mean.png``).
+    ``<stem><clean_suffix>.<ext>`` (e.g. Nam25's ``x_noise.png`` / ``x_gt.png``).
 
     The clean image may be the mean of several shots (RENOIR's two low-ISO shots):
     ``clean_suffix=["_clean", "_reference"]``. ``names``/``exclude`` choose pairs by stem, so one
