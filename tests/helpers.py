@@ -25,3 +25,19 @@ def hole(h: int = H, w: int = W) -> np.ndarray:
     mask = np.zeros((h, w), bool)
     mask[h // 4 : h * 5 // 8, w * 5 // 16 : w * 3 // 4] = True
     return mask
+
+
+def interrupt_denoise_after(monkeypatch, calls: int) -> None:
+    """Make ``Restorer.denoise`` raise ``KeyboardInterrupt`` on its ``calls``-th call (Ctrl-C part
+    way through a run); the calls before it restore as usual."""
+    from restore.restorer import Restorer
+
+    real, seen = Restorer.denoise, []
+
+    def denoise(self, *args, **kwargs):
+        seen.append(1)
+        if len(seen) == calls:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Restorer, "denoise", denoise)

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
+from helpers import interrupt_denoise_after
 
 from restore.bench import cli, peers, protocol, quality, reports, runner
 from restore.data import synthetic_image
@@ -346,17 +347,7 @@ def test_speed_run_reports_megapixels_per_second_and_memory(weights, capsys, one
 
 
 def test_a_stopped_run_keeps_the_rows_it_finished(bench, image_dir, weights, tmp_path, monkeypatch):
-    from restore import Restorer
-
-    real, calls = Restorer.denoise, []
-
-    def denoise(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(Restorer, "denoise", denoise)
+    interrupt_denoise_after(monkeypatch, 4)
     out = tmp_path / "out"
     argv = ["--images", str(image_dir), "--weights", str(weights), "--out", str(out)]
     argv += ["--sigmas", "25", "--tasks", "denoise", "--peers", "--quiet", "--max-images", "2"]

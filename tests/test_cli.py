@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import H, W, hole, photo
+from helpers import H, W, hole, interrupt_denoise_after, photo
 from PIL import Image
 
 import restore.io.images as imagefile
@@ -563,18 +563,7 @@ def test_interrupted_run_leaves_no_partial_files(capsys, weights, inputs, tmp_pa
 
 
 def test_interrupt_during_restoration(capsys, weights, inputs, tmp_path, monkeypatch):
-    from restore.restorer import Restorer
-
-    real = Restorer.denoise
-    calls = []
-
-    def denoise(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(Restorer, "denoise", denoise)
+    interrupt_denoise_after(monkeypatch, 2)
     report = tmp_path / "r.csv"
     code, _, _ = cli(capsys, weights, inputs, "-o", tmp_path / "out", "--report", report)
     assert code == 130

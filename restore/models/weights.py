@@ -180,7 +180,11 @@ def _find_in_run_folder(folder: Path, prefer_checkpoint: bool = False) -> Path:
 def _read_weights(
     path: str | Path, map_location: str | torch.device, prefer_checkpoint: bool = False
 ) -> tuple[dict, dict, Path]:
-    """``(config, state_dict, file)`` of an export file, Lightning checkpoint or run folder."""
+    """``(config, state_dict, file)`` of an export file, Lightning checkpoint or run folder, or of
+    a shipped model by name when no such file or folder exists."""
+    if str(path) in SHIPPED_MODELS and not Path(path).exists():
+        with resources.as_file(shipped_weights(str(path))) as file:
+            return _read_weights(file, map_location, prefer_checkpoint)
     path = Path(path)
     if path.is_dir():
         path = _find_in_run_folder(path, prefer_checkpoint)
@@ -220,8 +224,9 @@ def load_net(
     map_location: str | torch.device = "cpu",
     model: str = DEFAULT_MODEL,
 ) -> RestorationVAE:
-    """Load a network from an export file, a Lightning checkpoint or a ``restore-train`` run folder;
-    with no ``path``, the shipped model named ``model`` (no network access).
+    """Load a network from an export file, a Lightning checkpoint or a ``restore-train`` run folder
+    (or a shipped model's name, when no such file or folder exists); with no ``path``, the shipped
+    model named ``model`` (no network access).
 
     Returns the network in eval mode. Raises ``FileNotFoundError`` or ``ValueError`` naming the
     file.
@@ -257,11 +262,7 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     (with a warning). Returns the file read; raises ``FileNotFoundError`` or ``ValueError``
     naming it.
     """
-    if str(path) in SHIPPED_MODELS and not Path(path).exists():
-        with resources.as_file(shipped_weights(str(path))) as file:
-            config, state, path = _read_weights(file, "cpu", prefer_checkpoint=True)
-    else:
-        config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
+    config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
     free = ("hole_fill", "uncertainty", *CALIBRATION_KEYS, "damage", "noise_estimator")
     theirs = {k: v for k, v in config.items() if k not in free}
     ours = {k: v for k, v in net.config.items() if k not in free}
