@@ -406,13 +406,15 @@ def _load_net(args, todo: list[Job], rows: list[ReportRow]):
     """The network --weights/--model name, checked against the options that need its heads;
     None (every job failed, in ``rows``) when it cannot be loaded."""
     from restore.models.weights import load_net
+    from restore.restorer import require_head
 
+    source = args.weights or f"the shipped {args.model or DEFAULT_MODEL} model"
     try:
         net = load_net(args.weights, model=args.model or DEFAULT_MODEL)
-        if args.auto_mask and net.damage_head is None:
-            raise ValueError("--auto-mask needs a model with a damage head (--model photo)")
-        if args.uncertainty and net.scale_head is None:
-            raise ValueError("--uncertainty needs a model with an uncertainty head (--model photo)")
+        if args.auto_mask:
+            require_head(net, "damage", source, "--auto-mask")
+        if args.uncertainty:
+            require_head(net, "uncertainty", source, "--uncertainty")
         return net
     except (OSError, ValueError, RuntimeError) as err:
         _model_not_loaded(err, todo, rows)

@@ -173,14 +173,16 @@ def restore_pixels(
     scale = high - low
     scaled = pixels if scale == 1.0 and low == 0.0 else (pixels - low) / scale
     sigma = None if options.sigma is None else options.sigma / scale
+    draw_sigma = sigma
     if holes is not None and (sigma or options.task == "restore"):
         # noisy photo with holes: both at once
         out = restorer.restore(scaled, holes, sigma, options.strength)
     elif holes is not None:
         out = restorer.inpaint(scaled, holes)
+        draw_sigma = 0.0  # as inpaint: the known pixels are clean and kept
     else:
         out = restorer.denoise(scaled, sigma, options.strength)
-    draws = _draws(restorer, scaled, holes, sigma, options)
+    draws = _draws(restorer, scaled, holes, draw_sigma, options)
 
     def finish(result: np.ndarray) -> np.ndarray:
         if holes is not None and options.mask_from_alpha and _has_alpha(pixels):

@@ -70,6 +70,9 @@ class Restorer:
             ``self_ensemble`` 8, :meth:`repair` the detection and then the fill) or none (an
             output that is the input). It is the attribute ``progress``, which may be set later;
             outputs do not depend on it.
+        source: where the weights came from (a path, ``the shipped photo model``), named when a
+            method needs a part the network lacks (:func:`require_head`);
+            :meth:`from_pretrained` and :meth:`from_checkpoint` set it.
 
     Every method checks its arguments and raises ``ValueError`` (``TypeError`` for a wrong
     type) with a one-line message: noise levels are numbers in [0, 255] grey levels.
@@ -85,6 +88,7 @@ class Restorer:
         self_ensemble: bool = False,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         progress: Callable[[int, int], None] | None = None,
+        source: str | None = None,
     ) -> None:
         if precision not in ("auto", "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
@@ -100,18 +104,19 @@ class Restorer:
         self.tile, self.tile_overlap = tile, tile_overlap
         self.autocast_dtype = autocast_dtype(self.device.type, precision)
         self.progress = progress
+        self.source = source
 
     @classmethod
     def from_pretrained(cls, model: str = DEFAULT_MODEL, **kwargs: Any) -> Restorer:
         """A model shipped inside the package, by name (no network access): ``photo`` (the
         default: real camera noise, white noise and holes) or ``gaussian`` (white Gaussian noise;
         see MODEL_CARD.md)."""
-        return cls(load_net(model=model), **kwargs)
+        return cls(load_net(model=model), **{"source": f"the shipped {model} model", **kwargs})
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, **kwargs: Any) -> Restorer:
         """A ``restore-train`` run folder, Lightning checkpoint or exported weights file."""
-        return cls(load_net(path), **kwargs)
+        return cls(load_net(path), **{"source": str(path), **kwargs})
 
     # ----------------------------------------------------------------------------------------------
     def denoise(self, image: Any, sigma: float | None = None, strength: float = 1.0) -> Any:
@@ -145,11 +150,13 @@ class Restorer:
         seed: int | None = None,
         temperature: float = 1.0,
     ) -> list[Any]:
-        """``n`` plausible restorations drawn from the model (different fills of the holes), each
-        in the input's layout. The known pixels are kept unless ``sigma`` > 0 (0-255 scale) says
-        they are noisy too, as in :meth:`inpaint` and :meth:`restore`. ``temperature`` scales the
-        latent draws' spread (0: every draw is :meth:`restore`'s output; MODEL_CARD.md measures
-        what it changes). ``seed`` makes the draws reproducible."""
+        """``n`` plausible restorations drawn from the model (different fills of the holes, other
+        readings of the noise), each in the input's layout. ``mask`` and ``sigma`` mean what they
+        mean to :meth:`restore`: the known pixels are denoised, blind (None) or at ``sigma``
+        (0-255 scale); ``sigma=0`` says they are clean: they are kept exactly, as
+        :meth:`inpaint` keeps them. ``temperature`` scales the latent draws' spread (0: every
+        draw is :meth:`restore`'s output, or :meth:`inpaint`'s with ``sigma=0``; MODEL_CARD.md
+        measures what it changes). ``seed`` makes the draws reproducible."""
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
         if not _is_number(temperature) or not 0 <= temperature <= 10:
@@ -161,8 +168,7 @@ class Restorer:
         # a seed, draw one from torch's global generator so torch.manual_seed still reproduces.
         g = torch.Generator(device=self.device)
         g.manual_seed(seed if seed is not None else int(torch.randint(2**62, ()).item()))
-        keep_known = mask is not None and not sigma
-        sigma = 0.0 if keep_known else sigma  # as inpaint: the known pixels are clean
+        keep_known = mask is not None and sigma == 0  # as inpaint: the known pixels are clean
         return [
             self._run(image, mask, sigma, keep_known, generator=g, temperature=temperature)
             for _ in range(n)
@@ -174,8 +180,7 @@ class Restorer:
         calibrated on held-out images (MODEL_CARD.md) to follow the noise level the image shows
         (measured per tile on large images). Returned as :meth:`detect_damage` does.
         Needs a model with an uncertainty head; raises ``ValueError`` otherwise."""
-        if self.net.scale_head is None:
-            raise ValueError("this model has no uncertainty head; use the shipped photo model")
+        require_head(self.net, "uncertainty", self.source)
         sigma = _check_sigma(sigma)
 
         def std(tile: Tensor, tile_mask: Tensor) -> Tensor:
@@ -191,8 +196,7 @@ class Restorer:
         over 16-pixel cells. Returned as :meth:`detect_damage` does. ``mask``: holes, whose
         pixels say nothing about the noise. Needs a model with a noise estimator (``photo``);
         raises ``ValueError`` otherwise."""
-        if self.net.noise_estimator is None:
-            raise ValueError("this model has no noise estimator; use the shipped photo model")
+        require_head(self.net, "noise", self.source)
 
         def level(tile: Tensor, tile_mask: Tensor) -> Tensor:
             return self.net.estimate_noise(tile, tile_mask, filled=True)
@@ -205,8 +209,7 @@ class Restorer:
         float32 tensor ``(B, 1, H, W)`` (or ``(1, H, W)``) for tensors. ``mask``: known holes,
         left out of the search. Needs a model with a damage head; raises ``ValueError``
         otherwise."""
-        if self.net.damage_head is None:
-            raise ValueError("this model has no damage head; use the shipped photo model")
+        require_head(self.net, "damage", self.source)
 
         def probability(tile: Tensor, tile_mask: Tensor) -> Tensor:
             return self.net.detect_damage(tile, tile_mask, filled=True)
@@ -405,6 +408,33 @@ class Restorer:
             out = blend if holes is None else torch.where(holes.to(out.device) > 0, out, blend)
         result = from_batch(out.clamp_(0, 1), layout, inplace=True)
         return _copy_known(result, image, holes) if keep_known and holes is not None else result
+
+
+# The optional parts of a network: what they are called, the attribute holding them (None when
+# absent), and the restore-train setting that trains a model with one.
+HEADS = {
+    "uncertainty": ("uncertainty head", "scale_head", "model.net.uncertainty=true"),
+    "damage": ("damage head", "damage_head", "model.net.damage=true"),
+    "noise": ("noise estimator", "noise_estimator", "model.net.noise_estimator=true"),
+}
+
+
+def require_head(
+    net: RestorationVAE, head: str, source: str | None = None, needed_by: str | None = None
+) -> None:
+    """Raise a one-line ``ValueError`` unless ``net`` has ``head`` (a key of :data:`HEADS`),
+    naming the weights (``source``; None: "this model"), what needs the head (``needed_by``, e.g.
+    an option) and how to get a model with one."""
+    name, attribute, setting = HEADS[head]
+    if getattr(net, attribute) is not None:
+        return
+    needs = f", which {needed_by} needs" if needed_by else ""
+    raise ValueError(
+        f"{source or 'this model'} has no {name} (it was trained without one){needs}: use the "
+        f"shipped photo model, train a model with one (restore-train {setting}), or fine-tune "
+        "the shipped photo model, which has one, on your photos (restore-train "
+        "experiment=finetune data.root=<folder>)"
+    )
 
 
 def _copy(image: Any) -> Any:

@@ -605,6 +605,20 @@ def test_bad_weights(capsys, inputs, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "option,setting",
+    [("--uncertainty", "model.net.uncertainty=true"), ("--auto-mask", "model.net.damage=true")],
+)
+def test_an_option_needing_a_head_the_model_lacks_names_the_weights_and_the_remedy(
+    capsys, weights, inputs, tmp_path, option, setting
+):
+    code, _, err = cli(capsys, weights, inputs / "rgb.png", "-o", tmp_path / "out", option)
+    (line,) = [line for line in err.splitlines() if "error" in line]
+    assert code == 1 and f"{weights} has no " in line and f"which {option} needs" in line
+    assert f"restore-train {setting}" in line and "restore-train experiment=finetune" in line
+    assert not (tmp_path / "out").exists()
+
+
 def test_noise_level(capsys, weights, inputs, tmp_path):
     assert cli(capsys, weights, inputs / "rgb.png", "-o", tmp_path / "a")[0] == 0
     assert (

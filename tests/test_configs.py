@@ -27,6 +27,8 @@ def test_every_group_has_configs():
 @pytest.mark.parametrize("group,name", CASES, ids=[f"{g}={n}" for g, n in CASES])
 def test_config_composes_and_instantiates(group, name, tmp_path):
     cfg = _compose([f"{group}={name}", f"paths.output_dir={tmp_path}"])
+    if OmegaConf.is_missing(cfg.data, "root"):  # the user's photos (experiment=finetune, adapt)
+        cfg.data.root = str(tmp_path)
     OmegaConf.resolve(cfg)  # every interpolation resolves
     instantiate(cfg.data)
     instantiate(

@@ -195,3 +195,25 @@ def test_init_from_a_shipped_model_by_name(tmp_path, monkeypatch):
             assert torch.equal(net.state_dict()[key].float(), value.float()), key
     with pytest.raises(FileNotFoundError, match="no-such-model"):
         init_from(net, "no-such-model")
+
+
+def test_a_network_mismatch_names_each_setting_and_the_overrides_that_fix_it(tmp_path, monkeypatch):
+    path = export_weights(RestorationVAE(**SMALL), tmp_path / "model.pt")
+    other = RestorationVAE(**{**SMALL, "latent_channels": 5, "hole_fill": "pyramid"})
+    with pytest.raises(ValueError) as err:
+        init_from(other, path)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"{path}: its network differs")
+    assert "latent_channels 4 in the weights, 5 configured" in message
+    assert "hole_fill zero in the weights, pyramid configured" in message
+    assert message.endswith("model.net.latent_channels=4 model.net.hole_fill=zero")
+    monkeypatch.chdir(tmp_path)  # no file or folder named "photo" here
+    with pytest.raises(ValueError) as err:
+        init_from(RestorationVAE(), "photo")  # conf/model/vae.yaml's network
+    message = str(err.value)
+    assert "blocks [1,2,4] in the weights, [1,1,2] configured" in message
+    assert "uncertainty true in the weights, false configured" in message
+    assert "model.net.blocks=[1,2,4] model.net.hole_fill=harmonic" in message
+    assert message.endswith(
+        ", or use experiment=finetune, which builds the shipped photo model's network"
+    )

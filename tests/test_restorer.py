@@ -538,9 +538,9 @@ def test_bad_weights_file(tmp_path):
 
 def test_sample_seeded(restorer):
     img, mask = u8(photo()), hole_mask()
-    first = restorer.sample(img, mask, n=3, seed=0)
-    again = restorer.sample(img, mask, n=3, seed=0)
-    other = restorer.sample(img, mask, n=3, seed=1)
+    first = restorer.sample(img, mask, n=3, sigma=0, seed=0)
+    again = restorer.sample(img, mask, n=3, sigma=0, seed=0)
+    other = restorer.sample(img, mask, n=3, sigma=0, seed=1)
     assert len(first) == 3
     for a, b in zip(first, again, strict=False):
         assert a.dtype == np.uint8 and a.shape == img.shape
@@ -548,6 +548,35 @@ def test_sample_seeded(restorer):
         np.testing.assert_array_equal(a[~mask], img[~mask])  # known pixels kept
     assert not np.array_equal(first[0][mask], first[1][mask])  # different fills
     assert not np.array_equal(first[0], other[0])
+
+
+def test_sample_with_a_mask_treats_the_known_pixels_as_restore_and_inpaint_do(restorer):
+    """No ``sigma``: the known pixels are denoised blind, as ``restore`` does; ``sigma=0``: they
+    are clean and kept, as ``inpaint`` keeps them."""
+    img, mask = u8(photo()), hole_mask()
+    (cold,) = restorer.sample(img, mask, n=1, seed=0, temperature=0.0)
+    np.testing.assert_array_equal(cold, restorer.restore(img, mask))
+    assert not np.array_equal(cold[~mask], img[~mask])
+    (clean,) = restorer.sample(img, mask, n=1, sigma=0, seed=0, temperature=0.0)
+    np.testing.assert_array_equal(clean, restorer.inpaint(img, mask))
+    (told,) = restorer.sample(img, mask, n=1, sigma=25, seed=0, temperature=0.0)
+    np.testing.assert_array_equal(told, restorer.restore(img, mask, sigma=25))
+
+
+def test_a_model_without_a_head_names_its_weights_and_how_to_get_one(weights, restorer):
+    img = u8(photo())
+    for method, setting in (
+        (restorer.uncertainty, "model.net.uncertainty=true"),
+        (restorer.detect_damage, "model.net.damage=true"),
+        (restorer.estimate_noise, "model.net.noise_estimator=true"),
+    ):
+        with pytest.raises(ValueError) as err:
+            method(img)
+        message = str(err.value)
+        assert message.startswith(f"{weights} has no ") and "\n" not in message
+        assert f"restore-train {setting}" in message and "experiment=finetune" in message
+    with pytest.raises(ValueError, match="^this model has no damage head"):
+        Restorer(restorer.net, device="cpu").detect_damage(img)
 
 
 def test_sample_without_seed_varies(restorer):

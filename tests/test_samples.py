@@ -63,11 +63,11 @@ def test_gradient_energy_of_a_ramp_and_of_flat_and_textured_regions():
 def test_temperature_zero_draws_the_deterministic_fill_and_spread_grows_with_it(restorer):
     img, mask = photo(), hole()
     fill = restorer.inpaint(img, mask)
-    for draw in restorer.sample(img, mask, n=2, seed=0, temperature=0.0):
+    for draw in restorer.sample(img, mask, n=2, sigma=0, seed=0, temperature=0.0):
         np.testing.assert_array_equal(draw, fill)
     spreads = []
     for temperature in (0.5, 1.0, 2.0):
-        draws = np.stack(restorer.sample(img, mask, n=4, seed=0, temperature=temperature))
+        draws = np.stack(restorer.sample(img, mask, n=4, sigma=0, seed=0, temperature=temperature))
         spreads.append(draws.astype(np.float64).std(0)[mask].mean())
         np.testing.assert_array_equal(
             draws[:, ~mask], np.broadcast_to(img[~mask], draws[:, ~mask].shape)

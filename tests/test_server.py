@@ -26,6 +26,7 @@ from server_helpers import decode, png, post, serving  # noqa: E402
 
 from restore import Restorer  # noqa: E402
 from restore.bench.protocol import psnr  # noqa: E402
+from restore.models.weights import load_net  # noqa: E402
 from restore.ui.server import Progress, RestoreService, build_parser, main  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -37,7 +38,8 @@ JSON = "application/json"
 
 @pytest.fixture(scope="module")
 def tiny(weights) -> Restorer:
-    return Restorer.from_checkpoint(weights, device="cpu", precision="fp32")
+    # built as restore-ui builds it: from the network, so no error names the server's files
+    return Restorer(load_net(weights), device="cpu", precision="fp32")
 
 
 @pytest.fixture(scope="module")

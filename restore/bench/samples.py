@@ -47,7 +47,7 @@ def image_scores(restorer, clean: np.ndarray, holes: np.ndarray, n: int, tempera
     ``Restorer`` (``inpaint`` and ``sample``, as users get them)."""
     degraded = np.where(holes[..., None], 0, clean).astype(np.uint8)
     fill = rgb_tensor(restorer.inpaint(degraded, holes))
-    draws = restorer.sample(degraded, holes, n, seed=seed, temperature=temperature)
+    draws = restorer.sample(degraded, holes, n, sigma=0.0, seed=seed, temperature=temperature)
     draws = torch.cat([rgb_tensor(d) for d in draws])
     clean = rgb_tensor(clean)
     mask = torch.from_numpy(holes).float()[None, None]

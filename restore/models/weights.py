@@ -9,6 +9,7 @@ with no path one of the models shipped inside the package (:data:`SHIPPED_MODELS
 
 from __future__ import annotations
 
+import inspect
 import math
 import pickle
 import warnings
@@ -250,6 +251,53 @@ def _grown_blocks(theirs: dict, ours: dict) -> bool:
     return same and fewer
 
 
+# Every network setting with its default (configs leave out the heads a network lacks), lists as
+# lists, as configs hold them.
+_NETWORK_DEFAULTS = {
+    name: list(p.default) if isinstance(p.default, tuple) else p.default
+    for name, p in inspect.signature(RestorationVAE.__init__).parameters.items()
+    if name != "self"
+}
+FINETUNE_MODEL = "photo"  # the shipped model whose network restore-train experiment=finetune builds
+
+
+def _network(config: dict) -> dict:
+    return {k: config.get(k, default) for k, default in _NETWORK_DEFAULTS.items()}
+
+
+def _setting(value) -> str:
+    """A value as a ``restore-train`` override writes it: ``true``, ``[1,2,4]``, ``harmonic``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_setting(v) for v in value) + "]"
+    return str(value)
+
+
+def _network_mismatch(path: Path, theirs: dict, ours: dict) -> ValueError:
+    """The error of :func:`init_from` when the network of the weights at ``path`` (config
+    ``theirs``) cannot start the configured one (``ours``): every setting that differs with both
+    values, and the ``restore-train`` overrides that configure the weights' network (or
+    ``experiment=finetune`` when it is the shipped photo model's)."""
+    theirs, ours = _network(theirs), _network(ours)
+    keys = [k for k in theirs if theirs[k] != ours[k]]
+    said = "; ".join(
+        f"{k} {_setting(theirs[k])} in the weights, {_setting(ours[k])} configured" for k in keys
+    )
+    fix = " ".join(f"model.net.{k}={_setting(theirs[k])}" for k in keys)
+    with resources.as_file(shipped_weights(FINETUNE_MODEL)) as file:
+        shipped = _network(_read_weights(file, "cpu")[0])
+    if theirs == shipped:
+        fix += (
+            f", or use experiment=finetune, which builds the shipped {FINETUNE_MODEL} model's "
+            "network"
+        )
+    return ValueError(
+        f"{path}: its network differs from the configured one ({said}); to configure its "
+        f"network: {fix}"
+    )
+
+
 def init_from(net: RestorationVAE, path: str | Path) -> Path:
     """Copy the weights of an export file, checkpoint or run folder, or of a shipped model by name
     (``"photo"``, ``"gaussian"``: when no such file or folder exists), into ``net`` (fine-tuning).
@@ -257,7 +305,8 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     The architectures must match; the hole fill may differ, ``net`` may have more residual
     blocks per level (``blocks``): the extra blocks start as identities (their second convolution
     zero), so the grown network computes exactly what the source did; and ``net`` may add an
-    uncertainty or damage head or a noise estimator, which start untrained. A checkpoint (what a
+    uncertainty or damage head or a noise estimator, which start untrained; an uncertainty head
+    that comes from the file keeps its calibration. A checkpoint (what a
     run folder gives here) also holds the recognition network; an export leaves ``net``'s own
     (with a warning). Returns the file read; raises ``FileNotFoundError`` or ``ValueError``
     naming it.
@@ -268,7 +317,7 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     ours = {k: v for k, v in net.config.items() if k not in free}
     grown = theirs != ours and _grown_blocks(config, net.config)
     if theirs != ours and not grown:
-        raise ValueError(f"{path}: its network {theirs} differs from the configured one {ours}")
+        raise _network_mismatch(path, config, net.config)
     ours_shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     for key, value in state.items():
         if key in ours_shapes and tuple(getattr(value, "shape", ())) != ours_shapes[key]:
@@ -277,6 +326,8 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
                 f"{tuple(getattr(value, 'shape', ()))} in the file, {ours_shapes[key]} here)"
             )
     missing, unexpected = net.load_state_dict(state, strict=False)
+    if net.scale_head is not None and config.get("uncertainty"):
+        net.calibration = UncertaintyCalibration.from_config(config)  # the head's, with it
     new_blocks = set()
     if grown:
         for stage in ("enc", "dec"):

@@ -33,6 +33,7 @@ def fit_calibration(
     files: Sequence[Path],
     seed: int = 0,
     pairs: Mapping[str, Sequence[tuple[torch.Tensor, torch.Tensor]]] | None = None,
+    crop: int | None = None,
 ) -> tuple[float, float, float, int]:
     """Fit the :class:`restore.models.calibration.UncertaintyCalibration` of ``net`` so that 90 %
     of the errors fall inside the 90 % interval: the noise exponent that brings the tasks'
@@ -47,6 +48,7 @@ def fit_calibration(
         seed: seed of those corruptions.
         pairs: real noise, by set name: ``(noisy, clean)`` ``(1, C, H, W)`` 0-1 tensors, one task
             per set (validation pairs only, never a test set).
+        crop: fit on the centre ``crop`` x ``crop`` pixels of each photo (None: whole photos).
 
     Returns ``(scale, noise_exponent, hole_scale, number of values)``."""
     from restore.corruption import CameraNoise, IrregularMasks
@@ -59,6 +61,9 @@ def fit_calibration(
     g_sub = torch.Generator().manual_seed(seed)
     for i, path in enumerate(files):
         clean = torch.from_numpy(read_image(path)).permute(2, 0, 1)[None].float()
+        if crop is not None:
+            top, left = (max(0, s - crop) // 2 for s in clean.shape[-2:])
+            clean = clean[..., top : top + crop, left : left + crop]
         g = torch.Generator().manual_seed(seed + i)
         tasks = [_noisy(clean, s, seed + i) for s in FIT_SIGMAS]
         tasks.append(CameraNoise()(clean, generator=g).clamp(0, 1))

@@ -1,12 +1,15 @@
-"""Training callbacks: validation image grids and the inference-weights export."""
+"""Training callbacks: validation image grids, the step number of validation metrics, a progress
+bar counted in steps, and the inference-weights export."""
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.utilities import rank_zero_info
 from torchvision.utils import make_grid, save_image
 
@@ -76,6 +79,102 @@ class ImageGrids(L.Callback):
         rank_zero_info(f"Samples of task {name}: {self.dirpath / 'samples.png'}")
 
 
+class LogGlobalStep(L.Callback):
+    """Give each validation run's metrics the step number of the run's grids and checkpoint.
+
+    A run's numbers are steps taken: the optimizer steps behind the weights that were measured.
+    ``ImageGrids``' ``step<N>_<task>.png``, ``ModelCheckpoint``'s ``{step}`` and the training rows
+    of the loggers (a training batch's loss is logged at the steps taken before it) count so;
+    Lightning logs a validation run after ``N`` steps at ``N - 1`` (the last training batch's
+    index). This callback logs ``step`` = ``trainer.global_step`` with the validation metrics,
+    which Lightning's loggers take as the step of their row.
+    """
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            pl_module.log("step", float(trainer.global_step), rank_zero_only=True)
+
+
+class StepProgressBar(TQDMProgressBar):
+    """Lightning's tqdm bar over the whole run in optimizer steps (not batches of an epoch):
+    ``15%|███   | step 30/200, 0.41 s/step, ETA 0:01:19, train/loss=...`` (:func:`progress_text`).
+
+    The time per step leaves validation runs out; the ETA counts them in at the share of the time
+    they have taken so far. Without a step limit (``trainer.max_steps`` -1) the bar has no total
+    and no ETA. A resumed run counts its time from where it resumed.
+
+    Args:
+        refresh_rate: update the bar every this many steps (0: no bar).
+        process_position: the bar's line, for several trainers at once (Lightning's meaning).
+    """
+
+    TRAIN_FORMAT = "{percentage:3.0f}%|{bar:16}| {desc}{postfix}"  # the others: Lightning's
+
+    def __init__(self, refresh_rate: int = 1, process_position: int = 0) -> None:
+        super().__init__(refresh_rate, process_position)
+        self._start = (0.0, 0)  # time and step when training started
+        self._validation_seconds = 0.0
+        self._validation_start: float | None = None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        super().on_train_start(trainer, pl_module)
+        total = trainer.max_steps if trainer.max_steps > 0 else None
+        bar = self.train_progress_bar
+        bar.bar_format = self.TRAIN_FORMAT if total else "{desc}{postfix}"
+        bar.reset(total=total)
+        bar.n = trainer.global_step
+        self._start = (time.monotonic(), trainer.global_step)
+        self._validation_seconds = 0.0
+
+    def on_train_epoch_start(self, trainer, *_) -> None:
+        """Nothing: the bar runs over all epochs."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        bar, step = self.train_progress_bar, trainer.global_step
+        if self._should_update(step, bar.total):
+            started, first = self._start
+            seconds = time.monotonic() - started
+            text = progress_text(step, bar.total, step - first, seconds, self._validation_seconds)
+            bar.set_description_str(text, refresh=False)
+            bar.n = step
+            bar.set_postfix(self.get_metrics(trainer, pl_module))
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        super().on_validation_start(trainer, pl_module)
+        if not trainer.sanity_checking:
+            self._validation_start = time.monotonic()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if self._validation_start is not None:
+            self._validation_seconds += time.monotonic() - self._validation_start
+            self._validation_start = None
+
+
+def progress_text(
+    step: int,
+    max_steps: int | None,
+    steps_timed: int,
+    seconds: float,
+    validation_seconds: float = 0.0,
+) -> str:
+    """The training bar's text: ``step 30/200, 0.41 s/step, ETA 0:01:19``.
+
+    ``steps_timed`` steps took ``seconds``, ``validation_seconds`` of them validating: the time
+    per step leaves validation out; the ETA, the time the remaining ``max_steps - step`` steps
+    take at the rate so far, counts it in. ``max_steps`` None: ``step 30, 0.41 s/step`` (no
+    limit, no ETA); before a step is timed, the step alone.
+    """
+    text = f"step {step}" if max_steps is None else f"step {step}/{max_steps}"
+    if steps_timed < 1:
+        return text
+    text += f", {(seconds - validation_seconds) / steps_timed:.3g} s/step"
+    if max_steps is None:
+        return text
+    eta = max(max_steps - step, 0) * seconds / steps_timed
+    return f"{text}, ETA {timedelta(seconds=round(eta))}"
+
+
 def write_progress_gif(folder: Path, tasks: list[str], seconds: float = 0.8) -> Path | None:
     """``folder/progress.gif`` from the ``step<N>_<task>.png`` grids: one frame per step, the
     grids of ``tasks`` that have the first task's width stacked, the step written on top."""
@@ -115,10 +214,17 @@ def write_progress_gif(folder: Path, tasks: list[str], seconds: float = 0.8) -> 
 
 class ExportWeights(L.Callback):
     """At the end of training, export the best checkpoint's network (or the last one) to
-    ``path``."""
+    ``path``.
 
-    def __init__(self, path: str | Path) -> None:
+    ``calibrate``: first re-fit the uncertainty head's calibration
+    (:func:`restore.training.calibration.fit_calibration`) on the data module's validation photos
+    (centre crops of its ``val_patch_size``) and real validation pairs; otherwise the network
+    keeps the calibration it has (the one it was initialised from, for a fine-tune).
+    """
+
+    def __init__(self, path: str | Path, calibrate: bool = False) -> None:
         self.path = Path(path)
+        self.calibrate = calibrate
 
     def on_fit_end(self, trainer, pl_module) -> None:
         if not trainer.is_global_zero:
@@ -131,7 +237,28 @@ class ExportWeights(L.Callback):
         )
         if best and Path(best).is_file():
             net = load_net(best)
+        if self.calibrate and net.scale_head is not None:
+            self._calibrate(net.float().cpu().eval(), trainer.datamodule)
         export_weights(net, self.path)
         rank_zero_info(
             f"Exported inference weights to {self.path} (from {best or 'final weights'})"
+        )
+
+    @staticmethod
+    def _calibrate(net, datamodule) -> None:
+        from restore.models.calibration import UncertaintyCalibration
+        from restore.training.calibration import fit_calibration
+
+        files = list(getattr(datamodule, "val_files", []))
+        pairs = {
+            p.name: [(item["noisy"][None], item["clean"][None]) for item in p]
+            for p in getattr(datamodule, "data_real", [])
+        }
+        crop = getattr(datamodule, "val_patch_size", None)
+        scale, exponent, hole_scale, count = fit_calibration(net, files, pairs=pairs, crop=crop)
+        net.calibration = UncertaintyCalibration(scale, exponent, hole_scale)
+        rank_zero_info(
+            f"Uncertainty calibration re-fitted on {len(files)} validation photos and "
+            f"{sum(map(len, pairs.values()))} real pairs ({count} values): scale {scale:.3f}, "
+            f"noise exponent {exponent:.2f}, hole scale {hole_scale:.3f}"
         )

@@ -3,6 +3,7 @@ device."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -38,7 +39,8 @@ class TrainingModule(L.LightningModule):
             the validation set is the same every epoch. Tasks whose corruption adds neither noise
             nor damage are scored with the known pixels kept (pure inpainting). Real noisy/clean
             pairs from the data module are scored too, blind, under their set's name;
-            ``val/psnr`` is the mean of all tasks' PSNRs.
+            ``val/psnr`` is the mean of all tasks' PSNRs. May be empty (real pairs only, or a
+            subclass that validates otherwise).
         optimizer: partial optimizer, called with the parameters.
         scheduler: optional partial LR scheduler, called with the optimizer (stepped per step).
         likelihood: ``laplace`` (L1) or ``gaussian`` (L2) decoder likelihood.
@@ -110,13 +112,15 @@ class TrainingModule(L.LightningModule):
                 f"need level_weight >= 0 and level_alpha in (0, 1), got {level_weight}, "
                 f"{level_alpha}"
             )
-        if not val_tasks:
-            raise ValueError("val_tasks needs at least one named corruption")
         # Plain types in the checkpoint's hyperparameters (it loads with weights_only=True).
         trainable = None if trainable is None else [str(name) for name in trainable]
         group_lr = {str(k): float(v) for k, v in (group_lr or {}).items()}
+        modules = ("self", "net", "corruption", "val_tasks", "optimizer", "scheduler")
+        arguments = inspect.signature(TrainingModule.__init__).parameters
+        # this class's arguments as checked here (a subclass adds its own)
         self.save_hyperparameters(
-            ignore=["net", "corruption", "val_tasks", "optimizer", "scheduler"], logger=False
+            {k: v for k, v in locals().items() if k in arguments and k not in modules},
+            logger=False,
         )
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -332,4 +336,7 @@ class TrainingModule(L.LightningModule):
         }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["restore_net_config"] = dict(self.net.config)
+        config = dict(self.net.config)
+        if self.net.scale_head is not None:
+            config.update(self.net.calibration.to_config())
+        checkpoint["restore_net_config"] = config

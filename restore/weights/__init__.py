@@ -4,10 +4,14 @@
 * ``photo`` (the default): real camera noise, white noise and holes;
 * ``gaussian``: the v0.5 model, better on white Gaussian noise at low sigma.
 
-MODEL_CARD.md says how each was trained and what it scores.
+MODEL_CARD.md says how each was trained and what it scores. Beside them, fitted camera noise
+(:class:`restore.corruption.fitted.NoiseFit`) by name: ``renoir_t3i``, the noise of RENOIR's Canon
+T3i low-light photos (a training set), which ``experiment=finetune`` draws to keep real noise in
+its mix.
 """
 
 SHIPPED_MODELS = {"photo": "photo.pt", "gaussian": "gaussian.pt"}
+SHIPPED_NOISE = {"renoir_t3i": "renoir_t3i_noise.json"}
 DEFAULT_MODEL = "photo"
 
 
