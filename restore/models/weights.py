@@ -34,6 +34,15 @@ def _inference_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state.items() if not k.startswith(TRAINING_ONLY)}
 
 
+def saved_config(net: RestorationVAE) -> dict:
+    """The config a weights file or checkpoint stores for ``net``: its network settings, with
+    the uncertainty calibration when it has the head."""
+    config = dict(net.config)
+    if net.scale_head is not None:
+        config.update(net.calibration.to_config())
+    return config
+
+
 def export_weights(
     net: RestorationVAE, path: str | Path, dtype: torch.dtype = torch.float32
 ) -> Path:
@@ -45,13 +54,10 @@ def export_weights(
     """
     path = Path(path)
     state = {k: v.detach().to(dtype).contiguous().cpu() for k, v in net.state_dict().items()}
-    config = dict(net.config)
-    if net.scale_head is not None:
-        config.update(net.calibration.to_config())
     payload = {
         "format": FORMAT,
         "version": VERSION,
-        "config": config,
+        "config": saved_config(net),
         "state_dict": _inference_state(state),
     }
     with atomic_path(path) as tmp:

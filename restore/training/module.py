@@ -17,6 +17,7 @@ from restore.corruption import Corruption, CorruptionResult
 from restore.metrics import damage_average_precision, gaussian_nll, interval_coverage, psnr, ssim
 from restore.models.noise_level import asymmetric_level_loss, cell_noise_level, upsample_level
 from restore.models.vae import RestorationVAE
+from restore.models.weights import saved_config
 
 LIKELIHOODS = ("laplace", "gaussian")
 
@@ -336,7 +337,4 @@ class TrainingModule(L.LightningModule):
         }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        config = dict(self.net.config)
-        if self.net.scale_head is not None:
-            config.update(self.net.calibration.to_config())
-        checkpoint["restore_net_config"] = config
+        checkpoint["restore_net_config"] = saved_config(self.net)
