@@ -16,8 +16,10 @@ from restore.corruption import (
     Damage,
     Dust,
     GaussianNoise,
+    Hairs,
     RectangleMasks,
     Scratches,
+    Style,
     TextAndStamps,
     add_damage,
 )
@@ -117,6 +119,7 @@ def test_cuda_gives_the_cpu_result_from_a_cpu_generator():
     [
         (Scratches(), 0.001, 0.05),
         (Dust(), 0.001, 0.05),
+        (Hairs(), 0.0005, 0.03),
         (Creases(), 0.001, 0.12),
         (TextAndStamps(), 0.001, 0.12),
         (Blotches(), 0.001, 0.8),
@@ -146,6 +149,85 @@ def test_scratches_are_thin_and_long():
         assert m.sum() / max(w, h) < 4.0  # thin: 1-3 reference px (0.5-1.5 px here) plus edges
     # Long: 250-1000 reference px (125-500 px here), part of which may run out of the image.
     assert min(extents) > 0.2 and np.median(extents) > 0.5
+
+
+def test_hairs_are_thin_long_and_wavy():
+    size = 256
+    straight = Hairs(count=1, length=(300, 300), width=(1, 1), bend=0.0, wave=(0, 0))
+    wavy = Hairs(count=1, length=(300, 300), width=(1, 1), bend=0.0, wave=(6, 6))
+    for kind in (straight, wavy):
+        _, mask = add_damage(photo(8, 3, size), [kind], gen(30), reference_size=None)
+        for m in mask[:, 0].numpy().astype(np.uint8):
+            _, _, w, h = cv2.boundingRect(m)
+            assert m.sum() / max(w, h) < 4.0  # about one pixel wide plus antialiased edges
+            assert max(w, h) > 60  # 300 px long, centred anywhere: at least part lies inside
+
+    # A wave of 6 px to either side makes a band about 12 px wide across the hair: its thinner
+    # side of the rotated bounding box; a straight hair's is a few px.
+    def across(mask):
+        points = np.argwhere(mask[:, 0].numpy()[0] > 0).astype(np.float32)
+        return min(cv2.minAreaRect(points)[1])
+
+    x = photo(1, 3, size)
+    assert across(add_damage(x, [straight], gen(31), reference_size=None)[1]) < 4
+    assert across(add_damage(x, [wavy], gen(31), reference_size=None)[1]) > 8
+
+
+def test_the_default_style_draws_what_the_kinds_drew_before():
+    x = photo(3, 3, 128)
+    for kind in (Scratches, Dust):
+        plain = add_damage(x, [kind()], gen(32))
+        styled = add_damage(x, [kind(style=Style())], gen(32))
+        assert torch.equal(plain[0], styled[0]) and torch.equal(plain[1], styled[1])
+    # A style given as a plain mapping (as a config gives it) is the same style.
+    assert Scratches(style={"soft_p": 0.5}).style == Style(soft_p=0.5)
+
+
+def test_a_soft_profile_spreads_the_marks_and_lowers_their_peak():
+    x = photo(6, 3, 192)
+    sharp = dict(count=3, width=(1, 1), opacity=(1, 1))
+    hard, hard_mask = add_damage(x, [Scratches(**sharp)], gen(33), reference_size=None)
+    soft, soft_mask = add_damage(
+        x, [Scratches(**sharp, style=Style(soft_p=1.0))], gen(33), reference_size=None
+    )
+    assert soft_mask.sum() > 1.5 * hard_mask.sum()  # blurred by 0.3-1.2 px: wider marks
+    assert changed_by(soft, x).amax() < changed_by(hard, x).amax() + 1e-6
+
+
+def test_a_halo_darkens_around_bright_marks():
+    x = photo(4, 1, 192)
+    plain, _ = add_damage(x, [Scratches(bright_p=1.0)], gen(34))
+    assert (plain - x).min() >= 0  # bright marks only brighten
+    haloed, mask = add_damage(x, [Scratches(bright_p=1.0, style=Style(halo_p=1.0))], gen(34))
+    darkened = (haloed - x < -THRESHOLD) & mask.bool()
+    assert darkened.sum() > 0.1 * mask.sum()
+
+
+def test_tinted_marks_carry_colour():
+    x = photo(8, 3, 128)
+
+    def saturation(kinds):
+        damaged, mask = add_damage(x, kinds, gen(35))
+        spread = damaged.amax(dim=1, keepdim=True) - damaged.amin(dim=1, keepdim=True)
+        return spread[mask.bool() & (changed_by(damaged, x) > 0.2)].median()
+
+    assert saturation([Dust(opacity=(1, 1), style=Style(tint_p=1.0))]) > 2 * saturation(
+        [Dust(opacity=(1, 1))]
+    )
+
+
+def test_grain_varies_the_opacity_of_a_mark():
+    x = torch.full((4, 3, 128, 128), 0.3)  # flat grey: the change is the marks' opacity alone
+    even = dict(specks=(20, 20), size=(8, 8), hairs=(0, 0), opacity=(1, 1), bright_p=1.0)
+
+    def even_share(style):  # share of the marked pixels at the marks' full opacity
+        damaged, mask = add_damage(x, [Dust(**even, style=style)], gen(36), reference_size=None)
+        change = changed_by(damaged, x)
+        full = change > change.amax(dim=(1, 2, 3), keepdim=True) - 0.02  # per image (colour)
+        return (full.sum() / mask.sum()).item()
+
+    assert even_share(Style()) > 0.5  # the rest: antialiased rims
+    assert even_share(Style(grain=1.0)) < 0.5 * even_share(Style())
 
 
 def test_scratches_and_dust_are_bright_or_dark_as_asked():
@@ -223,6 +305,10 @@ def test_bad_arguments_are_rejected():
         Scratches(width=(3.0, 1.0))
     with pytest.raises(ValueError, match="p must"):
         Dust(p=1.5)
+    with pytest.raises(ValueError, match="soft_p"):
+        Style(soft_p=1.5)
+    with pytest.raises(ValueError, match="wave"):
+        Hairs(wave=(4.0, 1.0))
 
 
 # --------------------------------------------------------------------------------------------------

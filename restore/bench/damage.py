@@ -9,12 +9,12 @@ much its automatic repair gains.
 Protocol: each clean image ``i`` of ``--images`` (default ``Kodak24``) gets synthetic damage
 (:class:`restore.corruption.Damage`, ``reference_size`` 512: on Kodak's 768 x 512 images sizes are
 in image pixels) seeded with ``torch.Generator().manual_seed(seed + i)``, one kind at a time
-(scratches, dust, creases, blotches, text: each kind's default settings, drawn with p = 1) and
-the kinds to be filled mixed (:func:`restore.corruption.default_kinds` but blotches, at least one
-kind per image). The damage mask is every pixel the damage changed by more than 0.02 (0-1 scale).
-The damaged image is rounded to 8 bits, as in a scan. Stains (blotches) are to be left, not
-filled: the head is trained not to flag them, and their row shows how much of them it flags and
-what filling them would cost.
+(scratches, dust, hairs, creases, blotches, text: each kind's default settings, drawn with
+p = 1) and the kinds to be filled mixed (:func:`restore.corruption.default_kinds` but blotches, at
+least one kind per image). The damage mask is every pixel the damage changed by more than 0.02
+(0-1 scale). The damaged image is rounded to 8 bits, as in a scan. Stains (blotches) are to be
+left, not filled: the head is trained not to flag them, and their row shows how much of them it
+flags and what filling them would cost.
 
 Detection, per image then averaged: pixel average precision and AUROC of ``detect_damage``
 against the damage mask, and the precision and recall of the repaired mask (``repair``'s
@@ -45,7 +45,7 @@ from restore.bench.protocol import data_dir, load_images, psnr
 from restore.bench.reports import SummaryTable
 from restore.metrics import damage_auroc, damage_average_precision
 
-KINDS = ("scratches", "dust", "creases", "blotches", "text")
+KINDS = ("scratches", "dust", "hairs", "creases", "blotches", "text")
 REPAIRS = ("damaged input", "restore repair", "Telea, found mask", "Telea, true mask",
            "restore inpaint, true mask")  # fmt: skip
 

@@ -1,8 +1,10 @@
 """Synthetic old-photo damage on ``(B, C, H, W)`` float images in ``[0, 1]`` (C = 1 or 3).
 
 Kinds: :class:`Blotches` (stains, dark and faded patches), :class:`Creases` (cracks),
-:class:`Scratches`, :class:`Dust` (specks and hairs) and :class:`TextAndStamps`. Unlike holes,
-damaged pixels keep a value: the damaged colour.
+:class:`Scratches`, :class:`Dust` (specks and short hairs), :class:`Hairs` (long wavy hairs and
+fibres) and :class:`TextAndStamps`. Unlike holes, damaged pixels keep a value: the damaged colour.
+The thin kinds (scratches, dust, hairs) can vary their look beyond a sharp line of paper or grey
+(:class:`Style`: soft or haloed profiles, tinted colours, grain in the damage).
 
 Each kind draws layers with OpenCV on the CPU, from a NumPy generator seeded per image from the
 torch ``generator`` (as :mod:`.masks` does); the result is moved to the images' device and dtype.
@@ -18,9 +20,10 @@ mask marks visible change, so a white scratch over a white sky leaves no mask.
 
 from __future__ import annotations
 
+import colorsys
 import math
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -117,6 +120,66 @@ def _paper(rng: np.random.Generator) -> np.ndarray:
     return (rng.uniform(0.85, 1.0) * _PAPER).astype(np.float32)
 
 
+def _tint(rng: np.random.Generator, bright: bool) -> np.ndarray:
+    """A tinted damage colour of any hue: light (0.75-1) when ``bright``, else dark (0.05-0.35)."""
+    value = rng.uniform(0.75, 1.0) if bright else rng.uniform(0.05, 0.35)
+    return np.array(colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(0.2, 0.8), value), np.float32)
+
+
+@dataclass(frozen=True)
+class Style:
+    """How the thin kinds' marks (scratches, dust, hairs) look beyond a sharp, even line of paper
+    or grey; drawn per layer (all of a kind's bright or dark marks in one image).
+
+    ``soft_p``: share of layers blurred by 0.3-1.2 image pixels (soft edges, out-of-focus dust);
+    ``halo_p``: share given a faint halo of the opposite tone around the marks (1-3 pixels,
+    opacity 0.15-0.4); ``tint_p``: share drawn in a tinted colour of any hue (saturation 0.2-0.8)
+    instead of paper or grey; ``grain``: the marks' opacity varies from pixel to pixel by up to
+    this share (0-1). All 0 (the default) draws exactly what the kinds drew before.
+    """
+
+    soft_p: float = 0.0
+    halo_p: float = 0.0
+    tint_p: float = 0.0
+    grain: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("soft_p", "halo_p", "tint_p", "grain"):
+            _check_range(name, getattr(self, name), 0.0, 1.0)
+
+    def layers(
+        self, canvas: np.ndarray, colour: np.ndarray, bright: bool, rng: np.random.Generator
+    ) -> list[Layer]:
+        """A uint8 ``canvas`` of marks (255 = opaque) in ``colour`` as styled layers (a halo
+        first, under the marks), or ``[]`` when it is blank."""
+        if not canvas.any():
+            return []
+        alpha = canvas.astype(np.float32) / 255.0
+        if self.tint_p and rng.random() < self.tint_p:
+            colour = _tint(rng, bright)
+        out = []
+        if self.halo_p and rng.random() < self.halo_p:
+            halo = cv2.GaussianBlur(
+                cv2.dilate(alpha, np.ones((3, 3), np.uint8)), (0, 0), rng.uniform(1.0, 3.0)
+            )
+            halo *= rng.uniform(0.15, 0.4) / max(float(halo.max()), 1e-6)
+            out.append(Layer(halo, _grey(rng, 0.0, 0.25) if bright else _paper(rng)))
+        if self.soft_p and rng.random() < self.soft_p:
+            peak = float(alpha.max())
+            alpha = cv2.GaussianBlur(alpha, (0, 0), rng.uniform(0.3, 1.2))
+            alpha *= min(3.0, peak * rng.uniform(0.6, 1.0) / max(float(alpha.max()), 1e-6))
+            alpha = alpha.clip(0.0, 1.0)
+        if self.grain:
+            alpha *= 1.0 - rng.uniform(0.0, self.grain) * rng.random(alpha.shape, np.float32)
+        return out + [Layer(alpha, np.asarray(colour, np.float32))]
+
+
+def _style(style: Style | Mapping | None) -> Style:
+    if style is None:
+        return Style()
+    return style if isinstance(style, Style) else Style(**style)
+
+
 def _centre(rng: np.random.Generator, height: int, width: int, margin: float) -> np.ndarray:
     """A random point (x, y) at least ``margin`` (share of each side) from the borders."""
     return rng.uniform(margin, 1.0 - margin, 2) * (width, height)
@@ -148,6 +211,14 @@ def _jagged(
     heading = angle + np.cumsum(rng.normal(0.0, 0.05, n)) + rng.normal(0.0, 0.4, n)
     moves = np.stack([np.cos(heading), np.sin(heading)], 1) * step * rng.uniform(0.5, 1.5, (n, 1))
     return np.vstack([start, start + np.cumsum(moves, axis=0)])
+
+
+def _marks(style: Style, bright: np.ndarray, dark: np.ndarray, rng: np.random.Generator):
+    """A thin kind's uint8 canvases of bright marks (paper) and dark marks (grey) as layers in
+    its ``style``."""
+    return style.layers(bright, _paper(rng), True, rng) + style.layers(
+        dark, _grey(rng, 0.0, 0.25), False, rng
+    )
 
 
 class DamageKind:
@@ -193,6 +264,7 @@ class Scratches(DamageKind):
         bend: float = 0.08,
         opacity: Range = (0.3, 0.9),
         bright_p: float = 0.7,
+        style: Style | Mapping | None = None,
     ) -> None:
         super().__init__(p)
         self.count = _int_range("count", count, 1)
@@ -201,6 +273,7 @@ class Scratches(DamageKind):
         self.bend = float(_check_range("bend", bend, 0.0))
         self.opacity = _float_range("opacity", opacity, 0.0, 1.0)
         self.bright_p = float(_check_range("bright_p", bright_p, 0.0, 1.0))
+        self.style = _style(style)
 
     def layers(self, height, width, scale, rng):
         bright, dark = np.zeros((2, height, width), np.uint8)
@@ -215,14 +288,14 @@ class Scratches(DamageKind):
             fade = np.interp(along, np.linspace(0.0, 1.0, 5), rng.uniform(0.4, 1.0, 5))
             for i, f in enumerate(fade):
                 _stroke(canvas, points[i : i + 2], line_width, opacity * f)
-        return _layer(bright, _paper(rng)) + _layer(dark, _grey(rng, 0.0, 0.25))
+        return _marks(self.style, bright, dark, rng)
 
 
 class Dust(DamageKind):
     """Dust: ``specks`` small bright or dark elliptic blobs ``size`` pixels across and ``hairs``
     short thin curves ``hair_length`` long and ``hair_width`` wide (reference pixels), at
-    ``opacity`` (0-1); a share ``bright_p`` of them is bright. Drawn on each image with
-    probability ``p``."""
+    ``opacity`` (0-1); a share ``bright_p`` of them is bright; ``style``: their look
+    (:class:`Style`). Drawn on each image with probability ``p``."""
 
     name = "dust"
 
@@ -236,6 +309,7 @@ class Dust(DamageKind):
         hair_width: Range = (1.0, 2.0),
         opacity: Range = (0.5, 1.0),
         bright_p: float = 0.5,
+        style: Style | Mapping | None = None,
     ) -> None:
         super().__init__(p)
         self.specks = _int_range("specks", specks)
@@ -245,6 +319,7 @@ class Dust(DamageKind):
         self.hair_width = _float_range("hair_width", hair_width, 0.0)
         self.opacity = _float_range("opacity", opacity, 0.0, 1.0)
         self.bright_p = float(_check_range("bright_p", bright_p, 0.0, 1.0))
+        self.style = _style(style)
 
     def layers(self, height, width, scale, rng):
         bright, dark = np.zeros((2, height, width), np.uint8)
@@ -276,7 +351,54 @@ class Dust(DamageKind):
             points = _bezier(rng, centre - half, centre + half, bend=0.4, points=12)
             hair_width = rng.uniform(*self.hair_width) * scale
             _stroke(canvas, points, hair_width, rng.uniform(*self.opacity))
-        return _layer(bright, _paper(rng)) + _layer(dark, _grey(rng, 0.0, 0.25))
+        return _marks(self.style, bright, dark, rng)
+
+
+class Hairs(DamageKind):
+    """Hairs and fibres on the print or the scanner glass: ``count`` thin curves ``length`` long
+    and ``width`` wide (reference pixels), bent off their chord by up to ``bend`` times the
+    length and waving up to ``wave`` reference pixels to either side (2-8 waves along a hair), at
+    ``opacity`` (0-1); a share ``bright_p`` of them is bright; ``style``: their look
+    (:class:`Style`). Drawn on each image with probability ``p``."""
+
+    name = "hairs"
+
+    def __init__(
+        self,
+        p: float = 1.0,
+        count: IntRange = (1, 3),
+        length: Range = (40.0, 400.0),
+        width: Range = (0.5, 2.0),
+        bend: float = 0.3,
+        wave: Range = (0.0, 4.0),
+        opacity: Range = (0.5, 1.0),
+        bright_p: float = 0.3,
+        style: Style | Mapping | None = None,
+    ) -> None:
+        super().__init__(p)
+        self.count = _int_range("count", count, 1)
+        self.length = _float_range("length", length, 0.0)
+        self.width = _float_range("width", width, 0.0)
+        self.bend = float(_check_range("bend", bend, 0.0))
+        self.wave = _float_range("wave", wave, 0.0)
+        self.opacity = _float_range("opacity", opacity, 0.0, 1.0)
+        self.bright_p = float(_check_range("bright_p", bright_p, 0.0, 1.0))
+        self.style = _style(style)
+
+    def layers(self, height, width, scale, rng):
+        bright, dark = np.zeros((2, height, width), np.uint8)
+        t = np.linspace(0.0, 1.0, 64)[:, None]
+        for _ in range(_count(rng, self.count)):
+            canvas = bright if rng.random() < self.bright_p else dark
+            angle = rng.uniform(0.0, math.pi)
+            half = 0.5 * rng.uniform(*self.length) * scale * _direction(angle)
+            centre = _centre(rng, height, width, 0.0)
+            points = _bezier(rng, centre - half, centre + half, self.bend, points=len(t))
+            waves = rng.uniform(2.0, 8.0) * 2 * math.pi * t + rng.uniform(0.0, 2 * math.pi)
+            amplitude = rng.uniform(*self.wave) * scale
+            points = points + amplitude * np.sin(waves) * _direction(angle + math.pi / 2)
+            _stroke(canvas, points, rng.uniform(*self.width) * scale, rng.uniform(*self.opacity))
+        return _marks(self.style, bright, dark, rng)
 
 
 class Creases(DamageKind):
@@ -456,7 +578,7 @@ class TextAndStamps(DamageKind):
 
 #: The kinds by name; a name in ``kinds`` stands for the kind with its default settings (p = 1).
 DAMAGE_KINDS: dict[str, type[DamageKind]] = {
-    kind.name: kind for kind in (Blotches, Creases, Scratches, Dust, TextAndStamps)
+    kind.name: kind for kind in (Blotches, Creases, Scratches, Dust, Hairs, TextAndStamps)
 }
 
 
