@@ -251,7 +251,8 @@ class Scratches(DamageKind):
     """Thin long bright or dark lines: ``count`` near-straight cubic Bezier curves ``width`` pixels
     wide and ``length`` long (reference pixels), bent off their chord by up to ``bend`` times the
     length, at ``opacity`` (0-1) that fades along each curve down to 40 % of it; a share
-    ``bright_p`` of them is bright. Drawn on each image with probability ``p``."""
+    ``bright_p`` of them is bright; ``style``: their look (:class:`Style`). Drawn on each image
+    with probability ``p``."""
 
     name = "scratches"
 
