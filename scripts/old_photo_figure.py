@@ -39,18 +39,16 @@ def main() -> None:
     args = parser.parse_args()
     r = Restorer(load_net(args.weights))
     rows = []
-    paths = [data_dir() / "old_photos" / "old_w_scratch" / f"{name}.png" for name in args.scans]
-    paths += [data_dir() / "Kodak24" / f"{name}.png" for name in args.undamaged]
-    for path in paths:
-        name = path.stem
-        scan = (read_image(path, 3) * 255).round().astype(np.uint8)
+    photos = [("scan", data_dir() / "old_photos" / "old_w_scratch", name) for name in args.scans]
+    photos += [("undamaged photo", data_dir() / "Kodak24", name) for name in args.undamaged]
+    for what, folder, name in photos:
+        scan = (read_image(folder / f"{name}.png", 3) * 255).round().astype(np.uint8)
         repaired, found = r.repair(scan)
         marked = scan.copy()
         marked[found] = (255, 0, 0)
         spread = r.uncertainty(scan, found, 0.0)
         spread[~found] = 0.0  # the known pixels are kept as they are
         tiles = [_tile(p) for p in (scan, marked, repaired, uncertainty_picture(spread))]
-        what = "scan" if path.parent.name == "old_w_scratch" else "undamaged photo"
         labels = [f"{what} {name}", f"damage found (red): {found.mean():.1%}",
                   "repaired (--auto-mask)", "uncertainty"]  # fmt: skip
         rows.append(list(zip(tiles, labels, strict=True)))
