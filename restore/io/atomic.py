@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +28,23 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends (then their handlers run), where the platform
+    can; elsewhere run the block as it is."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` when the block succeeds.
@@ -37,17 +55,24 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(
-        prefix=f"{PART_PREFIX}{_HOST}-{os.getpid()}-", suffix=f".part{path.suffix}", dir=path.parent
-    )
-    os.close(fd)
-    tmp = Path(name)
+    tmp = None
     try:
+        # Ctrl-C or SIGTERM between creating the file and naming it here would leave it behind:
+        # held until then (their handlers run after, inside this try).
+        with _signals_held():
+            fd, name = tempfile.mkstemp(
+                prefix=f"{PART_PREFIX}{_HOST}-{os.getpid()}-",
+                suffix=f".part{path.suffix}",
+                dir=path.parent,
+            )
+            os.close(fd)
+            tmp = Path(name)
         os.chmod(tmp, _new_file_mode())
         yield tmp
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
 
 
