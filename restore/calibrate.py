@@ -56,7 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import torch
 
-    from restore.models.calibration import UncertaintyCalibration
     from restore.models.weights import export_weights, load_net
     from restore.training.calibration import fit_calibration
 
@@ -68,13 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as err:
         print(f"restore-calibrate: error: {err}", file=sys.stderr)
         return 2
-    scale, exponent, hole_scale, count = fit_calibration(net, files, args.seed, pairs)
-    net.calibration = UncertaintyCalibration(scale, exponent, hole_scale)
+    net.calibration, count = fit_calibration(net, files, args.seed, pairs)
     export_weights(net, args.out, dtype=torch.float16)
     print(
-        f"scale {scale:.4f}, noise exponent {exponent:.2f}, hole scale {hole_scale:.4f} fitted on"
-        f" {len(files)} validation photos and {sum(map(len, pairs.values()))} real validation"
-        f" pairs ({count} values); wrote {args.out}"
+        f"{net.calibration} fitted on {len(files)} validation photos and"
+        f" {sum(map(len, pairs.values()))} real validation pairs ({count} values); wrote {args.out}"
     )
     return 0
 

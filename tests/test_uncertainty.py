@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -265,6 +267,31 @@ def test_calibration_follows_the_noise_level_and_holes_have_their_own_scale(tmp_
         UncertaintyCalibration(1.0, hole_scale=0.0)
 
 
+def test_calibration_gradient_term_widens_edges_in_quadrature_and_leaves_holes(tmp_path):
+    from restore.models.calibration import local_gradient
+
+    net = _net()
+    clean = torch.zeros(1, 3, 32, 32)
+    clean[..., 16:] = 1.0  # one vertical edge
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., :8, :8] = 1
+    noisy = (clean + 0.05 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
+    restored, raw = net.restore_with_uncertainty(noisy, mask)
+    net.calibration = UncertaintyCalibration(2.0, hole_scale=3.0, gradient_scale=0.5)
+    _, std = net.restore_with_uncertainty(noisy, mask)
+    gradient = local_gradient(restored).expand_as(std)
+    hole = mask.expand_as(std) > 0
+    torch.testing.assert_close(std[hole], 3.0 * raw[hole])
+    expected = ((2.0 * raw) ** 2 + (0.5 * gradient) ** 2).sqrt()
+    torch.testing.assert_close(std[~hole], expected[~hole])
+    edge = gradient[0, 0, 16, 16] / gradient[0, 0, 16, 2]
+    assert edge > 5  # the edge's gradient stands far above the flat side's
+    loaded = load_net(export_weights(net, tmp_path / "g.pt"))
+    assert loaded.calibration == UncertaintyCalibration(2.0, 0.0, 3.0, 0.5)
+    with pytest.raises(ValueError, match="gradient_scale must be >= 0"):
+        UncertaintyCalibration(1.0, gradient_scale=-0.1)
+
+
 class _BoxDenoiser:
     """A stand-in model: a 5 x 5 box blur, whose error grows with the noise level while its
     uncalibrated standard deviation stays 1/255 (as the real head barely sees the level)."""
@@ -277,24 +304,27 @@ class _BoxDenoiser:
         return restored, self.calibration.apply(std, degraded, restored, mask)
 
 
-def test_fitted_calibration_covers_90_percent_at_each_noise_level(tmp_path):
+def test_fitted_calibration_covers_90_percent_at_each_noise_level(tmp_path, monkeypatch):
+    from restore.training import calibration
     from restore.training.calibration import _noisy, fit_calibration
 
+    monkeypatch.setattr(calibration, "GRADIENT_SCALES", (0.0,))  # the noise exponent's own work
     files = []
     for i in range(2):
         files.append(tmp_path / f"{i}.png")
         Image.fromarray(np.full((48, 64, 3), 100 + 20 * i, np.uint8)).save(files[-1])
     model = _BoxDenoiser()
-    scale, exponent, hole_scale, count = fit_calibration(model, files)
+    fitted, count = fit_calibration(model, files)
     assert count == 2 * 5 * 2 * 48 * 64 * 3  # images x noises x (without, with holes) x values
+    exponent = fitted.noise_exponent
     assert 0.2 <= exponent <= 0.8  # between white noise (1) and camera noise (the blur keeps it)
     clean = torch.full((1, 3, 48, 64), 120 / 255)
     real = {"cam": [(_noisy(clean, 30, 7), clean)]}
-    assert fit_calibration(model, files, pairs=real)[3] == count + 48 * 64 * 3
+    assert fit_calibration(model, files, pairs=real)[1] == count + 48 * 64 * 3
     clean = torch.full((1, 3, 48, 64), 100 / 255)
     misses = []
     for exponent_used in (0.0, exponent):
-        model.calibration = UncertaintyCalibration(scale, exponent_used, hole_scale)
+        model.calibration = dataclasses.replace(fitted, noise_exponent=exponent_used)
         coverage = [
             float(interval_coverage(*model.restore_with_uncertainty(_noisy(clean, s, 0)), clean)[0])
             for s in (5, 50)
@@ -358,3 +388,37 @@ def test_restore_bench_uncertainty_writes_its_table_and_rows(tmp_path):
     plain = export_weights(_net(False), tmp_path / "p.pt")
     assert bench_uncertainty(["--weights", str(plain), "--out", str(tmp_path / "none")]) == 2
     assert not (tmp_path / "none").exists()
+
+
+def _stripes(low: int, high: int) -> np.ndarray:
+    image = np.full((48, 64, 3), low, np.uint8)
+    for x in range(0, 64, 16):
+        image[:, x : x + 8] = high
+    return image
+
+
+def test_fitted_gradient_term_covers_the_errors_edges_bring(tmp_path, monkeypatch):
+    """The box blur smears the stripes' edges whatever the noise: an error the level cannot
+    explain, which the gradient term carries, so each level's coverage comes nearer 0.9."""
+    from restore.training import calibration
+    from restore.training.calibration import _noisy, fit_calibration
+
+    files = []
+    for i in range(2):
+        files.append(tmp_path / f"{i}.png")
+        Image.fromarray(_stripes(90 + 10 * i, 130 + 10 * i)).save(files[-1])
+    model = _BoxDenoiser()
+    with_gradient = fit_calibration(model, files)[0]
+    monkeypatch.setattr(calibration, "GRADIENT_SCALES", (0.0,))
+    level_only = fit_calibration(model, files)[0]
+    assert with_gradient.gradient_scale > 0 and level_only.gradient_scale == 0
+    clean = torch.from_numpy(_stripes(95, 135)).permute(2, 0, 1)[None].float() / 255
+    misses = []
+    for fitted in (level_only, with_gradient):
+        model.calibration = fitted
+        coverage = [
+            float(interval_coverage(*model.restore_with_uncertainty(_noisy(clean, s, 0)), clean)[0])
+            for s in (5, 15, 25, 50)
+        ]
+        misses.append(max(abs(c - 0.9) for c in coverage))
+    assert misses[1] < 0.02 < misses[0], misses

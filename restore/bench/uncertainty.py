@@ -105,12 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             pairs[name] = load_real_pairs(data_dir(), spec, args.max_images)
     table = SummaryTable(args.out)
     rows = [table.add(row) for row in evaluate(restorer, samples, pairs, args.sigmas, args.seed)]
-    calibration = restorer.net.calibration
     lines = [
         "# restore-bench uncertainty",
         "",
-        f"weights {loaded[1]}; uncertainty scale {calibration.scale:.4f}, noise exponent"
-        f" {calibration.noise_exponent:.2f}, hole scale {calibration.holes:.4f}",
+        f"weights {loaded[1]}; uncertainty calibration: {restorer.net.calibration}",
         "",
         "| task | images | PSNR | coverage of the 90 % interval | calibration error (10-90 %) "
         "| AUSE (RMSE) | AUSE of a random ordering |",

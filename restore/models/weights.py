@@ -128,8 +128,10 @@ def check_config(config: object, source: Path) -> dict:
         value = config.get(key, 1.0)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad(f"{key} {value!r}")
-        if not math.isfinite(value) or (key != "uncertainty_noise_exponent" and value <= 0):
-            raise bad(f"{key} {value!r}")
+    try:
+        UncertaintyCalibration.from_config(config)  # its ranges
+    except ValueError:
+        raise bad(", ".join(f"{k} {config[k]!r}" for k in _SCALES if k in config)) from None
     return config
 
 

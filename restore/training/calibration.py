@@ -5,15 +5,19 @@ training photos, never a test set). :func:`fit_calibration` fits it; ``restore-c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
-from restore.models.calibration import UncertaintyCalibration
+from restore.models.calibration import UncertaintyCalibration, local_gradient
 
 Z90 = 1.6448536  # the central 90 % interval of a Gaussian: mean +- Z90 standard deviations
 FIT_SIGMAS = (5, 15, 25, 50)
+EXPONENTS = tuple(round(0.05 * k, 2) for k in range(21))  # the noise exponents tried
+GRADIENT_SCALES = (0.0, *(round(0.05 * 2 ** (k / 2), 4) for k in range(12)))  # 0.05-2.3
 
 
 def _predict(net, degraded: torch.Tensor, mask: torch.Tensor | None):
@@ -34,12 +38,12 @@ def fit_calibration(
     seed: int = 0,
     pairs: Mapping[str, Sequence[tuple[torch.Tensor, torch.Tensor]]] | None = None,
     crop: int | None = None,
-) -> tuple[float, float, float, int]:
+) -> tuple[UncertaintyCalibration, int]:
     """Fit the :class:`restore.models.calibration.UncertaintyCalibration` of ``net`` so that 90 %
-    of the errors fall inside the 90 % interval: the noise exponent that brings the tasks'
-    coverage on the known pixels closest to 0.9 (the largest miss smallest, over a grid), the
-    scale that gives 0.9 on all known pixels with it, and the scale that gives 0.9 inside the
-    holes. ``net`` keeps the identity calibration after.
+    of the errors fall inside the 90 % interval: the noise exponent and gradient scale that bring
+    the tasks' coverage on the known pixels closest to 0.9 (the largest miss smallest, over a
+    grid), the scale that gives 0.9 on all known pixels with them, and the scale that gives 0.9
+    inside the holes. ``net`` keeps the identity calibration after.
 
     Args:
         net: a network with an uncertainty head.
@@ -50,15 +54,29 @@ def fit_calibration(
             per set (validation pairs only, never a test set).
         crop: fit on the centre ``crop`` x ``crop`` pixels of each photo (None: whole photos).
 
-    Returns ``(scale, noise_exponent, hole_scale, number of values)``."""
+    Returns the calibration and the number of values it was fitted on."""
     from restore.corruption import CameraNoise, IrregularMasks
     from restore.io.images import read_image
     from restore.models.noise_level import residual_level
 
     net.calibration = UncertaintyCalibration()  # the head's own map
-    known: dict[str, list[tuple[torch.Tensor, float]]] = {}  # task -> (|err| / std, level)
-    holes = []
+    known: dict[str, list[_Known]] = {}  # task -> the known values of each image
+    holes = []  # |error| / std inside the holes
     g_sub = torch.Generator().manual_seed(seed)
+
+    def take(task: str, clean, degraded, mask) -> None:
+        restored, std = _predict(net, degraded, mask)
+        hole = torch.zeros_like(std, dtype=torch.bool)
+        if mask is not None:
+            hole = mask.expand_as(std) > 0
+        error = (clean - restored).abs()
+        holes.append(_subsample((error / std)[hole], g_sub))
+        pick = _subsample((~hole).flatten().nonzero().squeeze(1), g_sub)
+        gradient = local_gradient(restored).expand_as(std)
+        values = [t.flatten()[pick] for t in (error, std, gradient)]
+        level = float(residual_level(degraded, restored, mask))
+        known.setdefault(task, []).append(_Known(*values, level))
+
     for i, path in enumerate(files):
         clean = torch.from_numpy(read_image(path)).permute(2, 0, 1)[None].float()
         if crop is not None:
@@ -69,41 +87,50 @@ def fit_calibration(
         tasks.append(CameraNoise()(clean, generator=g).clamp(0, 1))
         mask = IrregularMasks("medium")(clean[:, :1], generator=g)
         for j, degraded in enumerate(tasks):
-            for k, task_mask in enumerate((None, mask)):
-                restored, std = _predict(net, degraded, task_mask)
-                ratio = ((clean - restored).abs() / std).flatten()
-                hole = torch.zeros_like(ratio, dtype=torch.bool)
-                if task_mask is not None:
-                    hole = (task_mask.expand_as(std) > 0).flatten()
-                    holes.append(_subsample(ratio[hole], g_sub))
-                level = float(residual_level(degraded, restored, task_mask))
-                task = f"synthetic {j}" + (" holes" if k else "")
-                known.setdefault(task, []).append((_subsample(ratio[~hole], g_sub), level))
+            take(f"synthetic {j}", clean, degraded, None)
+            take(f"synthetic {j} holes", clean, degraded, mask)
     for name, set_pairs in (pairs or {}).items():
         for noisy, clean in set_pairs:
-            restored, std = _predict(net, noisy, None)
-            ratio = ((clean - restored).abs() / std).flatten()
-            level = float(residual_level(noisy, restored, None))
-            known.setdefault(f"real {name}", []).append((_subsample(ratio, g_sub), level))
-    count = sum(r.numel() for v in known.values() for r, _ in v) + sum(h.numel() for h in holes)
+            take(f"real {name}", clean, noisy, None)
+    count = sum(k.error.numel() for v in known.values() for k in v)
+    count += sum(h.numel() for h in holes)
 
-    def calibrated(exponent: float) -> dict[str, torch.Tensor]:
-        return {
-            t: torch.cat([r / (lv / 10.0) ** exponent for r, lv in v]) for t, v in known.items()
+    def fit(exponent: float, gradient_scale: float) -> tuple[float, float]:
+        """(largest miss, scale): each value's least squared scale that covers it, per task."""
+        needs = {
+            task: torch.cat(
+                [
+                    ((k.error / Z90) ** 2 - (gradient_scale * k.gradient) ** 2).clamp_min(0)
+                    / (k.std * (k.level / 10.0) ** exponent) ** 2
+                    for k in values
+                ]
+            )
+            for task, values in known.items()
         }
+        scale_sq = _quantile90(torch.cat(list(needs.values())))
+        if scale_sq <= 0:  # the gradient alone covers 90 %: too wide where it is high
+            return math.inf, 0.0
+        miss = max(abs(float((q <= scale_sq).float().mean()) - 0.9) for q in needs.values())
+        return miss, math.sqrt(scale_sq)
 
-    def miss(exponent: float) -> float:
-        ratios = calibrated(exponent)
-        scale = _quantile90(torch.cat(list(ratios.values()))) / Z90
-        return max(abs(float((r <= Z90 * scale).float().mean()) - 0.9) for r in ratios.values())
-
-    exponent = min((round(0.05 * k, 2) for k in range(21)), key=miss)
-    scale = _quantile90(torch.cat(list(calibrated(exponent).values()))) / Z90
+    grid = [(e, c) for c in GRADIENT_SCALES for e in EXPONENTS]
+    fits = [fit(e, c) for e, c in grid]
+    best = min(range(len(grid)), key=lambda i: fits[i][0])
+    (exponent, gradient_scale), scale = grid[best], fits[best][1]
     hole_scale = _quantile90(torch.cat(holes)) / Z90
-    return scale, float(exponent), hole_scale, count
+    return UncertaintyCalibration(scale, exponent, hole_scale, gradient_scale), count
 
 
-def _subsample(values: torch.Tensor, generator: torch.Generator, size: int = 100_000):
+class _Known(NamedTuple):
+    """One image's known values of a task (flat tensors) and the noise level it shows."""
+
+    error: torch.Tensor
+    std: torch.Tensor
+    gradient: torch.Tensor
+    level: float
+
+
+def _subsample(values: torch.Tensor, generator: torch.Generator, size: int = 20_000):
     """At most ``size`` of ``values``, drawn at random (keeps the fit's memory bounded)."""
     if values.numel() <= size:
         return values

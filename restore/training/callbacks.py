@@ -246,7 +246,6 @@ class ExportWeights(L.Callback):
 
     @staticmethod
     def _calibrate(net, datamodule) -> None:
-        from restore.models.calibration import UncertaintyCalibration
         from restore.training.calibration import fit_calibration
 
         files = list(getattr(datamodule, "val_files", []))
@@ -255,10 +254,9 @@ class ExportWeights(L.Callback):
             for p in getattr(datamodule, "data_real", [])
         }
         crop = getattr(datamodule, "val_patch_size", None)
-        scale, exponent, hole_scale, count = fit_calibration(net, files, pairs=pairs, crop=crop)
-        net.calibration = UncertaintyCalibration(scale, exponent, hole_scale)
+        net.calibration, count = fit_calibration(net, files, pairs=pairs, crop=crop)
         rank_zero_info(
             f"Uncertainty calibration re-fitted on {len(files)} validation photos and "
-            f"{sum(map(len, pairs.values()))} real pairs ({count} values): scale {scale:.3f}, "
-            f"noise exponent {exponent:.2f}, hole scale {hole_scale:.3f}"
+            f"{sum(map(len, pairs.values()))} real pairs ({count} values): "
+            f"{net.calibration}"
         )
