@@ -245,7 +245,7 @@ def restore_jobs(
         enable_model_summary=False,
         enable_checkpointing=False,
     )
-    interrupted = False
+    interrupted, group_before = False, _process_group()
     try:
         files = ImageFiles(jobs, at_least=devices * num_nodes)
         trainer.predict(module, file_loader(files), return_predictions=False)
@@ -254,4 +254,13 @@ def restore_jobs(
             raise
         interrupted = True
     predictions = writer.records or writer.finished  # interrupted: this process's files only
+    if not group_before and _process_group():
+        # Ours: left to the interpreter's exit, gloo's threads can abort the process after the
+        # run ("terminate called without an active exception", exit status -6).
+        torch.distributed.destroy_process_group()
     return PredictRun(predictions, interrupted, trainer.global_rank == 0)
+
+
+def _process_group() -> bool:
+    """Whether a torch.distributed process group is up in this process."""
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
