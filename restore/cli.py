@@ -68,9 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--mask-threshold",
         type=float,
-        default=0.5,
         metavar="P",
-        help="--auto-mask: damage probability above which a pixel is repaired (default 0.5)",
+        help="--auto-mask: damage probability above which a pixel is repaired (default: the "
+        "model's, chosen on validation photos; MODEL_CARD.md)",
     )
     p.add_argument(
         "--mask-grow",
@@ -230,7 +230,8 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ValueError("--report must end in .csv or .json")
     if args.samples < 0:
         raise ValueError("--samples must be 0 or more")
-    if not 0.0 < args.mask_threshold < 1.0 or args.mask_grow < 0:
+    threshold = args.mask_threshold
+    if (threshold is not None and not 0.0 < threshold < 1.0) or args.mask_grow < 0:
         raise ValueError("--mask-threshold must be in (0, 1) and --mask-grow >= 0")
     from restore.jobs import JobOptions
 

@@ -63,7 +63,8 @@ class JobOptions:
             With holes, a level above 0 denoises the known pixels too.
         mask_from_alpha: transparent pixels (alpha below half) are holes; they come back opaque.
         mask_color: pixels of exactly this RGB colour (0-255) are holes.
-        mask_threshold: ``repair``: damage probability above which a pixel is filled, in (0, 1).
+        mask_threshold: ``repair``: damage probability above which a pixel is filled, in (0, 1);
+            None: the model's (``Restorer.repair``).
         mask_grow: ``repair``: pixels to grow the found damage by.
         mask_max_width: ``repair``: found regions wider than this many pixels are left alone
             (damage is thin or small); 0: no limit.
@@ -81,7 +82,7 @@ class JobOptions:
     sigma: float | None = None
     mask_from_alpha: bool = False
     mask_color: tuple[int, int, int] | None = None
-    mask_threshold: float = 0.5
+    mask_threshold: float | None = None
     mask_grow: int = 1
     mask_max_width: int = 12
     samples: int = 0
@@ -99,7 +100,9 @@ class JobOptions:
             len(self.mask_color) != 3 or not all(_integer(c, 0, 255) for c in self.mask_color)
         ):
             raise ValueError(f"mask_color must be R,G,B in 0-255, got {self.mask_color!r}")
-        if not (_number(self.mask_threshold) and 0 < self.mask_threshold < 1):
+        if self.mask_threshold is not None and not (
+            _number(self.mask_threshold) and 0 < self.mask_threshold < 1
+        ):
             raise ValueError(f"mask_threshold must be in (0, 1), got {self.mask_threshold!r}")
         if not _integer(self.mask_grow, 0, 1000):
             raise ValueError(f"mask_grow must be an integer >= 0, got {self.mask_grow!r}")

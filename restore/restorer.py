@@ -220,20 +220,23 @@ class Restorer:
         self,
         image: Any,
         sigma: float | None = 0.0,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         grow: int = 1,
         probability: Any = None,
         max_width: int | None = 12,
     ) -> tuple[Any, Any]:
         """Find the damage on an old photo and fill it: :meth:`detect_damage`, pixels above
-        ``threshold`` (0-1), regions wider than ``max_width`` pixels left alone (damage is thin
-        or small: scratches, dust, hairs, cracks, writing; a wide region is more likely a part of
-        the picture; None: no limit), grown by ``grow`` pixels (an elliptic dilation), then
-        :meth:`inpaint` them (``sigma`` 0: the other pixels are kept exactly) or :meth:`restore`
-        (``sigma`` None or > 0, 0-255 scale: denoised too). Returns ``(repaired, found)``: the
-        repaired image in the input's layout and the damage filled, as ``detect_damage`` lays
-        out its maps (bool). ``probability``: ``detect_damage(image)`` when it is already at
-        hand."""
+        ``threshold`` (0-1; None: the model's ``damage_threshold``, chosen on validation photos
+        by ``restore-calibrate``; 0.5 for a model without one), regions wider than ``max_width``
+        pixels left alone (damage is thin or small: scratches, dust, hairs, cracks, writing; a
+        wide region is more likely a part of the picture; None: no limit), grown by ``grow``
+        pixels (an elliptic dilation), then :meth:`inpaint` them (``sigma`` 0: the other pixels
+        are kept exactly) or :meth:`restore` (``sigma`` None or > 0, 0-255 scale: denoised too).
+        Returns ``(repaired, found)``: the repaired image in the input's layout and the damage
+        filled, as ``detect_damage`` lays out its maps (bool). ``probability``:
+        ``detect_damage(image)`` when it is already at hand."""
+        if threshold is None:
+            threshold = self.net.damage_threshold
         if not _is_number(threshold) or not 0 <= threshold < 1:
             raise ValueError(f"threshold must be a number in [0, 1), got {threshold!r}")
         if isinstance(grow, bool) or not isinstance(grow, numbers.Integral) or grow < 0:

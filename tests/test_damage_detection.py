@@ -3,6 +3,8 @@ restoration; Restorer.detect_damage and restore-image --auto-mask."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -105,6 +107,17 @@ def test_training_step_adds_the_damage_loss():
 # Restorer and restore-image
 
 
+def _photo_folder(folder, count: int, size: tuple[int, int]):
+    """``folder`` with ``count`` synthetic 8-bit RGB photos of ``size``, ``0.png`` ..."""
+    from PIL import Image
+
+    folder.mkdir()
+    for i in range(count):
+        pixels = (synthetic_image(3, size, seed=i) * 255).round().astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"{i}.png")
+    return folder
+
+
 def _model(tmp_path, seed: int = 0):
     torch.manual_seed(seed)
     net = RestorationVAE(**SMALL, damage=True)
@@ -201,11 +214,7 @@ def test_restore_bench_damage_table(tmp_path, capsys):
 
     from restore.bench.cli import main
 
-    folder = tmp_path / "clean"
-    folder.mkdir()
-    for i in range(2):
-        pixels = (synthetic_image(3, (96, 128), seed=i) * 255).round().astype(np.uint8)
-        Image.fromarray(pixels).save(folder / f"{i}.png")
+    folder = _photo_folder(tmp_path / "clean", 2, (96, 128))
     args = ["damage", "--images", str(folder), "--kinds", "scratches", "mixed"]
     args += ["--out", str(tmp_path / "bench")]
     assert main([*args, "--weights", str(_model(tmp_path))]) == 0
@@ -221,15 +230,23 @@ def test_restore_bench_damage_table(tmp_path, capsys):
         assert 0 <= precision <= 1 and 0 <= recall <= 1
         if row[0].strip() == "scratches":  # filling the true scratches repairs them
             assert telea_true > damaged + 0.3, (telea_true, damaged)
-    fp = next(line for line in lines if line.startswith("false positives on the 2 undamaged"))
-    marked = float(fp.split("marked ")[1].split()[0])
+    net = load_net(_model(tmp_path))
     probability = [
-        Restorer(load_net(_model(tmp_path)), device="cpu", precision="fp32").detect_damage(
+        Restorer(net, device="cpu", precision="fp32").detect_damage(
             np.asarray(Image.open(folder / f"{i}.png"))
         )
         for i in range(2)
     ]
-    assert marked == pytest.approx(np.mean([(p > 0.5).mean() for p in probability]), abs=1e-3)
+    net.damage_threshold = 0.6  # marked: above the model's threshold, and above 0.5
+    fp_args = ["damage", "--images", str(folder), "--kinds", "--out", str(tmp_path / "bench3")]
+    assert main([*fp_args, "--weights", str(export_weights(net, tmp_path / "t.pt"))]) == 0
+    fp = capsys.readouterr().out.split("false positives on the 2 undamaged images: ")[1]
+    found = re.match(r"marked \(p > 0.60, the model's threshold\) (\S+) .*at p > 0.5 (\S+) ", fp)
+    assert found, fp
+    for value, level in zip(found.groups(), (0.6, 0.5), strict=True):
+        expected = np.mean([(p > level).mean() for p in probability])
+        assert float(value) == pytest.approx(expected, abs=1e-3)
+    assert float(found[1]) < float(found[2])
     independent = ["damage", "--images", str(folder), "--generator", "independent"]
     independent += ["--out", str(tmp_path / "bench2")]
     assert main([*independent, "--kinds", "hairs", "--weights", str(_model(tmp_path))]) == 0
@@ -280,3 +297,83 @@ def test_repair_leaves_wide_regions_alone_and_the_report_says_how_much_was_fille
     row = next(csv.DictReader(report.read_text().splitlines()))
     mask = read_image_file(tmp_path / "out" / "a_mask.png").pixels > 0
     assert float(row["filled"]) == pytest.approx(mask.mean(), abs=1e-4)
+
+
+def test_the_damage_threshold_travels_with_the_weights_and_is_the_repairs_default(tmp_path):
+    net = load_net(_model(tmp_path))
+    assert net.damage_threshold == 0.5  # a file written before the threshold was fitted: 0.5
+    net.damage_threshold = 0.73
+    loaded = load_net(export_weights(net, tmp_path / "t.pt"))
+    assert loaded.damage_threshold == pytest.approx(0.73)
+    r = Restorer(loaded, device="cpu", precision="fp32")
+    image = (np.random.default_rng(4).random((48, 64, 3)) * 255).astype(np.uint8)
+    probability = np.full((48, 64), 0.1, np.float32)
+    probability[5:7, 4:60] = 0.9  # above the model's threshold
+    probability[30:32, 4:60] = 0.6  # above 0.5 only
+    _, found = r.repair(image, probability=probability, grow=0)
+    assert found[5:7, 4:60].all() and found.sum() == 2 * 56
+    _, half = r.repair(image, probability=probability, grow=0, threshold=0.5)
+    assert half.sum() == 4 * 56
+    payload = torch.load(tmp_path / "t.pt", weights_only=False)
+    for bad in (1.5, 0.0, "0.7", True):
+        payload["config"]["damage_threshold"] = bad
+        torch.save(payload, tmp_path / "bad.pt")
+        with pytest.raises(ValueError, match=r"bad\.pt.*damage_threshold"):
+            load_net(tmp_path / "bad.pt")
+
+
+def test_the_damage_threshold_fit_takes_the_threshold_whose_repair_is_best(tmp_path):
+    """A detector that gives the damage 0.9 and an undamaged textured stripe 0.6, and a fill that
+    restores damage but not texture: every threshold from 0.6 to 0.85 repairs the damage alone
+    (the best PSNR, the lowest of them chosen), 0.5 and 0.55 paint over the stripe too, 0.9 and
+    above repair nothing."""
+    from PIL import Image
+
+    from restore.calibrate import DAMAGE_THRESHOLDS, fit_damage_threshold
+
+    rng = np.random.default_rng(5)
+    cleans, files = {}, []
+    for i, shape in enumerate([(128, 160, 3), (144, 160, 3)]):
+        clean = (rng.random(shape) * 255).astype(np.uint8)
+        cleans[shape] = clean
+        files.append(tmp_path / f"{i}.png")
+        Image.fromarray(clean).save(files[-1])
+    stripe = np.zeros((1000, 1000), bool)
+    stripe[:, :4] = True
+
+    def detect(damaged):
+        clean = cleans[damaged.shape]
+        damage = np.abs(damaged.astype(int) - clean).max(2) > 5
+        p = np.where(stripe[: clean.shape[0], : clean.shape[1]], 0.6, 0.1)
+        return np.where(damage, 0.9, p).astype(np.float32)
+
+    def inpaint(damaged, found):
+        clean = cleans[damaged.shape]
+        out = damaged.copy()
+        out[found] = np.minimum(clean[found], 254) + 1  # the damage restored, to a grey level
+        out[found & (np.arange(clean.shape[1]) < 6)] = 0  # the texture is not
+        return out
+
+    r = Restorer(load_net(_model(tmp_path)), device="cpu", precision="fp32")
+    r.detect_damage, r.inpaint = detect, inpaint
+    threshold, scores = fit_damage_threshold(r, files, seed=0, crop=512)
+    assert list(scores) == list(DAMAGE_THRESHOLDS) and threshold == 0.6
+    assert scores[0.5] == scores[0.55] < scores[0.6] - 1.0
+    assert all(scores[t] == scores[0.6] for t in DAMAGE_THRESHOLDS if 0.6 <= t < 0.9)
+    assert scores[0.9] == scores[0.95] < scores[0.6] - 1.0
+
+
+def test_restore_calibrate_fits_the_damage_threshold_on_the_validation_photos(tmp_path, capsys):
+    from restore.calibrate import DAMAGE_THRESHOLDS, main
+
+    photos = _photo_folder(tmp_path / "photos", 6, (64, 80))
+    config = ["--config", "data=folder", f"data.root={photos}", "data.val_fraction=0.34"]
+    weights = str(_model(tmp_path))
+    assert main([weights, str(tmp_path / "t.pt"), *config]) == 0  # the heads it has: damage
+    out = capsys.readouterr().out
+    assert "fitted on 2 validation photos with damage" in out and "uncertainty" not in out
+    fitted = load_net(tmp_path / "t.pt")
+    assert fitted.damage_threshold in DAMAGE_THRESHOLDS
+    assert f"damage threshold {fitted.damage_threshold:.2f}" in out
+    assert main([weights, str(tmp_path / "u.pt"), "--fit", "uncertainty", *config]) == 2
+    assert "no uncertainty head" in capsys.readouterr().err and not (tmp_path / "u.pt").exists()

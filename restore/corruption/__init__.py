@@ -26,7 +26,9 @@ from restore.corruption.damage import (
     Style,
     TextAndStamps,
     add_damage,
+    damaged_photo,
     default_kinds,
+    kinds_to_fill,
 )
 from restore.corruption.masks import (
     LAMA_PRESETS,
@@ -93,10 +95,12 @@ __all__ = [
     "camera_noise",
     "correlated_noise",
     "corrupt",
+    "damaged_photo",
     "default_kinds",
     "gaussian_blur",
     "gaussian_noise",
     "jpeg_compression",
+    "kinds_to_fill",
     "noise_statistics",
     "poisson_gaussian_noise",
     "salt_and_pepper_noise",

@@ -589,6 +589,11 @@ def default_kinds() -> list[DamageKind]:
     return [Blotches(p=0.4), Creases(p=0.25), Scratches(p=0.6), Dust(p=0.7), TextAndStamps(p=0.1)]
 
 
+def kinds_to_fill() -> list[DamageKind]:
+    """:func:`default_kinds` but stains (blotches): the damage a repair is to fill."""
+    return [kind for kind in default_kinds() if kind.name != "blotches"]
+
+
 def _resolve(kinds: Sequence[DamageKind | str] | None) -> list[DamageKind]:
     if kinds is None:
         return default_kinds()
@@ -718,3 +723,20 @@ class Damage(nn.Module):
         if bool(chosen.any()):
             damaged[chosen], mask[chosen] = self._damage(images[chosen], generator)
         return damaged, mask
+
+
+def damaged_photo(clean: np.ndarray, kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """An 8-bit photo ``(H, W, C)`` with damage drawn on it, seeded by ``seed``
+    (``torch.Generator().manual_seed(seed)``), sizes at ``reference_size`` 512: one ``kind`` (a
+    name of :data:`DAMAGE_KINDS`, its default settings, drawn with p = 1) or ``mixed``
+    (:func:`kinds_to_fill`, each at its own chance, drawn again until one lands). Returns the
+    damaged photo, rounded to 8 bits as in a scan, and the bool ``(H, W)`` damage mask."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.from_numpy(clean).permute(2, 0, 1)[None].float() / 255.0
+    kinds = kinds_to_fill() if kind == "mixed" else [DAMAGE_KINDS[kind](p=1.0)]
+    for _ in range(20):
+        damaged, mask = Damage(kinds, reference_size=512)(x, generator=generator)
+        if mask.any():
+            break
+    pixels = (damaged[0].permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+    return pixels, mask[0, 0].numpy() > 0.5

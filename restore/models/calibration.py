@@ -1,7 +1,8 @@
-"""The post-hoc calibration of the uncertainty head, as data: fitted after training
-(:mod:`restore.training.calibration`), stored in the weight file's config
-(:mod:`restore.models.weights` reads and writes its keys), applied to the head's map by
-:meth:`UncertaintyCalibration.apply`."""
+"""The post-hoc calibration of the heads, as data, stored in the weight file's config
+(:mod:`restore.models.weights` reads and writes its keys): the uncertainty head's
+(:class:`UncertaintyCalibration`, fitted by :mod:`restore.training.calibration`, applied to the
+head's map by :meth:`UncertaintyCalibration.apply`) and the damage head's threshold (the
+probability above which a repair fills a pixel by default, chosen by ``restore-calibrate``)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,16 @@ KEYS = (
     "uncertainty_hole_scale",
     "uncertainty_gradient_scale",
 )
+DAMAGE_THRESHOLD_KEY = "damage_threshold"
+DEFAULT_DAMAGE_THRESHOLD = 0.5  # weight files without the key
 GRADIENT_WINDOW = 7  # pixels: the box over which local_gradient averages
+
+
+def check_damage_threshold(value: object) -> float:
+    """``value`` as a damage threshold, a probability in (0, 1); ``ValueError`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"damage threshold must be a number in (0, 1), got {value!r}")
+    return float(value)
 
 
 def local_gradient(image: Tensor) -> Tensor:

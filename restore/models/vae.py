@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restore.models.calibration import UncertaintyCalibration
+from restore.models.calibration import DEFAULT_DAMAGE_THRESHOLD, UncertaintyCalibration
 from restore.models.fill import harmonic_fill, pyramid_fill
 from restore.models.geometry import pad_to_multiple
 from restore.models.heads import DamageHead, UncertaintyHead
@@ -200,7 +200,10 @@ class RestorationVAE(nn.Module):
         uncertainty: add the uncertainty head (per-pixel error scale); its post-hoc
             calibration is the ``calibration`` attribute (:class:`UncertaintyCalibration`, the
             identity until one is fitted; weight files carry it).
-        damage: add the damage head (probability that an input pixel is damaged).
+        damage: add the damage head (probability that an input pixel is damaged); the
+            ``damage_threshold`` attribute is the probability above which a repair fills a pixel
+            by default (:data:`DEFAULT_DAMAGE_THRESHOLD` until one is chosen on validation photos
+            by ``restore-calibrate``; weight files carry it).
         noise_estimator: add a noise-level estimator (:class:`NoiseLevelNet`) that tells the
             network the level of noise it reads whenever the caller gives none.
     """
@@ -249,6 +252,7 @@ class RestorationVAE(nn.Module):
         if uncertainty:
             self.config.update(uncertainty=True)
         self.calibration = UncertaintyCalibration()
+        self.damage_threshold = DEFAULT_DAMAGE_THRESHOLD
         self.hole_fill = hole_fill
         self.image_channels = image_channels
         self.latent_channels = latent_channels

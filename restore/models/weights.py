@@ -19,8 +19,12 @@ from pathlib import Path
 import torch
 
 from restore.io.atomic import atomic_path
+from restore.models.calibration import (
+    DAMAGE_THRESHOLD_KEY,
+    UncertaintyCalibration,
+    check_damage_threshold,
+)
 from restore.models.calibration import KEYS as CALIBRATION_KEYS
-from restore.models.calibration import UncertaintyCalibration
 from restore.models.vae import HOLE_FILLS, RestorationVAE
 from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
 
@@ -36,10 +40,12 @@ def _inference_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def saved_config(net: RestorationVAE) -> dict:
     """The config a weights file or checkpoint stores for ``net``: its network settings, with
-    the uncertainty calibration when it has the head."""
+    the uncertainty calibration and the damage threshold when it has those heads."""
     config = dict(net.config)
     if net.scale_head is not None:
         config.update(net.calibration.to_config())
+    if net.damage_head is not None:
+        config[DAMAGE_THRESHOLD_KEY] = float(net.damage_threshold)
     return config
 
 
@@ -96,6 +102,7 @@ def check_config(config: object, source: Path) -> dict:
         "hole_fill",
         *_FLAGS,
         *_SCALES,
+        DAMAGE_THRESHOLD_KEY,
     }
     unknown = sorted(str(k) for k in config if k not in known)
     if unknown:
@@ -132,6 +139,11 @@ def check_config(config: object, source: Path) -> dict:
         UncertaintyCalibration.from_config(config)  # its ranges
     except ValueError:
         raise bad(", ".join(f"{k} {config[k]!r}" for k in _SCALES if k in config)) from None
+    if DAMAGE_THRESHOLD_KEY in config:
+        try:
+            check_damage_threshold(config[DAMAGE_THRESHOLD_KEY])
+        except ValueError:
+            raise bad(f"{DAMAGE_THRESHOLD_KEY} {config[DAMAGE_THRESHOLD_KEY]!r}") from None
     return config
 
 
@@ -140,7 +152,8 @@ def _build(config: dict, state: dict[str, torch.Tensor], source: Path) -> Restor
     shapes checked before anything is allocated."""
     config = check_config(config, source)
     calibration = UncertaintyCalibration.from_config(config)
-    config = {k: v for k, v in config.items() if k not in CALIBRATION_KEYS}
+    threshold = config.get(DAMAGE_THRESHOLD_KEY)
+    config = {k: v for k, v in config.items() if k not in (*CALIBRATION_KEYS, DAMAGE_THRESHOLD_KEY)}
     try:
         with torch.device("meta"):  # the shapes first, without allocating anything
             shapes = {k: tuple(v.shape) for k, v in RestorationVAE(**config).state_dict().items()}
@@ -168,6 +181,8 @@ def _build(config: dict, state: dict[str, torch.Tensor], source: Path) -> Restor
     net = RestorationVAE(**config)
     net.load_state_dict(state, strict=False)
     net.calibration = calibration
+    if threshold is not None:
+        net.damage_threshold = float(threshold)
     return net.eval()
 
 
@@ -320,7 +335,8 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     naming it.
     """
     config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
-    free = ("hole_fill", "uncertainty", *CALIBRATION_KEYS, "damage", "noise_estimator")
+    free = ("hole_fill", "uncertainty", *CALIBRATION_KEYS, "damage", DAMAGE_THRESHOLD_KEY,
+            "noise_estimator")  # fmt: skip
     theirs = {k: v for k, v in config.items() if k not in free}
     ours = {k: v for k, v in net.config.items() if k not in free}
     grown = theirs != ours and _grown_blocks(config, net.config)
@@ -336,6 +352,8 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     missing, unexpected = net.load_state_dict(state, strict=False)
     if net.scale_head is not None and config.get("uncertainty"):
         net.calibration = UncertaintyCalibration.from_config(config)  # the head's, with it
+    if net.damage_head is not None and DAMAGE_THRESHOLD_KEY in config:
+        net.damage_threshold = float(config[DAMAGE_THRESHOLD_KEY])  # likewise
     new_blocks = set()
     if grown:
         for stage in ("enc", "dec"):
