@@ -43,19 +43,24 @@ def fit_damage_threshold(
     from restore.metrics import psnr
 
     channels = restorer.net.image_channels
-    totals = dict.fromkeys(DAMAGE_THRESHOLDS, 0.0)
+    totals, count = dict.fromkeys(DAMAGE_THRESHOLDS, 0.0), 0
     for i, path in enumerate(files):
         clean = (read_image(path, channels) * 255.0).round().astype(np.uint8)
         top, left = max(0, (clean.shape[0] - crop) // 2), max(0, (clean.shape[1] - crop) // 2)
         clean = np.ascontiguousarray(clean[top : top + crop, left : left + crop])
-        damaged, _ = damaged_photo(clean, "mixed", seed + i)
+        damaged, mask = damaged_photo(clean, "mixed", seed + i)
+        if not mask.any():  # nothing drawn (a tiny photo): its PSNR could be infinite
+            continue
+        count += 1
         probability = restorer.detect_damage(damaged)
         truth = torch.from_numpy(clean).permute(2, 0, 1)[None].float()
         for threshold in DAMAGE_THRESHOLDS:
             repaired, _ = restorer.repair(damaged, threshold=threshold, probability=probability)
             result = torch.from_numpy(repaired).permute(2, 0, 1)[None].float()
             totals[threshold] += float(psnr(result, truth, 255.0)[0])
-    scores = {threshold: total / len(files) for threshold, total in totals.items()}
+    if not count:
+        raise ValueError("no damage could be drawn on the validation photos (too small)")
+    scores = {threshold: total / count for threshold, total in totals.items()}
     return max(scores, key=scores.get), scores
 
 
@@ -125,7 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if "damage" in fits:
         restorer = Restorer(net, device="cpu", precision="fp32", source=str(args.weights))
-        net.damage_threshold, scores = fit_damage_threshold(restorer, files, args.seed)
+        try:
+            net.damage_threshold, scores = fit_damage_threshold(restorer, files, args.seed)
+        except ValueError as err:
+            print(f"restore-calibrate: error: {err}", file=sys.stderr)
+            return 2
         print(
             f"damage threshold {net.damage_threshold:.2f} fitted on {len(files)} validation"
             " photos with damage; repair PSNR (dB) at each threshold: "
