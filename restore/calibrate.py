@@ -35,19 +35,18 @@ def fit_damage_threshold(
     is averaged over the photos at each threshold: too low a threshold repaints undamaged
     pixels (the fill of texture and edges costs more than a faint scratch), too high a one
     leaves damage. Returns the best threshold and the mean PSNR at each."""
-    import numpy as np
     import torch
 
     from restore.corruption import damaged_photo
     from restore.io.images import read_image
     from restore.metrics import psnr
+    from restore.models.geometry import centre_crop
 
     channels = restorer.net.image_channels
     totals, count = dict.fromkeys(DAMAGE_THRESHOLDS, 0.0), 0
     for i, path in enumerate(files):
-        clean = (read_image(path, channels) * 255.0).round().astype(np.uint8)
-        top, left = max(0, (clean.shape[0] - crop) // 2), max(0, (clean.shape[1] - crop) // 2)
-        clean = np.ascontiguousarray(clean[top : top + crop, left : left + crop])
+        image = torch.from_numpy(read_image(path, channels)).permute(2, 0, 1)
+        clean = (centre_crop(image, crop) * 255.0).round().byte().permute(1, 2, 0).numpy()
         damaged, mask = damaged_photo(clean, "mixed", seed + i)
         if not mask.any():  # nothing drawn (a tiny photo): its PSNR could be infinite
             continue

@@ -1,5 +1,5 @@
-"""Geometry shared by training, the network and inference: padding to the network's stride and the
-eight flips and rotations of an image. Pure functions on ``(..., H, W)`` tensors."""
+"""Geometry shared by training, the network and inference: padding to the network's stride, centre
+crops and the eight flips and rotations of an image. Pure functions on ``(..., H, W)`` tensors."""
 
 from __future__ import annotations
 
@@ -30,6 +30,15 @@ def pad_border(images: Tensor, margin: int) -> Tensor:
     h, w = images.shape[-2:]
     mode = "reflect" if margin < h and margin < w else "replicate"
     return F.pad(images, (margin, margin, margin, margin), mode=mode)
+
+
+def centre_crop(images: Tensor, size: int | None) -> Tensor:
+    """The centre ``size`` x ``size`` pixels of ``(..., H, W)`` (a view; a side shorter than
+    ``size`` is kept whole; None: the whole image)."""
+    if size is None:
+        return images
+    top, left = (max(0, side - size) // 2 for side in images.shape[-2:])
+    return images[..., top : top + size, left : left + size]
 
 
 def dihedral(image: Tensor, k: int, flip: bool) -> Tensor:

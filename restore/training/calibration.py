@@ -13,6 +13,7 @@ from typing import NamedTuple
 import torch
 
 from restore.models.calibration import UncertaintyCalibration, local_gradient
+from restore.models.geometry import centre_crop
 
 Z90 = 1.6448536  # the central 90 % interval of a Gaussian: mean +- Z90 standard deviations
 FIT_SIGMAS = (5, 15, 25, 50)
@@ -79,9 +80,7 @@ def fit_calibration(
 
     for i, path in enumerate(files):
         clean = torch.from_numpy(read_image(path)).permute(2, 0, 1)[None].float()
-        if crop is not None:
-            top, left = (max(0, s - crop) // 2 for s in clean.shape[-2:])
-            clean = clean[..., top : top + crop, left : left + crop]
+        clean = centre_crop(clean, crop)
         g = torch.Generator().manual_seed(seed + i)
         tasks = [_noisy(clean, s, seed + i) for s in FIT_SIGMAS]
         tasks.append(CameraNoise()(clean, generator=g).clamp(0, 1))
