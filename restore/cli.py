@@ -150,14 +150,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed",
         type=int,
         default=0,
-        help="--samples: seed of the draws; the same seed gives the same samples on the same "
-        "kind of device (default 0)",
+        help="--samples: seed of the first draw, the next ones S+1, S+2, ...; the same seed "
+        "gives the same samples on the same kind of device (default 0)",
     )
     p.add_argument(
         "--self-ensemble",
         action="store_true",
         help="average the results of the 8 flips and rotations of each image: "
         "8x slower, a little better (MODEL_CARD.md)",
+    )
+    p.add_argument(
+        "--smooth-fill",
+        action="store_true",
+        help="fill holes with the network's fill alone, without the texture copied from the "
+        "photo's own known pixels (smoother; MODEL_CARD.md compares both)",
     )
     p.add_argument(
         "--format",
@@ -454,6 +460,7 @@ def _run_lightning(args, todo: list[Job], rows: list[ReportRow]) -> tuple[int, b
         accelerator=args.accelerator or "auto",
         tile=args.tile,
         self_ensemble=args.self_ensemble,
+        texture=not args.smooth_fill,
     )
     if run.interrupted and run.first:
         print(
@@ -488,7 +495,11 @@ def _run(args, todo: list[Job], rows: list[ReportRow]) -> int:
         return EXIT_FAILURES
     try:
         restorer = Restorer(
-            net, device=args.device, tile=args.tile, self_ensemble=args.self_ensemble
+            net,
+            device=args.device,
+            tile=args.tile,
+            self_ensemble=args.self_ensemble,
+            texture=not args.smooth_fill,
         )
     except (OSError, ValueError, RuntimeError) as err:
         _model_not_loaded(err, todo, rows)

@@ -7,11 +7,16 @@ The graph (:class:`OnnxRestoration`): inputs ``image`` ``(B, 3, H, W)`` float32 
 ``H``, ``W``; gray images repeated to 3 channels), ``mask`` ``(B, 1, H, W)`` float32 (1 = hole)
 and ``noise_level`` ``(1,)`` float32 (the noise standard deviation on the 0-255 scale; NaN:
 blind, 0: clean known pixels, as ``Restorer.inpaint`` says); output ``restored`` ``(B, 3, H, W)``
-in [0, 1], every pixel. Two steps stay outside the graph, as ``Restorer`` does them:
+in [0, 1], every pixel. Three steps stay outside the graph, as ``Restorer`` does them:
 
 1. before: pre-fill the holes with the model's fill (``RestorationVAE.fill_holes``: the
    weights' ``hole_fill``, whose iterations depend on the image size);
-2. after, for inpainting a clean image: copy the known pixels back
+2. after, on the whole image (after the tiles are blended): the texture stage, which gives the
+   holes the fine detail of the known pixels (``restore.models.texture.texture_fill(restored,
+   mask)``: a nearest-neighbour search whose work depends on the holes, in torch; on the
+   graph's output, which differs from torch's by about 1e-4, it may pick another source where
+   two match about equally well);
+3. after, for inpainting a clean image: copy the known pixels back
    (``np.where(mask, restored, image)``).
 
 Large images: run the graph on overlapping tiles, as ``Restorer`` does (``restore.tiling``).

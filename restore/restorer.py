@@ -25,6 +25,7 @@ from restore.io.images import DEFAULT_MAX_PIXELS, check_max_pixels
 from restore.io.masks import holes_in_mask, holes_in_mask_tensor
 from restore.models import RestorationVAE
 from restore.models.geometry import DIHEDRAL, dihedral, pad_border, undo_dihedral
+from restore.models.texture import texture_fill
 from restore.models.weights import DEFAULT_MODEL, load_net
 from restore.precision import autocast_dtype
 from restore.tiling import DEFAULT_TILE, tiled
@@ -73,6 +74,11 @@ class Restorer:
         source: where the weights came from (a path, ``the shipped photo model``), named when a
             method needs a part the network lacks (:func:`require_head`);
             :meth:`from_pretrained` and :meth:`from_checkpoint` set it.
+        texture: give filled holes the fine detail of the image's own known pixels
+            (:func:`restore.models.texture.texture_fill`, guided by the network's fill; the
+            default); False: the network's fill alone, smoother and a little closer in PSNR
+            (MODEL_CARD.md). The attribute ``texture``. Outputs without holes do not depend on
+            it.
 
     Every method checks its arguments and raises ``ValueError`` (``TypeError`` for a wrong
     type) with a one-line message: noise levels are numbers in [0, 255] grey levels.
@@ -89,6 +95,7 @@ class Restorer:
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         progress: Callable[[int, int], None] | None = None,
         source: str | None = None,
+        texture: bool = True,
     ) -> None:
         if precision not in ("auto", "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
@@ -105,6 +112,7 @@ class Restorer:
         self.autocast_dtype = autocast_dtype(self.device.type, precision)
         self.progress = progress
         self.source = source
+        self.texture = bool(texture)
 
     @classmethod
     def from_pretrained(cls, model: str = DEFAULT_MODEL, **kwargs: Any) -> Restorer:
@@ -156,7 +164,9 @@ class Restorer:
         (0-255 scale); ``sigma=0`` says they are clean: they are kept exactly, as
         :meth:`inpaint` keeps them. ``temperature`` scales the latent draws' spread (0: every
         draw is :meth:`restore`'s output, or :meth:`inpaint`'s with ``sigma=0``; MODEL_CARD.md
-        measures what it changes). ``seed`` makes the draws reproducible."""
+        measures what it changes). ``seed`` makes the draws reproducible: draw ``k`` (from 0) has
+        seed ``seed + k``, so ``sample(..., n=1, seed=seed + k)`` gives it again alone. Holes get
+        texture from the image's known pixels (``texture``), other texture in each draw."""
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
         if not _is_number(temperature) or not 0 <= temperature <= 10:
@@ -166,13 +176,16 @@ class Restorer:
         sigma = _check_sigma(sigma)
         # Always sample (a None generator would decode the prior mean: n identical outputs); without
         # a seed, draw one from torch's global generator so torch.manual_seed still reproduces.
-        g = torch.Generator(device=self.device)
-        g.manual_seed(seed if seed is not None else int(torch.randint(2**62, ()).item()))
+        first = seed if seed is not None else int(torch.randint(2**62, ()).item())
         keep_known = mask is not None and sigma == 0  # as inpaint: the known pixels are clean
-        return [
-            self._run(image, mask, sigma, keep_known, generator=g, temperature=temperature)
-            for _ in range(n)
-        ]
+        draws = []
+        for k in range(n):
+            g = torch.Generator(device=self.device)
+            g.manual_seed(first + k)
+            draws.append(
+                self._run(image, mask, sigma, keep_known, generator=g, temperature=temperature)
+            )
+        return draws
 
     def uncertainty(self, image: Any, mask: Any = None, sigma: float | None = None) -> Any:
         """How sure the model is of :meth:`restore`'s output: the predicted standard deviation of
@@ -405,6 +418,13 @@ class Restorer:
                 out = turned if out is None else out.add_(turned)
             out = out.div_(len(DIHEDRAL))
         out = _cut_border(out)
+        if holes is not None and self.texture:  # a seed per draw: samples differ in texture
+            seed = 0
+            if generator is not None and temperature > 0:
+                seed = int(
+                    torch.randint(2**31 - 1, (1,), generator=generator, device=generator.device)
+                )
+            out = texture_fill(out, holes.to(out.device), seed=seed)
         out = out.mean(1, keepdim=True) if gray else out
         if strength < 1:  # input + strength * (restored - input) on the known pixels
             blend = torch.lerp(batch.to(out), out, strength)

@@ -8,6 +8,7 @@
     restore-bench uncertainty                                   # calibration of the uncertainty
     restore-bench damage                                        # finding and repairing damage
     restore-bench samples                                       # plural completions of holes
+    restore-bench inpaint                                       # hole fills: PSNR and texture
 
 Writes into --out (default runs/benchmark):
   results.md        Markdown tables (denoising, real noise, inpainting) with the protocol
@@ -29,7 +30,7 @@ from pathlib import Path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``restore-bench speed|uncertainty|damage|samples ...`` or the quality benchmark;
+    """``restore-bench speed|uncertainty|damage|samples|inpaint ...`` or the quality benchmark;
     returns the exit status. The speed run imports only what ``Restorer`` needs, so its memory
     figures are what a user's process holds (the quality benchmark's metrics and plots import
     torchmetrics and matplotlib)."""
@@ -42,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from restore.bench.damage import main as damage_main
 
         return damage_main(argv[1:])
+    if argv[:1] == ["inpaint"]:
+        from restore.bench.inpaint import main as inpaint_main
+
+        return inpaint_main(argv[1:])
     if argv[:1] == ["samples"]:
         from restore.bench.samples import main as samples_main
 
