@@ -336,7 +336,7 @@ class JobResult:
                 for k, draw in enumerate(r.samples, 1)
             ]
             labels = ["input", "restored"] + [
-                f"sample {k} (seed {options.seed})" for k in range(1, len(r.samples) + 1)
+                f"sample {k} (seed {options.seed + k - 1})" for k in range(1, len(r.samples) + 1)
             ]
             sheet = contact_sheet([self.input.pixels, r.image, *r.samples], labels)
             files.append((side_path(output, "samples", ".png"), ImageFile(sheet)))

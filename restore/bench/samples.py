@@ -14,7 +14,10 @@ the known pixels are kept. Inside the hole, per image then averaged (PSNR in dB,
 * ``|log energy ratio|``: ``|log(gradient energy of a draw / of the true content)|`` inside the
   hole (:func:`restore.metrics.gradient_energy`), averaged over draws (target < 0.3); and the
   signed mean (< 0: too smooth, > 0: too rough), with the fill's for comparison;
-* ``spread``: the standard deviation across the draws per pixel, mean over the hole (grey levels).
+* ``spread``: the standard deviation across the draws per pixel, mean over the hole (grey levels);
+* fine-detail ratio (:func:`restore.metrics.fine_detail`, as ``restore-bench inpaint``): of each
+  draw against the true content, the mean over draws and images, the lowest and highest single
+  draw (target 0.7-1.3 each), and the fill's.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import torch
 from restore.bench.cli import load_restorer, model_parser
 from restore.bench.protocol import data_dir, hole_mask, load_images, rgb_tensor
 from restore.bench.reports import SummaryTable
-from restore.metrics import gradient_energy, psnr
+from restore.metrics import fine_detail, gradient_energy, psnr
 
 HOLES = ("box96", "medium")
 
@@ -54,6 +57,7 @@ def image_scores(restorer, clean: np.ndarray, holes: np.ndarray, n: int, tempera
     masks = mask.expand(n, -1, -1, -1)
     truth = gradient_energy(clean, mask)
     ratios = torch.log(gradient_energy(draws, masks) / truth)
+    detail = fine_detail(draws, masks) / fine_detail(clean, mask).clamp_min(1e-6)
     return dict(
         fill=float(psnr(fill, clean, mask=mask)[0]),
         best=float(psnr(draws, clean.expand_as(draws), mask=masks).max()),
@@ -62,6 +66,10 @@ def image_scores(restorer, clean: np.ndarray, holes: np.ndarray, n: int, tempera
         log_energy=float(ratios.mean()),
         fill_log_energy=float(torch.log(gradient_energy(fill, mask) / truth)[0]),
         spread=float(draws.std(0).mean(0)[mask[0, 0] > 0].mean() * 255),
+        detail=float(detail.mean()),
+        detail_low=float(detail.min()),
+        detail_high=float(detail.max()),
+        fill_detail=float(fine_detail(fill, mask)[0] / fine_detail(clean, mask)[0]),
     )
 
 
@@ -84,6 +92,8 @@ def evaluate(
                 clean = np.ascontiguousarray(np.broadcast_to(clean, (h, w, 3)))
                 scores.append(image_scores(restorer, clean, holes, n, temperature, seed + i))
             row = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
+            row["detail_low"] = min(s["detail_low"] for s in scores)
+            row["detail_high"] = max(s["detail_high"] for s in scores)
             yield dict(hole=hole, temperature=temperature, images=len(scores), **row)
 
 
@@ -112,14 +122,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"weights {loaded[1]}; {n} draws per image, seed {args.seed}",
         "",
         f"| hole | temperature | images | fill | best of {n} | mean of {n} | "
-        "|log energy ratio| | log energy ratio (fill) | spread |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|log energy ratio| | log energy ratio (fill) | spread | fine-detail ratio: draws "
+        "(lowest-highest draw) / fill |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {r['hole']} | {r['temperature']:g} | {r['images']} | {r['fill']:.2f} | "
         f"{r['best']:.2f} ({r['best'] - r['fill']:+.2f}) | "
         f"{r['mean']:.2f} ({r['mean'] - r['fill']:+.2f}) | {r['abs_log_energy']:.2f} | "
-        f"{r['log_energy']:+.2f} ({r['fill_log_energy']:+.2f}) | {r['spread']:.1f} |"
+        f"{r['log_energy']:+.2f} ({r['fill_log_energy']:+.2f}) | {r['spread']:.1f} | "
+        f"{r['detail']:.2f} ({r['detail_low']:.2f}-{r['detail_high']:.2f}) / "
+        f"{r['fill_detail']:.2f} |"
         for r in rows
     ]
     table.finish(lines)

@@ -108,6 +108,7 @@ class Answer:
         noise_level: the level read (blind) or given, grey levels; None when neither is known.
         filled: the share of the pixels filled (holes given, or damage found); None: none.
         samples: the samples' files, as many as asked for.
+        seed: the first sample's seed; sample ``k`` (from 1) has ``seed + k - 1``.
         found: ``repair``: the damage found, a PNG (white = filled); None for other tasks.
         uncertainty: the uncertainty picture, a PNG (``restore-image --uncertainty``'s: the map
             on top, its scale bar below); None unless asked for.
@@ -122,6 +123,7 @@ class Answer:
     noise_level: float | None = None
     filled: float | None = None
     samples: list[bytes] = field(default_factory=list)
+    seed: int = 0
     found: bytes | None = None
     uncertainty: bytes | None = None
     preview: bytes | None = None
@@ -152,6 +154,7 @@ class Answer:
             "noise_level": self.noise_level,
             "filled": self.filled,
             "samples": [encoded(s) for s in self.samples],
+            "seed": self.seed,
             "found": encoded(self.found),
             "uncertainty": encoded(self.uncertainty),
             "preview": encoded(self.preview),
@@ -346,6 +349,7 @@ class RestoreService:
                     side_path(out, f"sample{k}").read_bytes()
                     for k in range(1, len(restored.samples) + 1)
                 ],
+                seed=options.seed,
                 found=side_path(out, "mask", ".png").read_bytes()
                 if options.task == "repair"
                 else None,
