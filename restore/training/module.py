@@ -4,6 +4,7 @@ device."""
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,6 +29,56 @@ def scale_nll_loss(restored: Tensor, log_scale: Tensor, clean: Tensor) -> Tensor
     log_scale = log_scale.float().clamp(-12.0, 2.0)
     err = (clean.float() - restored.float()) * torch.exp(-log_scale)
     return (log_scale + 0.5 * err**2).mean()
+
+
+# Hand-made 3 x 3 filters whose local energy describes texture: the two gradients, the two
+# diagonals and the Laplacian.
+_TEXTURE_FILTERS = torch.tensor(
+    [
+        [[0, 0, 0], [-1, 0, 1], [0, 0, 0]],
+        [[0, -1, 0], [0, 0, 0], [0, 1, 0]],
+        [[-1, 0, 0], [0, 0, 0], [0, 0, 1]],
+        [[0, 0, -1], [0, 0, 0], [1, 0, 0]],
+        [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
+    ],
+    dtype=torch.float32,
+)[:, None]
+
+
+def texture_statistics_loss(
+    output: Tensor, clean: Tensor, mask: Tensor, scales: int = 3, window: float = 2.0
+) -> Tensor:
+    """How far the local texture statistics of ``output`` are from those of ``clean`` inside the
+    holes (``mask`` ``(B, 1, H, W)``, 1 = hole): the mean over the hole pixels of ``|log(e_out) -
+    log(e_clean)|``, ``e`` the local energy (squared response, Gaussian-weighted over ``window``
+    pixels) of the grey image under :data:`_TEXTURE_FILTERS`, at ``scales`` scales (1, 1/2,
+    1/4, ...). Phase-free: it asks for the right amount and orientation of detail in each place,
+    not for the true pixels, so a haze costs much and a plausible texture little. Images on the
+    [0, 1] scale; 0 where nothing is missing."""
+    import kornia
+
+    grey = [kornia.color.rgb_to_grayscale(x.float()) if x.shape[1] == 3 else x.float()
+            for x in (output, clean)]  # fmt: skip
+    hole = mask.float()
+    filters = _TEXTURE_FILTERS.to(grey[0])
+    size = 2 * int(math.ceil(3 * window)) + 1
+    total = grey[0].new_zeros(())
+    for scale in range(scales):
+        if scale:
+            grey = [F.avg_pool2d(g, 2) for g in grey]
+            hole = F.max_pool2d(hole, 2)
+        energy = [
+            kornia.filters.gaussian_blur2d(
+                F.conv2d(F.pad(g, [1] * 4, mode="replicate"), filters).square(),
+                (size, size),
+                (window, window),
+                border_type="replicate",
+            )
+            for g in grey
+        ]
+        gap = (torch.log(energy[0] + 1e-5) - torch.log(energy[1] + 1e-5)).abs().mean(1, True)
+        total = total + (gap * hole).sum() / hole.sum().clamp_min(1)
+    return total / scales
 
 
 class TrainingModule(L.LightningModule):
@@ -67,6 +118,8 @@ class TrainingModule(L.LightningModule):
         val_seed: base seed of the validation corruptions.
         trainable: names (prefixes) of the network's parameters to train, e.g. ``[scale_head]``
             to learn only the uncertainty head; the others are frozen. None trains all.
+        texture_weight: weight of :func:`texture_statistics_loss` of the prior-mean decode
+            inside the holes (a fill with the texture of real content, not a haze); 0: none.
 
     With a damage head (``net.damage``), the loss also holds the binary cross-entropy of its
     logits against the corruption's damage mask (all zeros when it has no damage op), and
@@ -98,13 +151,21 @@ class TrainingModule(L.LightningModule):
         level_alpha: float = 0.3,
         level_grad: bool = False,
         group_lr: Mapping[str, float] | None = None,
+        texture_weight: float = 0.0,
     ) -> None:
         super().__init__()
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-        if likelihood_scale <= 0 or beta < 0 or kl_warmup_steps < 0 or prior_weight < 0:
+        if (
+            likelihood_scale <= 0
+            or beta < 0
+            or kl_warmup_steps < 0
+            or prior_weight < 0
+            or texture_weight < 0
+        ):
             raise ValueError(
-                "likelihood_scale must be > 0; beta, kl_warmup_steps, prior_weight >= 0"
+                "likelihood_scale must be > 0; beta, kl_warmup_steps, prior_weight, "
+                "texture_weight >= 0"
             )
         if not 0.0 <= noise_level_p <= 1.0:
             raise ValueError(f"noise_level_p must be in [0, 1], got {noise_level_p}")
@@ -223,6 +284,10 @@ class TrainingModule(L.LightningModule):
             prior_recon = self.reconstruction_nll(out.prior_reconstruction, clean)
             loss = loss + weight * prior_recon
             logs["train/prior_recon_nll"] = prior_recon
+        if self.hparams.texture_weight > 0 and weight > 0:
+            texture = texture_statistics_loss(out.prior_reconstruction, clean, result.mask)
+            loss = loss + self.hparams.texture_weight * texture
+            logs["train/texture"] = texture
         if out.level_cells is not None:
             level_loss = asymmetric_level_loss(
                 out.level_cells, true_cells, self.hparams.level_alpha
