@@ -95,9 +95,13 @@ def test_options_formats_and_json(url, tiny):
     status, headers, body = post(url, {"image": ("a.png", png(image))}, {"format": "jpeg"})
     assert status == 200 and headers["Content-Type"] == "image/jpeg" and body[:2] == b"\xff\xd8"
     assert 'filename="a_restored.jpg"' in headers["Content-Disposition"]
-    status, _, body = post(url, {"image": ("a.png", png(image))}, {"samples": "2"}, JSON)
+    fields = {"samples": "2", "seed": "7"}
+    status, _, body = post(url, {"image": ("a.png", png(image))}, fields, JSON)
     answer = json.loads(body)
     assert status == 200 and answer["media_type"] == "image/png" and len(answer["samples"]) == 2
+    assert answer["seed"] == 7  # sample k's seed is 7 + k - 1: the second is sample(seed=8)
+    second = decode(base64.b64decode(answer["samples"][1]))
+    assert np.array_equal(second, tiny.sample(image, n=1, seed=8)[0])
     assert np.array_equal(decode(base64.b64decode(answer["image"])), tiny.denoise(image))
     assert answer["seconds"] > 0 and answer["filename"] == "a_restored.png"
 
