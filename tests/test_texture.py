@@ -251,3 +251,19 @@ def test_texture_statistics_loss_tells_a_haze_from_a_texture_of_the_right_kind()
     haze = haze.clone().requires_grad_()
     texture_statistics_loss(haze, clean, holes).backward()
     assert haze.grad[holes.expand_as(haze) > 0].abs().sum() > 0
+
+
+def test_strong_detail_of_a_look_alike_source_does_not_land_in_a_smooth_context():
+    """A nearly flat grey photo with a patch of black and white stripes of the same mean grey
+    (the same structure once blurred): the hole in the flat part gets flat-part detail, not
+    stripes, even where the stripes are the sources the search finds."""
+    g = torch.Generator().manual_seed(0)
+    clean = 0.6 + 0.005 * torch.randn(1, 1, SIZE, SIZE, generator=g)
+    y = torch.arange(SIZE)[:, None].expand(SIZE, SIZE)
+    stripes = 0.6 + 0.3 * torch.sign(torch.sin(y * 1.6))
+    clean[..., 100:150, 10:150] = stripes[100:150, 10:150]
+    clean = clean.expand(1, 3, SIZE, SIZE).clamp(0, 1)
+    holes = torch.zeros(1, 1, SIZE, SIZE)
+    holes[..., 20:70, 40:120] = 1
+    out = texture_fill(harmonic_fill(clean * (1 - holes), holes), holes)
+    assert float(fine_detail(out, holes)) < 3 * float(fine_detail(clean, holes))

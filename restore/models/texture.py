@@ -19,7 +19,8 @@ patches, but guided by the fill:
    most ``slack`` typical distances more (cells of one colour of a checkerboard at a time, so
    that neighbours do not swap), so that regions copy from one place and texture continues
    across cells.
-4. Every hole pixel keeps the fill's structure and takes its source pixel's fine detail, blended
+4. Every hole pixel keeps the fill's structure and takes its source pixel's fine detail (no
+   more than twice as strong as the detail around the hole, :func:`_amplitude_gain`), blended
    in over ``ramp`` pixels from ``edge`` pixels inside the hole on; nearer the edge the fill's
    own detail, read from both sides, is kept (thin holes such as scratches are left as the
    network filled them);
@@ -45,6 +46,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from restore.models.fill import pyramid_fill
 
 # Lowest DCT frequencies (u, v) of a patch that describe its structure, per colour channel: luma
 # gets the mean, both gradients and the three second-order shapes; chroma the mean and both
@@ -254,6 +257,7 @@ def texture_fill(
             (fine - coarse, (inside - edge - depth) / max(depth, 1e-6), detail_sigma / 2),
         ):
             own, copied = band[0, :, ys, xs], band[0, :, sy, sx]
+            copied = copied * _amplitude_gain(band, hole, ys, xs, sy, sx)
             if feather > 0:  # smooth the steps where neighbouring cells copy from apart
                 band = band.clone()
                 band[0, :, ys, xs] = copied
@@ -274,6 +278,19 @@ def _region(hole: Tensor, margin: int = 64) -> tuple[int, int, int, int]:
     grow = max(y1 - y0, x1 - x0, margin)
     h, w = hole.shape
     return max(0, y0 - grow), min(h, y1 + grow), max(0, x0 - grow), min(w, x1 + grow)
+
+
+def _amplitude_gain(
+    band: Tensor, hole: Tensor, ys: Tensor, xs: Tensor, sy: Tensor, sx: Tensor
+) -> Tensor:
+    """At most 1: how much of a source's ``band`` ``(1, C, H, W)`` a hole pixel may take: twice
+    the band's local amplitude expected there (pulled in from the known pixels around the hole
+    by :func:`restore.models.fill.pyramid_fill`) over the source's, so that the strong detail
+    of a look-alike source (a face's stripes) does not land in a smooth context (a blurred
+    background) while detail of about the expected strength is copied whole."""
+    local = _blur(band.abs().mean(1, keepdim=True), 4.0)  # (1, 1, H, W)
+    expected = pyramid_fill(local, hole[None, None].to(local.dtype))[0, 0]
+    return (2 * expected[ys, xs] / local[0, 0, sy, sx].clamp_min(1e-6)).clamp(max=1.0)
 
 
 def _blur(x: Tensor, sigma: float) -> Tensor:
