@@ -76,7 +76,7 @@ class Restorer:
             :meth:`from_pretrained` and :meth:`from_checkpoint` set it.
         texture: give filled holes the fine detail of the image's own known pixels
             (:func:`restore.models.texture.texture_fill`, guided by the network's fill; the
-            default); False: the network's fill alone, smoother and a little closer in PSNR
+            default); False: the network's fill alone, smoother and closer in PSNR
             (MODEL_CARD.md). The attribute ``texture``. Outputs without holes do not depend on
             it.
 
