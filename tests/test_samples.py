@@ -142,6 +142,7 @@ def test_restore_image_writes_seeded_samples_and_a_sheet(tmp_path, capsys, weigh
     assert not np.array_equal(draws[0][mask], draws[1][mask])
     other = read_image_file(tmp_path / "c" / "cat_sample1.png").pixels
     assert not np.array_equal(other, draws[0])
+    np.testing.assert_array_equal(other, draws[1])  # sample k has seed S + k - 1: 6 = 5 + 1
     sheet = read_image_file(tmp_path / "a" / "cat_samples.png").pixels
     assert sheet.shape[2] == 3 and sheet.shape[1] == 4 * (96 + 8)  # 5 pictures, 4 to a row
     with pytest.raises(SystemExit) as usage_error:

@@ -267,3 +267,30 @@ def test_strong_detail_of_a_look_alike_source_does_not_land_in_a_smooth_context(
     holes[..., 20:70, 40:120] = 1
     out = texture_fill(harmonic_fill(clean * (1 - holes), holes), holes)
     assert float(fine_detail(out, holes)) < 3 * float(fine_detail(clean, holes))
+
+
+def test_restore_image_smooth_fill_gives_the_networks_fill(tmp_path, weights):
+    from PIL import Image
+
+    from restore.cli import main
+    from restore.io.images import read_image_file
+    from restore.restorer import Restorer
+
+    src = tmp_path / "in"
+    (src / "masks").mkdir(parents=True)
+    clean = textured_photo()
+    holes = holes_in_both_halves()[0, 0].numpy() > 0
+    Image.fromarray(clean).save(src / "a.png")
+    Image.fromarray(holes.astype(np.uint8) * 255).save(src / "masks" / "a.png")
+    args = [str(src / "a.png"), "--masks", str(src / "masks"), "--weights", str(weights)]
+    assert main([*args, "-o", str(tmp_path / "textured")]) == 0
+    assert main([*args, "-o", str(tmp_path / "smooth"), "--smooth-fill"]) == 0
+    textured = read_image_file(tmp_path / "textured" / "a.png").pixels
+    smooth = read_image_file(tmp_path / "smooth" / "a.png").pixels
+    r = Restorer.from_checkpoint(weights, texture=False)
+    degraded = np.where(holes[..., None], 0, clean).astype(np.uint8)
+    assert np.array_equal(smooth, r.inpaint(degraded, holes))
+    assert np.array_equal(textured[~holes], smooth[~holes]) and np.array_equal(
+        textured[~holes], clean[~holes]
+    )
+    assert not np.array_equal(textured[holes], smooth[holes])
