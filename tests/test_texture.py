@@ -294,3 +294,38 @@ def test_restore_image_smooth_fill_gives_the_networks_fill(tmp_path, weights):
         textured[~holes], clean[~holes]
     )
     assert not np.array_equal(textured[holes], smooth[holes])
+
+
+def test_restore_bench_inpaint_stopped_part_way_keeps_what_it_did(weights, tmp_path, monkeypatch):
+    import csv
+
+    from PIL import Image
+
+    import restore.bench.inpaint as bench
+
+    calls = []
+
+    def telea_then_ctrl_c(image, holes, flag):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return cv2.inpaint(image, holes.astype(np.uint8) * 255, 5, flag)
+
+    monkeypatch.setattr(bench, "_opencv_inpaint", telea_then_ctrl_c)
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    Image.fromarray(textured_photo()).save(folder / "a.png")
+    out = tmp_path / "bench"
+    args = ["--weights", str(weights), "--images", str(folder), "--out", str(out), "--quiet"]
+    args += ["--bins", "0.2", "0.3", "0.4", "--kinds", "blobs", "--peers", "opencv-telea"]
+    assert bench.main(args) == 130
+    per_image = list(csv.DictReader(open(out / "per_image.csv")))
+    assert [(r["bin"], r["method"]) for r in per_image] == [
+        ("20%-30%", "restore"),
+        ("20%-30%", "restore-smooth"),
+        ("20%-30%", "opencv-telea"),
+        ("30%-40%", "restore"),
+        ("30%-40%", "restore-smooth"),
+    ]
+    table = (out / "results.md").read_text()
+    assert "Interrupted" in table and "| 30%-40% |" in table and table.count(" - |") == 1

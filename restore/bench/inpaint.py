@@ -31,14 +31,16 @@ of ``--peers``: OpenCV's Telea and Navier-Stokes (radius 5), FSR (``cv2.xphoto``
 opencv-contrib) and PatchMatch (``pypatchmatch``, 7 x 7 patches; the project's ``bench`` extra).
 A peer whose package is missing is left out with a note.
 
-Writes ``results.md``, ``results.csv`` (one row per bin x method), ``per_image.csv`` and
-``crops_inpaint.png`` (input, each method, truth, side by side, around a hole of the first
-images in the 30-40 % bin) into ``--out``.
+Writes ``results.md``, ``results.csv`` (one row per bin x method), ``per_image.csv`` (row by
+row as the fills are made) and ``crops_inpaint.png`` (input, each method, truth, side by side,
+around a hole of the first images in the 30-40 % bin) into ``--out``. Stopped with Ctrl-C, it
+writes the tables of the fills done and exits with status 130.
 """
 
 from __future__ import annotations
 
 import copy
+import csv
 import importlib.util
 import math
 import sys
@@ -53,7 +55,7 @@ import torch
 from restore.bench.cli import load_restorer, model_parser
 from restore.bench.peers import _opencv_inpaint
 from restore.bench.protocol import Sample, data_dir, load_images
-from restore.bench.reports import SummaryTable, _panel, _save_rgb, _strip, write_csv
+from restore.bench.reports import SummaryTable, _csv_value, _panel, _save_rgb, _strip
 from restore.metrics import fine_detail, patch_swd, psnr, ssim
 
 BINS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)  # edges of the hole-area bins
@@ -68,6 +70,7 @@ LABELS = {
     "patchmatch": "PatchMatch",
 }
 CROP_BIN = 0.3  # the bin whose fills the crops figure shows (its low edge)
+COLUMNS = ("image", "bin", "kind", "method", "area", "s_per_mp", "psnr", "ssim", "detail", "swd")
 
 
 def area_mask(height: int, width: int, low: float, high: float, kind: str, seed: int) -> np.ndarray:
@@ -163,10 +166,14 @@ def evaluate(
     seed: int,
     log: Callable[[str], None],
     examples: dict | None = None,
+    records: list[dict] | None = None,
+    sink: Callable[[dict], None] = lambda record: None,
 ) -> list[dict]:
-    """One record per image x bin x kind x method; fills of the :data:`CROP_BIN` bin's first
-    kind go into ``examples`` (``{image name: {name: image}}``)."""
-    records = []
+    """One record per image x bin x kind x method (:data:`COLUMNS`), appended to ``records``
+    (a new list when None; so that a run stopped part way keeps what it did) and given to
+    ``sink`` as each is made; fills of the :data:`CROP_BIN` bin's first kind go into
+    ``examples`` (``{image name: {name: image}}``)."""
+    records = [] if records is None else records
     for i, sample in enumerate(samples):
         clean = sample.clean if sample.clean.shape[2] == 3 else sample.clean.repeat(3, 2)
         h, w = clean.shape[:2]
@@ -192,6 +199,7 @@ def evaluate(
                             **scores(out, clean, holes),
                         )
                     )
+                    sink(records[-1])
                     if shown:
                         examples[sample.name][name] = out
                 log(f"{sample.name} {low:.0%}-{high:.0%} {kind}: done")
@@ -282,14 +290,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     fills = methods(loaded[0], peers)
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     examples: dict = {}
-    records = evaluate(samples, fills, bins, args.kinds, args.seed, log, examples)
+    records: list[dict] = []
+    stopped = False
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "per_image.csv", "w", newline="") as f:  # row by row, flushed
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+
+        def sink(record: dict) -> None:
+            writer.writerow({k: _csv_value(record[k]) for k in COLUMNS})
+            f.flush()
+
+        try:
+            evaluate(samples, fills, bins, args.kinds, args.seed, log, examples, records, sink)
+        except KeyboardInterrupt:
+            stopped = True
+            print(
+                "restore-bench inpaint: interrupted; the tables hold what was done", file=sys.stderr
+            )
     table = SummaryTable(args.out)
     rows = [table.add(row) for row in summarise(records)]
-    write_csv(records, args.out / "per_image.csv", list(records[0]) if records else [])
-    if examples:
-        shown = dict(list(examples.items())[: args.crops])
-        write_crops(shown, list(fills), args.out / "crops_inpaint.png")
     names = list(fills)
+    complete = {k: ex for k, ex in examples.items() if all(n in ex for n in names)}
+    if complete:
+        shown = dict(list(complete.items())[: args.crops])
+        write_crops(shown, names, args.out / "crops_inpaint.png")
     lines = [
         "# restore-bench inpaint",
         "",
@@ -309,10 +334,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             + " | ".join(
                 f"{c['psnr']:.2f} / {c['ssim']:.3f} / {c['detail']:.2f} / {c['swd']:.2f} / "
                 f"{c['s_per_mp']:.2f}"
-                for c in (cells[n] for n in names)
+                if c
+                else "-"
+                for c in (cells.get(n) for n in names)
             )
             + " |"
         )
-    lines += ["", *notes, "", "Crops: `crops_inpaint.png`." if examples else ""]
+    if stopped:
+        notes.append("Interrupted: the tables hold the fills that were done.")
+    lines += ["", *notes, "", "Crops: `crops_inpaint.png`." if complete else ""]
     table.finish(lines)
+    if stopped:
+        return 130
     return 0 if all(math.isfinite(r["psnr"]) for r in rows) else 1
