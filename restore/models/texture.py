@@ -205,8 +205,8 @@ def texture_fill(
             (the VAE's restoration).
         holes: ``(B, 1, H, W)`` hole mask, nonzero = filled by the network.
         seed: the random start and search of the NNF; the same seed gives the same output.
-        detail_sigma: the Gaussian blur (pixels) that separates the fill's structure, kept, from
-            its detail, replaced.
+        detail_sigma: the Gaussian blur (pixels) whose residual is the fine detail, copied from
+            ``edge`` pixels inside the hole on.
         scale: the NNF is found at 1/``scale`` resolution, each cell copying ``scale`` x
             ``scale`` pixels.
         patch: side of the patches compared, in cells.
