@@ -329,3 +329,16 @@ def test_restore_bench_inpaint_stopped_part_way_keeps_what_it_did(weights, tmp_p
     ]
     table = (out / "results.md").read_text()
     assert "Interrupted" in table and "| 30%-40% |" in table and table.count(" - |") == 1
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (5, 7), (40, 3), (3, 40)])
+def test_tiny_images_with_holes_are_filled_without_error(shape):
+    """Smaller than the blurs' reach (a thumbnail, a strip): the blur replicates the border."""
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, *shape, generator=g)
+    holes = torch.zeros(1, 1, *shape)
+    holes[..., 1:3, 1:3] = 1
+    out = texture_fill(image, holes)
+    assert out.shape == image.shape and torch.equal(
+        out[holes.expand_as(out) == 0], image[holes.expand_as(image) == 0]
+    )

@@ -294,8 +294,11 @@ def _amplitude_gain(
 
 
 def _blur(x: Tensor, sigma: float) -> Tensor:
+    """Gaussian blur of ``sigma`` pixels; borders reflected (replicated on images too small to
+    reflect the kernel's reach)."""
     size = 2 * math.ceil(3 * sigma) + 1
-    return kornia.filters.gaussian_blur2d(x, (size, size), (sigma, sigma), border_type="reflect")
+    border = "reflect" if min(x.shape[-2:]) > size // 2 else "replicate"
+    return kornia.filters.gaussian_blur2d(x, (size, size), (sigma, sigma), border_type=border)
 
 
 def _match(
