@@ -54,7 +54,7 @@ import torch
 
 from restore.bench.cli import load_restorer, model_parser
 from restore.bench.peers import _opencv_inpaint
-from restore.bench.protocol import Sample, data_dir, load_images
+from restore.bench.protocol import Sample, _tensor, data_dir, load_images
 from restore.bench.reports import SummaryTable, _csv_value, _panel, _save_rgb, _strip
 from restore.metrics import fine_detail, patch_swd, psnr, ssim
 
@@ -140,10 +140,6 @@ def methods(restorer, peers: Sequence[str]) -> dict[str, Callable[[np.ndarray, n
         "patchmatch": _patchmatch,
     }
     return {name: table[name] for name in ("restore", "restore-smooth", *peers)}
-
-
-def _tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double()
 
 
 def scores(fill: np.ndarray, clean: np.ndarray, holes: np.ndarray) -> dict[str, float]:

@@ -101,6 +101,7 @@ class _Field:
         # where each hole cell sits in the list, -1 for other cells: neighbours' offsets
         self.slot = torch.full((self.h * self.w,), -1, dtype=torch.long, device=holes.device)
         self.slot[index] = torch.arange(index.numel(), device=holes.device)
+        self.neighbours: dict[tuple[int, int], Tensor] = {}
         sources = torch.nonzero(self.valid, as_tuple=True)[0]
         pick = torch.randint(sources.numel(), (index.numel(),), generator=rng)
         start = sources[pick.to(sources.device)]
@@ -108,11 +109,14 @@ class _Field:
         self.cost = self._cost(self.sy, self.sx, slice(None))
 
     def _neighbour(self, dy: int, dx: int) -> Tensor:
-        """Slot of each hole cell's neighbour ``(dy, dx)`` away, -1 where it is no hole cell."""
-        ny, nx = self.ys + dy, self.xs + dx
-        inside = (ny >= 0) & (ny < self.h) & (nx >= 0) & (nx < self.w)
-        slot = self.slot[(ny * self.w + nx).clamp(0, self.h * self.w - 1)]
-        return torch.where(inside, slot, -1)
+        """Slot of each hole cell's neighbour ``(dy, dx)`` away, -1 where it is no hole cell
+        (made once per step: propagation and the coherence passes ask for the same ones)."""
+        if (dy, dx) not in self.neighbours:
+            ny, nx = self.ys + dy, self.xs + dx
+            inside = (ny >= 0) & (ny < self.h) & (nx >= 0) & (nx < self.w)
+            slot = self.slot[(ny * self.w + nx).clamp(0, self.h * self.w - 1)]
+            self.neighbours[dy, dx] = torch.where(inside, slot, -1)
+        return self.neighbours[dy, dx]
 
     def _cost(self, sy: Tensor, sx: Tensor, cells) -> Tensor:
         """Squared feature distance of sources ``(sy, sx)`` for the hole cells ``cells``."""

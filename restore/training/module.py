@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import kornia
 import lightning as L
 import torch
 import torch.nn.functional as F
@@ -55,8 +56,6 @@ def texture_statistics_loss(
     1/4, ...). Phase-free: it asks for the right amount and orientation of detail in each place,
     not for the true pixels, so a haze costs much and a plausible texture little. Images on the
     [0, 1] scale; 0 where nothing is missing."""
-    import kornia
-
     grey = [kornia.color.rgb_to_grayscale(x.float()) if x.shape[1] == 3 else x.float()
             for x in (output, clean)]  # fmt: skip
     hole = mask.float()
