@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test test-fast lint docs demo smoke clean
+.PHONY: install test test-fast lint docs demo smoke gpu-pack gpu-train clean
 
 $(BIN)/restore-image:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ docs: install  # HTML API reference from the docstrings into docs/api (any warni
 
 smoke: install
 	$(BIN)/restore-train experiment=smoke
+
+gpu-pack: install  # photos and wheels for a lent GPU into .gpu (git-ignored); see scripts/gpu_pack.py
+	$(BIN)/python scripts/gpu_pack.py
+
+gpu-train:  # run ON the lent GPU (device tool, carry .gpu): trains the packed experiment
+	bash scripts/gpu_train.sh
 
 clean:
 	rm -rf runs demo docs/api .pytest_cache

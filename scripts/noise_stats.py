@@ -1,8 +1,14 @@
-"""Print the noise statistics of the real pairs next to those of the synthetic noise models.
+"""Print the noise statistics of real noisy photos next to those of the synthetic noise models.
 
     python scripts/noise_stats.py            # ../shared/data (or $RESTORE_DATA_DIR)
+    python scripts/noise_stats.py --crops docs/noise_crops.png   # and real/synthetic crops
 
-The README's table of real against synthetic camera noise comes from this script.
+Every row is measured the same way, on the flattest 64-px cells of the noisy photos less their
+planes (``restore.corruption.fitted.flat_residuals``), so photos without a clean reference
+(DND33, RNI15) compare with the pairs and with the synthetic noise; the synthetic rows put each
+model's noise (``conf/corruption/<name>.yaml``'s training op) on the clean images of the RENOIR
+training triplets, the scenes of the first row. No test set is read. The model card's table of
+real against synthetic noise comes from this script.
 """
 
 from __future__ import annotations
@@ -11,20 +17,62 @@ import argparse
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 
-from restore.corruption import CameraNoise, CorrelatedNoise, GaussianNoise, noise_statistics
+from restore.corruption import noise_statistics
+from restore.corruption.fitted import flat_residuals
 from restore.data import PairedImages
 from restore.io import list_images, read_image
 
-REAL = {"CC15": ("real/CC15", "_real", "_mean"), "Nam25": ("real/Nam25", "_noise", "_gt")}
+CONF = Path(__file__).resolve().parents[1] / "conf"
+RENOIR = ("real/RENOIR_T3i", "_noisy", ["_clean", "_reference"])
+RENOIR_HELD_OUT = ["03", "04", "11", "15", "17"]  # validation, and one whose scene moved
+VALIDATION = {"Nam25 (validation; other cameras)": ("real/Nam25", "_noise", "_gt")}
+UNPAIRED = {
+    "DND33 (four cameras, one a phone)": "real/DND33",
+    "RNI15 (old and odd photos)": "real/RNI15",
+}
+SYNTHETIC = ("camera", "night")
+KEYS = (
+    "rms",
+    "neighbour_correlation",
+    "channel_correlation",
+    "low_frequency_share",
+    "chroma_share",
+)
 
 
-def _tensor(arrays) -> torch.Tensor:
-    return torch.stack(
-        [torch.from_numpy(np.asarray(a, np.float32).transpose(2, 0, 1).copy()) for a in arrays]
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """``(1, 3, H, W)`` in ``[0, 1]`` from an ``(H, W, 3)`` uint8 or float (0-1) array."""
+    scale = 1 / 255.0 if array.dtype == np.uint8 else 1.0
+    return torch.from_numpy(np.ascontiguousarray(array * scale, np.float32).transpose(2, 0, 1))[
+        None
+    ]
+
+
+def _flat(noisy: torch.Tensor) -> list:
+    cells = flat_residuals(noisy)
+    return [noise_statistics(c[None], torch.zeros_like(c[None])) for c in cells]
+
+
+def _row(label: str, stats: list) -> str:
+    cells = [np.mean([getattr(s, k) for s in stats]) for k in KEYS]
+    rms = np.array([s.rms for s in stats])
+    return (
+        f"| {label} | {cells[0]:.1f} ({np.percentile(rms, 10):.1f}-{np.percentile(rms, 90):.1f}) | "
+        + " | ".join(f"{c:.2f}" for c in cells[1:])
+        + " |"
     )
+
+
+def _synthetic_op(name: str):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=[f"corruption={name}"])
+    return instantiate(cfg.corruption.train)
 
 
 def main() -> None:
@@ -37,50 +85,59 @@ def main() -> None:
     parser.add_argument(
         "--data", type=Path, default=default, help="data folder (default: %(default)s)"
     )
-    parser.add_argument(
-        "--crops", type=int, default=16, help="CBSD432 crops for the synthetic rows"
-    )
+    parser.add_argument("--crops", type=Path, help="also write real and synthetic crops here")
     args = parser.parse_args()
+    torch.manual_seed(0)
 
-    rows = []
-    for name, (folder, noisy, clean) in REAL.items():
-        pairs = PairedImages(args.data / folder, noisy, clean, name)
-        stats = [
-            noise_statistics(_tensor([n / 255.0]), _tensor([c / 255.0])) for n, c in pairs.pairs
-        ]
-        rows.append((f"real, {name} ({len(pairs)} pairs)", stats))
-
-    files = list_images(args.data / "train" / "CBSD432")[: args.crops]
-    clean = _tensor([read_image(f)[:320, :320] for f in files])
-    for label, op in (
-        ("white Gaussian, sigma 5", GaussianNoise(5.0, clip=False)),
-        ("`CameraNoise(shot=(1e-3, 3e-3))`", CameraNoise(shot=(1e-3, 3e-3), clip=False)),
-        ("`CameraNoise()` (the training range)", CameraNoise(clip=False)),
-        ("`CorrelatedNoise((1, 15))`", CorrelatedNoise((1.0, 15.0), clip=False)),
-    ):
-        noisy = op(clean, generator=torch.Generator().manual_seed(0))
+    renoir = PairedImages(args.data / RENOIR[0], *RENOIR[1:], "RENOIR_T3i", exclude=RENOIR_HELD_OUT)
+    clean = [_tensor(c) for _, c in renoir.pairs]
+    rows = [_row(f"real, RENOIR T3i low light ({len(clean)} training scenes)",
+                 [s for n, _ in renoir.pairs for s in _flat(_tensor(n))])]  # fmt: skip
+    for label, (folder, noisy, ref) in VALIDATION.items():
+        pairs = PairedImages(args.data / folder, noisy, ref, label)
+        rows.append(_row(f"real, {label}", [s for n, _ in pairs.pairs for s in _flat(_tensor(n))]))
+    for label, folder in UNPAIRED.items():
+        files = list_images(args.data / folder)
         rows.append(
-            (
-                f"{label} on {len(files)} CBSD432 crops",
-                [noise_statistics(n[None], c[None]) for n, c in zip(noisy, clean, strict=False)],
-            )
+            _row(f"real, {label}", [s for f in files for s in _flat(_tensor(read_image(f)))])
         )
-
+    generator = torch.Generator().manual_seed(0)
+    synthetic = {}
+    for name in SYNTHETIC:
+        op = _synthetic_op(name)
+        synthetic[name] = [op(c, generator=generator).degraded for c in clean]
+        rows.append(_row(f"synthetic `corruption={name}` on those scenes",
+                         [s for n in synthetic[name] for s in _flat(n)]))  # fmt: skip
     print(
-        "| residual | RMS (0-255) | neighbour correlation (luma) | channel correlation | "
-        "variance left after a 2-px blur |"
+        "| noise (flattest 64-px cells) | RMS, 0-255 (10th-90th percentile) | neighbour "
+        "correlation (luma) | channel correlation | variance left after a 2-px blur | "
+        "chroma share of the variance |"
     )
-    print("|---|---|---|---|---|")
-    for label, stats in rows:
-        cells = [
-            np.mean([getattr(s, k) for s in stats])
-            for k in ("rms", "neighbour_correlation", "channel_correlation", "low_frequency_share")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    if args.crops:
+        _write_crops(args, renoir, synthetic)
+
+
+def _write_crops(args, renoir: PairedImages, synthetic: dict) -> None:
+    """Rows: real noisy crops (RENOIR, DND33), then each synthetic model's on RENOIR scenes."""
+    size = 128
+    dnd = list_images(args.data / "real" / "DND33")
+    real = [
+        _tensor(renoir.pairs[i][0])[0].permute(1, 2, 0).numpy()[:size, :size] * 255
+        for i in (0, 5, 10, 14)
+    ]
+    real += [read_image(f)[:size, :size] * 255 for f in dnd[:4]]
+    lines = [np.concatenate(real, 1)]
+    for name in SYNTHETIC:
+        crops = [
+            synthetic[name][i][0].permute(1, 2, 0).numpy()[:size, :size] * 255
+            for i in (0, 5, 10, 14)
         ]
-        rms = [s.rms for s in stats]
-        print(
-            f"| {label} | {cells[0]:.1f} ({min(rms):.1f}-{max(rms):.1f}) | {cells[1]:.2f} | "
-            f"{cells[2]:.2f} | {cells[3]:.2f} |"
-        )
+        lines.append(np.concatenate(crops + [np.full_like(crops[0], 255)] * 4, 1))
+    sheet = np.clip(np.concatenate(lines, 0), 0, 255).astype(np.uint8)
+    cv2.imwrite(str(args.crops), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    print(f"crops: {args.crops}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from restore.corruption.fitted import FittedNoise, NoiseFit, fit_noise, noise_std
+from restore.corruption.fitted import FittedNoise, NoiseFit, fit_noise, flat_residuals, noise_std
 from restore.corruption.statistics import noise_statistics
 
 # A known camera: shot and read noise per channel, correlated channels, a 3 x 3 blur.
@@ -116,3 +116,17 @@ def test_adaptation_pairs_have_the_targets_and_noise_their_mode_says(mode):
         z = (degraded - noisy)[recorrupted] / 0.5
         assert torch.allclose(target[recorrupted], noisy[recorrupted] - z / 0.5, atol=1e-5)
         assert 0.035 < float(z.std()) < 0.045
+
+
+def test_flat_residuals_read_the_noise_of_the_flat_parts_without_a_reference():
+    """Half the picture is flat (gradients), half a strong texture: the flattest cells are the
+    flat half's, and their residual is the noise."""
+    g = torch.Generator().manual_seed(3)
+    clean, _ = _photos(2, 256)
+    clean[..., 128:] = clean[..., 128:] + 0.2 * torch.sin(torch.arange(128.0) * 1.3)
+    noisy = clean + 0.02 * torch.randn(clean.shape, generator=g)
+    cells = flat_residuals(noisy, share=0.25)
+    assert cells.shape == (8, 3, 64, 64)  # 16 cells an image, its 4 flattest
+    assert cells.square().mean().sqrt().item() == pytest.approx(0.02, rel=0.05)
+    with pytest.raises(ValueError, match="no 64-pixel cell"):
+        flat_residuals(noisy[..., :32, :])

@@ -94,6 +94,17 @@ class CameraParams:
         chroma_smoothing: ``(B,)`` the same on its chroma (Cb, Cr).
         sharpening: ``(B,)`` unsharp-mask amount on the noise (0 = none; radius 1 px).
         jpeg_quality: ``(B,)`` JPEG quality 1-100 of the camera's file; 0 = no JPEG.
+        banding: ``(B,)`` row and column banding of small sensors read at high gain: each row
+            and each column of the mosaic gets an offset with this standard deviation relative
+            to the read noise's (0 = none).
+        black_level: ``(B, 3)`` error of the black level the camera subtracts, per colour,
+            relative to the read noise's standard deviation: a colour cast in the shadows that
+            differs from shot to shot (0 = none).
+        blotches: ``(B,)`` low-frequency noise, relative to the local noise's standard
+            deviation: what strong in-camera noise reduction of a small sensor leaves (coloured
+            blotches tens of pixels wide; 0 = none).
+        blotch_scale: ``(B,)`` the blotches' size: the grid spacing in pixels of the smooth
+            random field they are interpolated from.
     """
 
     rgb_to_camera: Tensor
@@ -106,6 +117,10 @@ class CameraParams:
     chroma_smoothing: Tensor
     sharpening: Tensor
     jpeg_quality: Tensor
+    banding: Tensor
+    black_level: Tensor
+    blotches: Tensor
+    blotch_scale: Tensor
 
     def to(self, device: torch.device | str) -> CameraParams:
         return replace(self, **{f.name: getattr(self, f.name).to(device) for f in fields(self)})
@@ -126,6 +141,11 @@ class CameraParams:
         sharpening: Range = (0.0, 1.0),
         jpeg_quality: Range = (60.0, 100.0),
         jpeg_p: float = 0.8,
+        read_gain: Range = 1.0,
+        banding: Range = 0.0,
+        black_level: float = 0.0,
+        blotches: Range = 0.0,
+        blotch_scale: Range = (8.0, 32.0),
         device: torch.device | str = "cpu",
     ) -> CameraParams:
         """Draw ``n`` cameras (on the generator's device, then moved to ``device``).
@@ -134,7 +154,13 @@ class CameraParams:
         (Brooks et al.'s fit over phones and DSLRs, ISO 100 to about 12800). Colour matrices are
         random convex mixtures of :data:`XYZ_TO_CAMERA`; red gain 1.9-2.4, blue 1.5-1.9, brightness
         1 / N(0.8, 0.1). Smoothing, sharpening and JPEG quality are uniform in their ranges; JPEG
-        is applied with probability ``jpeg_p`` and the Malvar demosaic with ``malvar_p``.
+        is applied with probability ``jpeg_p`` and the Malvar demosaic with ``malvar_p``. The
+        small-sensor and night artefacts (``read_gain``, a factor on the read noise's variance
+        over that line for dark scenes pushed up by a high ISO, log-uniform; ``banding``,
+        ``blotches`` and ``blotch_scale`` uniform;
+        ``black_level`` the standard deviation of a normal draw per colour) are off by default;
+        they are drawn after everything else, so turning them on leaves the other draws as they
+        were.
         """
         like = torch.empty(0, device=generator.device if generator is not None else "cpu")
 
@@ -155,17 +181,41 @@ class CameraParams:
         log_read = 2.18 * log_shot + 1.20 + read_scatter * sampling.randn((n,), like, generator)
         quality = uniform(jpeg_quality)
         use_jpeg = sampling.rand((n,), like, generator) < jpeg_p
+        malvar = sampling.rand((n,), like, generator) < malvar_p
+        smoothing = uniform(luma_smoothing), uniform(chroma_smoothing), uniform(sharpening)
+
+        def optional(value: Range) -> Tensor:
+            if max(value if isinstance(value, Sequence) else [value]) > 0:
+                return uniform(value)
+            return torch.zeros(n, device=like.device)
+
+        low_gain, high_gain = (
+            (read_gain, read_gain) if not isinstance(read_gain, Sequence) else read_gain
+        )
+        if high_gain > 1.0 or low_gain != 1.0:
+            log_read = log_read + uniform((math.log(low_gain), math.log(high_gain)))
+        banding_, blotches_ = optional(banding), optional(blotches)
+        scale = optional(blotch_scale) if bool((blotches_ > 0).any()) else torch.ones_like(red)
+        black = (
+            black_level * sampling.randn((n, 3), like, generator)
+            if black_level > 0
+            else torch.zeros(n, 3, device=like.device)
+        )
         params = CameraParams(
             rgb_to_camera=rgb_to_camera,
             gains=gains,
             bayer=bayer,
             shot=log_shot.exp(),
             read=log_read.exp(),
-            malvar=sampling.rand((n,), like, generator) < malvar_p,
-            luma_smoothing=uniform(luma_smoothing),
-            chroma_smoothing=uniform(chroma_smoothing),
-            sharpening=uniform(sharpening),
+            malvar=malvar,
+            luma_smoothing=smoothing[0],
+            chroma_smoothing=smoothing[1],
+            sharpening=smoothing[2],
             jpeg_quality=torch.where(use_jpeg, quality, 0.0),
+            banding=banding_,
+            black_level=black,
+            blotches=blotches_,
+            blotch_scale=scale,
         )
         return params.to(device)
 
@@ -312,18 +362,50 @@ def sensor_noise(
     """Demosaicked sensor noise for linear camera RGB ``camera``: ``(B, 3, H, W)``.
 
     Each Bayer site gets Gaussian noise of variance ``shot * x + read`` at its own colour's signal
-    ``x``; the noise mosaic is then demosaicked like the image would be.
+    ``x``, plus, where ``params`` asks for them, row and column offsets (``banding``), an offset
+    per colour (``black_level``), both on the read noise's scale, and a smooth random field of
+    ``blotch_scale``-pixel cells times the local noise's standard deviation (``blotches``, drawn
+    per colour site); the noise mosaic is then demosaicked like the image would be.
     """
-    b = camera.shape[0]
+    b, _, h, w = camera.shape
     site_signal = mosaic(camera, params.bayer).clamp_min(0.0)
     variance = params.shot.view(b, 1, 1, 1) * site_signal + params.read.view(b, 1, 1, 1)
     noise = sampling.randn(tuple(site_signal.shape), camera, generator) * variance.sqrt()
+    read_std = params.read.sqrt().view(b, 1, 1, 1)
+    if bool((params.banding > 0).any()):
+        rows = sampling.randn((b, 1, h, 1), camera, generator)
+        columns = sampling.randn((b, 1, 1, w), camera, generator)
+        noise = noise + params.banding.view(b, 1, 1, 1) * read_std * (rows + columns) / math.sqrt(2)
+    if bool((params.black_level != 0).any()):
+        sites = bayer_masks(params.bayer, h, w).to(noise.dtype)
+        noise = noise + read_std * (params.black_level[:, :, None, None] * sites).sum(1, True)
+    if bool((params.blotches > 0).any()):
+        noise = noise + params.blotches.view(b, 1, 1, 1) * variance.sqrt() * mosaic(
+            _smooth_field(b, h, w, params.blotch_scale, camera, generator), params.bayer
+        )
     bilinear = demosaic_bilinear(noise, params.bayer)
     if not bool(params.malvar.any()):
         return bilinear
     return torch.where(
         params.malvar.view(b, 1, 1, 1), demosaic_malvar(noise, params.bayer), bilinear
     )
+
+
+def _smooth_field(
+    n: int, height: int, width: int, scale: Tensor, like: Tensor, generator: torch.Generator | None
+) -> Tensor:
+    """``(n, 3, H, W)`` smooth Gaussian random fields of unit variance: white noise on a grid of
+    ``scale`` ``(n,)``-pixel cells, interpolated bicubically (one draw per image and colour)."""
+    fields_ = []
+    for i in range(n):
+        cell = max(1.0, float(scale[i]))
+        grid = (math.ceil(height / cell) + 3, math.ceil(width / cell) + 3)
+        coarse = sampling.randn((1, 3, *grid), like, generator)
+        size = (round(grid[0] * cell), round(grid[1] * cell))
+        fine = F.interpolate(coarse, size=size, mode="bicubic", align_corners=False)
+        fine = fine[..., round(cell) : round(cell) + height, round(cell) : round(cell) + width]
+        fields_.append(fine / fine.std().clamp_min(1e-6))
+    return torch.cat(fields_)
 
 
 def _blur(images: Tensor, sigma: Tensor) -> Tensor:
@@ -450,6 +532,13 @@ class CameraNoise(DegradationOp):
         luma_smoothing, chroma_smoothing: in-camera noise reduction ranges, Gaussian sigma in px.
         sharpening: unsharp-mask amount range.
         jpeg_quality: JPEG quality range (1-100); ``jpeg_p``: share of images saved as JPEG.
+        read_gain: factor (range, drawn log-uniformly) on the read noise's variance over Brooks
+            et al.'s line: dark scenes pushed up by a high ISO.
+        banding: range of the row and column banding (relative to the read noise).
+        black_level: standard deviation of the black-level error per colour (relative to the
+            read noise).
+        blotches: range of the low-frequency noise (relative to the local noise);
+            ``blotch_scale``: range of its cell size in pixels.
         clip: clip to ``[0, 1]``.
         p: share of images that get noise at all.
     """
@@ -464,6 +553,11 @@ class CameraNoise(DegradationOp):
         sharpening: Range = (0.0, 1.0),
         jpeg_quality: Range = (60.0, 100.0),
         jpeg_p: float = 0.8,
+        read_gain: Range = 1.0,
+        banding: Range = 0.0,
+        black_level: float = 0.0,
+        blotches: Range = 0.0,
+        blotch_scale: Range = (8.0, 32.0),
         clip: bool = True,
         p: float = 1.0,
     ) -> None:
@@ -480,6 +574,11 @@ class CameraNoise(DegradationOp):
             chroma_smoothing=_check_range("chroma_smoothing", chroma_smoothing, 0.0, 5.0),
             sharpening=_check_range("sharpening", sharpening, 0.0, 3.0),
             jpeg_quality=_check_range("jpeg_quality", jpeg_quality, 1.0, 100.0),
+            read_gain=_check_range("read_gain", read_gain, 1.0, 1000.0),
+            banding=_check_range("banding", banding, 0.0, 5.0),
+            black_level=float(_check_range("black_level", black_level, 0.0, 20.0)),
+            blotches=_check_range("blotches", blotches, 0.0, 3.0),
+            blotch_scale=_check_range("blotch_scale", blotch_scale, 1.0, 256.0),
         )
         self.clip = clip
 

@@ -15,6 +15,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import kornia
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -161,6 +162,24 @@ def fit_noise(
     kernel = kernel[:, centre - half : centre + half + 1, centre - half : centre + half + 1]
     kernel = kernel / kernel.square().sum((1, 2), keepdim=True).sqrt()
     return NoiseFit(gain, floor, colour.float().tolist(), kernel.float().tolist())
+
+
+def flat_residuals(noisy: Tensor, share: float = 0.1, cell: int = 2 * CELL) -> Tensor:
+    """The noise of photos without a clean reference, as far as their flat parts show it: each
+    image's ``share`` flattest ``cell`` x ``cell`` cells (judged on the image blurred by 2 px,
+    which the noise sways less), less their least-squares planes: ``(K, C, cell, cell)``.
+
+    ``noisy``: ``(B, C, H, W)`` in ``[0, 1]``, cropped to multiples of ``cell``. Texture that a
+    plane does not explain stays in the residual, so on busy photos it reads a little high; it
+    treats real and synthetic noise alike, which is what comparing them needs.
+    """
+    check_images(noisy)
+    h, w = noisy.shape[-2] // cell * cell, noisy.shape[-1] // cell * cell
+    if not h or not w:
+        raise ValueError(f"images of {tuple(noisy.shape[-2:])} hold no {cell}-pixel cell")
+    x = noisy[..., :h, :w].float()
+    guide = kornia.filters.gaussian_blur2d(x, (9, 9), (2.0, 2.0), border_type="reflect")
+    return _minus_plane(_cells(x, cell)[flat_cells(guide, share, cell)])
 
 
 def noise_std(images: Tensor, gain: Tensor, floor: Tensor) -> Tensor:

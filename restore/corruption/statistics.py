@@ -27,12 +27,16 @@ class NoiseStatistics:
             noise drawn independently per channel.
         low_frequency_share: share of the residual's variance left after a Gaussian blur (of
             ``blur_sigma`` pixels); about ``1 / (4 pi blur_sigma^2)`` for white noise.
+        chroma_share: share of the residual's variance in its chroma (Cb and Cr of JPEG's
+            YCbCr); about 0.65 for white noise drawn independently per channel, 0 for
+            noise that is the same in every channel.
     """
 
     rms: float
     neighbour_correlation: float
     channel_correlation: float
     low_frequency_share: float
+    chroma_share: float
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -67,6 +71,13 @@ def noise_statistics(noisy: Tensor, clean: Tensor, blur_sigma: float = 2.0) -> N
     )
     low = blurred.square().mean(dim=(1, 2, 3)) / r.square().mean(dim=(1, 2, 3))
     rms = 255.0 * (noisy.double() - clean.double()).square().mean(dim=(1, 2, 3)).sqrt()
+    ycbcr = kornia.color.rgb_to_ycbcr(r) - r.new_tensor([0.0, 0.5, 0.5])[:, None, None]
+    chroma = ycbcr[:, 1:].square().mean(dim=(1, 2, 3)) * 2
+    chroma_share = chroma / (chroma + ycbcr[:, :1].square().mean(dim=(1, 2, 3)))
     return NoiseStatistics(
-        float(rms.mean()), float(neighbour.mean()), float(channel.mean()), float(low.mean())
+        float(rms.mean()),
+        float(neighbour.mean()),
+        float(channel.mean()),
+        float(low.mean()),
+        float(chroma_share.mean()),
     )
