@@ -7,6 +7,12 @@ A mistake is one line on stderr, ``restore-train: error: ...``, and exit status 
 that cannot apply is found before Hydra starts (:func:`check_overrides`), so no run folder is
 made; a run that fails before training removes the run folder Hydra made for it
 (:func:`remove_unused_run_folder`).
+
+A run stopped by SIGTERM or Ctrl-C saves its ``checkpoints/last.ckpt`` first
+(:class:`~restore.training.callbacks.RunCheckpoint`, which also saves it every few minutes), says
+so in one line and exits 143 or 130; ``restore-train resume=RUN [overrides]`` continues it in its
+own folder, with the overrides it was started with (:func:`resume_overrides`), and ``--weights
+RUN`` uses it as it stands.
 """
 
 from __future__ import annotations
@@ -39,9 +45,13 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 
 from restore.models.weights import init_from
 from restore.precision import lightning_precision
+from restore.training.callbacks import RunCheckpoint
 from restore.training.config import config_dir
 
 EXIT_USAGE = 2
+EXIT_SIGNAL = {"SIGTERM": 143, "SIGINT": 130}  # 128 + the signal's number, as shells report it
+# What a resumed run is given anew rather than taken from the overrides it was started with.
+_RESUME_OWN = ("ckpt_path", "init_weights", "hydra.run.dir", "resume")
 
 # What a setting takes, by the type of its value in the config; null, strings and interpolations
 # take anything (a string setting may take a list, e.g. data.root=[a,b]).
@@ -55,6 +65,41 @@ _TAKES = (
 
 class OverrideError(ValueError):
     """A command-line override that cannot apply, as one line: ``<override>: <problem>``."""
+
+
+class RunStopped(Exception):
+    """A run stopped by a signal after saving its checkpoint: ``signal`` (``SIGTERM`` or
+    ``SIGINT``), ``step`` (steps taken) and ``folder`` (the run folder)."""
+
+    def __init__(self, signal: str, step: int, folder: Path) -> None:
+        super().__init__(f"stopped by {signal} at step {step}")
+        self.signal, self.step, self.folder = signal, step, folder
+
+
+def resume_overrides(overrides: list[str]) -> list[str]:
+    """``overrides`` with ``resume=RUN`` replaced by what continues that run: the overrides it was
+    started with (its ``.hydra/overrides.yaml``), then the other ones given now (say, more
+    ``trainer.max_steps``), then its checkpoint, no initial weights and its own folder. Without
+    ``resume=`` they come back as they are; a folder that is no run or holds no checkpoint raises
+    :class:`OverrideError`."""
+    given = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") == "resume"]
+    if not given:
+        return overrides
+    run = Path(given[-1].split("=", 1)[1]).expanduser()
+    saved, checkpoint = run / ".hydra" / "overrides.yaml", run / "checkpoints" / "last.ckpt"
+    if not saved.is_file():
+        raise OverrideError(f"{given[-1]}: {run} is not a restore-train run folder")
+    if not checkpoint.is_file():
+        raise OverrideError(
+            f"{given[-1]}: {run} has no checkpoints/last.ckpt (it stopped before its first step)"
+        )
+
+    def own(override: str) -> bool:
+        return override.split("=", 1)[0].lstrip("+~") in _RESUME_OWN
+
+    before = [str(o) for o in OmegaConf.load(saved) if not own(str(o))]
+    now = [o for o in overrides if not own(o)]
+    return [*before, *now, f"ckpt_path={checkpoint}", "++init_weights=null", f"hydra.run.dir={run}"]
 
 
 def train(cfg: DictConfig) -> tuple[L.Trainer, L.LightningModule]:
@@ -97,7 +142,15 @@ def train(cfg: DictConfig) -> tuple[L.Trainer, L.LightningModule]:
         out.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, out / "config.yaml", resolve=True)
         rank_zero_info(f"Run folder: {out}")
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    except SystemExit:  # Lightning's way out of SIGTERM and Ctrl-C
+        stopper = next((c for c in callbacks if isinstance(c, RunCheckpoint)), None)
+        if stopper is None or stopper.stopped_by is None:
+            raise
+        raise RunStopped(
+            stopper.stopped_by, trainer.global_step, Path(cfg.paths.output_dir)
+        ) from None
     return trainer, module
 
 
@@ -243,6 +296,18 @@ def _fail(err: Exception) -> NoReturn:
 def _hydra_main(cfg: DictConfig) -> float | None:
     try:
         trainer, _ = train(cfg)
+    except RunStopped as stop:
+        saved = stop.folder / "checkpoints" / "last.ckpt"
+        print(
+            f"restore-train: {stop}; "
+            + (
+                f"saved in {saved}: continue with restore-train resume={stop.folder}"
+                if saved.is_file()
+                else "nothing to save yet"
+            ),
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_SIGNAL[stop.signal])
     except (ValueError, FileNotFoundError, InstantiationException) as err:
         remove_unused_run_folder(Path(HydraConfig.get().runtime.output_dir))
         _fail(err)
@@ -254,10 +319,16 @@ def main() -> None:
     """Console-script entry point: the overrides are checked (:func:`check_overrides`; not with
     Hydra's help, info, rerun or config-path options), then Hydra runs."""
     args = get_args_parser().parse_args()
+    try:
+        overrides = resume_overrides(args.overrides)
+    except OverrideError as err:
+        _fail(err)
+    if overrides != args.overrides:  # Hydra reads them from the command line
+        sys.argv = [a for a in sys.argv if a not in args.overrides] + overrides
     skip = (args.help, args.hydra_help, args.info, args.shell_completion, args.experimental_rerun)
     if not any(skip) and not (args.config_path or args.config_dir):
         try:
-            check_overrides(args.overrides, args.multirun, args.config_name or "train")
+            check_overrides(overrides, args.multirun, args.config_name or "train")
         except OverrideError as err:
             _fail(err)
     _hydra_main()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import inspect
 import math
 import pickle
-import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -329,10 +328,11 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     blocks per level (``blocks``): the extra blocks start as identities (their second convolution
     zero), so the grown network computes exactly what the source did; and ``net`` may add an
     uncertainty or damage head or a noise estimator, which start untrained; an uncertainty head
-    that comes from the file keeps its calibration. A checkpoint (what a
-    run folder gives here) also holds the recognition network; an export leaves ``net``'s own
-    (with a warning). Returns the file read; raises ``FileNotFoundError`` or ``ValueError``
-    naming it.
+    that comes from the file keeps its calibration. A checkpoint (what a run folder gives here)
+    also holds the recognition network; an export (the shipped models too) has none and leaves
+    ``net``'s own, untrained, which a fine-tune learns again in its first steps (the restoration
+    decodes the prior, which the export holds). Returns the file read; raises
+    ``FileNotFoundError`` or ``ValueError`` naming it.
     """
     config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
     free = ("hole_fill", "uncertainty", *CALIBRATION_KEYS, "damage", DAMAGE_THRESHOLD_KEY,
@@ -373,11 +373,5 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
         raise ValueError(
             f"{path}: weights do not match the network (missing {missing[:3]}, "
             f"unexpected {unexpected[:3]})"
-        )
-    if missing:
-        warnings.warn(
-            f"{path} has no recognition network q(z | x, y) (an export): it starts "
-            "untrained; fine-tune from a checkpoint to keep it",
-            stacklevel=2,
         )
     return path

@@ -1,5 +1,5 @@
 """Training callbacks: validation image grids, the step number of validation metrics, a progress
-bar counted in steps, and the inference-weights export."""
+bar counted in steps, the resumable checkpoint of a run, and the inference-weights export."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torchvision.utils import make_grid, save_image
 
 from restore.io.atomic import atomic_path
@@ -210,6 +211,51 @@ def write_progress_gif(folder: Path, tasks: list[str], seconds: float = 0.8) -> 
             loop=0,
         )
     return path
+
+
+class RunCheckpoint(L.Callback):
+    """Keep ``dirpath/last.ckpt`` a full checkpoint of the run (weights, recognition network,
+    optimizer, schedule, step and callbacks: what ``restore-train resume=RUN`` continues from):
+    written every ``every_minutes`` of training, after each validation, at the end, and when the
+    run is stopped (SIGTERM, or Ctrl-C), written to a temporary file and then renamed so a stop
+    while writing leaves the previous one. ``stopped_by`` says which signal stopped the run (None
+    while it runs or when it ends by itself); ``restore-train`` exits 143 or 130 then.
+    """
+
+    def __init__(self, dirpath: str | Path, every_minutes: float | None = 5.0) -> None:
+        if every_minutes is not None and not every_minutes > 0:
+            raise ValueError(f"every_minutes must be > 0 or null, got {every_minutes}")
+        self.path = Path(dirpath) / "last.ckpt"
+        self.every = None if every_minutes is None else 60.0 * float(every_minutes)
+        self.stopped_by: str | None = None
+        self._last = time.monotonic()
+
+    def save(self, trainer) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        trainer.save_checkpoint(tmp)  # a collective call: every process takes part
+        if trainer.is_global_zero:
+            tmp.replace(self.path)
+        self._last = time.monotonic()
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._last = time.monotonic()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.every is not None and time.monotonic() - self._last >= self.every:
+            self.save(trainer)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self.save(trainer)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.save(trainer)
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
+            self.stopped_by = "SIGTERM" if isinstance(exception, SIGTERMException) else "SIGINT"
+            if trainer.global_step > 0:
+                self.save(trainer)
 
 
 class ExportWeights(L.Callback):
