@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from restore.io.atomic import remove_empty_folders
+from restore.io.mask_rule import MASK_RULE
 from restore.run_report import ReportRow, write_report
 from restore.weights import DEFAULT_MODEL, add_model_options
 
@@ -31,8 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="restore-image",
         description="Denoise or inpaint images with a VAE. Originals are never modified.",
-        epilog="Masks: white (or nonzero) = missing pixel. Example: "
-        "restore-image photos/ -o restored/ --recursive",
+        epilog=f"Masks: {MASK_RULE}. Example: restore-image photos/ -o restored/ --recursive",
     )
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files and folders")
     p.add_argument(
@@ -55,14 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--masks",
         type=Path,
         metavar="DIR",
-        help="mask folder: same file stem as the image, any image extension, white = hole",
+        help="mask folder: same file stem as the image, any image extension (holes: below)",
     )
     p.add_argument("--mask-from-alpha", action="store_true", help="transparent pixels are holes")
     p.add_argument("--mask-color", metavar="R,G,B", help="pixels of exactly this colour are holes")
     p.add_argument(
         "--auto-mask",
         action="store_true",
-        help="find damage (scratches, dust, creases, stains) with the model, repair it, and write "
+        help="find damage (scratches, dust, creases, writing) with the model, repair it, and write "
         "the mask found as <name>_mask.png next to the output",
     )
     p.add_argument(
@@ -512,8 +512,13 @@ def _run(args, todo: list[Job], rows: list[ReportRow]) -> int:
             try:
                 result = restore_file(restorer, job, args.options)
                 write_result(result, args.options, quality=args.quality)
-                row.size, row.noise_level, row.filled = result.report().values()
-                row.status = "ok"
+                report = result.report()
+                row.size, row.noise_level, row.filled = (
+                    report["size"], report["noise_level"], report["filled"]
+                )  # fmt: skip
+                row.warning, row.status = report["warning"], "ok"
+                if row.warning:
+                    print(f"restore-image: warning: {printable(row.warning)}", file=sys.stderr)
             except Exception as err:  # noqa: BLE001 - one file's failure is its own
                 row.status, row.error = "failed", failure_message(job.source, err)
                 print(f"restore-image: {printable(row.error)}", file=sys.stderr)

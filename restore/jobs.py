@@ -143,7 +143,10 @@ class Restored:
             (:meth:`restore.restorer.Restorer.uncertainty`) in grey levels, 0 where the known
             pixels were copied; None unless asked for (``JobOptions.uncertainty``).
         noise_level: RMS of the level read when denoising blind (grey levels); None when the
-            level was given, for ``repair``, or when the model has no noise estimator.
+            level was given, nothing was denoised (holes filled in a clean photo), for
+            ``repair``, or when the model has no noise estimator.
+        warning: what the user should know of this file though it did not fail (a mask file
+            without a hole pixel); None when nothing.
     """
 
     image: np.ndarray
@@ -151,6 +154,7 @@ class Restored:
     samples: list[np.ndarray] = field(default_factory=list)
     uncertainty: np.ndarray | None = None
     noise_level: float | None = None
+    warning: str | None = None
 
 
 def restore_pixels(
@@ -197,7 +201,8 @@ def restore_pixels(
 
     std = _uncertainty(restorer, scaled, holes, sigma, options)
     level = None
-    if sigma is None and restorer.net.noise_estimator is not None:
+    denoised = holes is None or options.task == "restore"
+    if sigma is None and denoised and restorer.net.noise_estimator is not None:
         read = restorer.estimate_noise(scaled, holes)
         level = float(np.sqrt(np.mean(np.square(read)))) * scale
     return Restored(
@@ -267,7 +272,7 @@ def find_holes(job: Job, image: ImageFile, options: JobOptions) -> np.ndarray | 
         mask = read_image_file(job.mask, options.max_pixels).pixels
         if mask.shape[:2] != (h, w):
             raise ImageFileError(
-                f"{job.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but the image "
+                f"{job.mask}: mask is {mask.shape[1]}x{mask.shape[0]} (W x H) but the image "
                 f"{job.source} is {w}x{h}"
             )
         holes = holes_in_mask(mask)
@@ -304,13 +309,14 @@ class JobResult:
 
     def report(self) -> dict[str, str]:
         """What a run's report says of it: ``size``, the ``noise_level`` read when denoising
-        blind (grey levels, empty when told or not read) and the share of the pixels ``filled``
-        (holes given or damage found; empty when none)."""
+        blind (grey levels, empty when told or not read), the share of the pixels ``filled``
+        (holes given or damage found; empty when none) and a ``warning`` (empty when none)."""
         level, holes = self.restored.noise_level, self.restored.holes
         return {
             "size": self.size,
             "noise_level": "" if level is None else f"{level:.2f}",
             "filled": "" if holes is None else f"{float(holes.mean()):.4f}",
+            "warning": self.restored.warning or "",
         }
 
     def files(self, output: Path, options: JobOptions) -> list[tuple[Path, ImageFile]]:
@@ -348,11 +354,15 @@ def restore_file(restorer, job: Job | str | Path, options: JobOptions) -> JobRes
     """Read and restore one image file as ``options`` say; nothing is written (a failure here
     writes nothing). Raises ``ImageFileError`` / ``ValueError`` naming the file."""
     from restore.io.images import read_image_file
+    from restore.io.mask_rule import MASK_RULE
 
     job = job if isinstance(job, Job) else Job(Path(job))
     image = read_image_file(job.source, options.max_pixels)
     holes = None if options.task in ("denoise", "repair") else find_holes(job, image, options)
-    return JobResult(job, image, restore_pixels(restorer, image.pixels, holes, options))
+    restored = restore_pixels(restorer, image.pixels, holes, options)
+    if job.mask is not None and holes is not None and not holes.any():
+        restored.warning = f"{job.mask}: the mask has no hole pixel ({MASK_RULE}); nothing filled"
+    return JobResult(job, image, restored)
 
 
 def write_result(

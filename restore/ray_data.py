@@ -33,9 +33,10 @@ class RayRestorer:
         weights, model: a weights file or a shipped model name (default: the shipped default).
         task: one of :data:`restore.jobs.TASKS`, as :func:`restore.jobs.restore_pixels` does
             them: ``denoise`` (``sigma`` None: blind), ``inpaint``, ``restore`` or ``auto`` (the
-            holes come from the ``mask`` column: ``(H, W)``, nonzero = hole, read by the mask
-            rule of :mod:`restore.io.masks`), or ``repair`` (old photos: the model finds the
-            damage; the mask found goes to a ``damage`` column).
+            holes come from the ``mask`` column: ``(H, W)``, read by the mask rule of
+            :mod:`restore.io.masks`: above half the range, True, or 1 in a 0/1 array is a
+            hole), or ``repair`` (old photos: the model finds the damage; the mask found goes
+            to a ``damage`` column).
         sigma: the noise level (0-255 scale), None: blind.
         column: the image column; images ``(H, W[, C])`` uint8, uint16 or float32 (on any range:
             restored on their own, as float TIFFs are), of one size (an ``(N, H, W[, C])``

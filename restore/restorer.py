@@ -3,7 +3,7 @@
 >>> from restore import Restorer
 >>> r = Restorer.from_pretrained()            # weights shipped in the package, no network
 >>> clean = r.denoise(noisy_uint8_array)      # blind; or r.denoise(x, sigma=25) (0-255 scale)
->>> filled = r.inpaint(photo, mask)           # mask: nonzero / True = missing
+>>> filled = r.inpaint(photo, mask)           # mask: True (or white, above 127) = missing
 """
 
 from __future__ import annotations
@@ -138,7 +138,8 @@ class Restorer:
         return self._run(image, None, sigma, keep_known=False, strength=strength)
 
     def inpaint(self, image: Any, mask: Any) -> Any:
-        """Fill the pixels where ``mask`` is nonzero / True; known pixels are kept exactly."""
+        """Fill the pixels where ``mask`` says a hole (True, 1 in a 0/1 array, or above half the
+        range: :mod:`restore.io.masks`); known pixels are kept exactly."""
         return self._run(image, mask, 0.0, keep_known=True)
 
     def restore(
@@ -321,7 +322,9 @@ class Restorer:
             m = torch.from_numpy(holes_in_mask(mask))[None, None]
         b, _, h, w = shape
         if m.shape[-2:] != (h, w):
-            raise ValueError(f"mask size {tuple(m.shape[-2:])} does not match image size {(h, w)}")
+            raise ValueError(
+                f"mask is {m.shape[-1]}x{m.shape[-2]} (W x H) but the image is {w}x{h}"
+            )
         if m.shape[0] not in (1, b):
             raise ValueError(f"{m.shape[0]} masks for {b} images")
         if bool(m.flatten(1).all(1).any()):

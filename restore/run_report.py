@@ -24,6 +24,7 @@ class ReportRow:
         seconds: time spent on the file.
         status: ``ok``, ``failed``, ``skipped`` or ``dry-run``.
         error: why it failed or was skipped, naming the file.
+        warning: what to know of a file that did not fail (a mask without a hole pixel).
     """
 
     input: str
@@ -34,6 +35,7 @@ class ReportRow:
     seconds: float = 0.0
     status: str = ""
     error: str = ""
+    warning: str = ""
 
 
 def write_report(path: str | Path, rows: list[ReportRow]) -> None:

@@ -7,7 +7,8 @@
   atomic writes), :func:`read_image` (float arrays for training), :class:`ImageFileError`
   (:class:`ImageTooLargeError` above a limit on pixels);
 * :mod:`restore.io.masks`: the hole rule (:func:`holes_in_mask`), :func:`read_mask`,
-  :func:`load_mask`;
+  :func:`load_mask`; :mod:`restore.io.mask_rule`: :data:`MASK_RULE`, the rule in words
+  (standard library only);
 * :mod:`restore.io.atomic`: :func:`atomic_path`, the one atomic write.
 
 Names load on first use, so ``from restore.io import list_images`` stays light.
@@ -31,6 +32,7 @@ _HOMES = {
     "holes_in_mask": "masks",
     "holes_in_mask_tensor": "masks",
     "load_mask": "masks",
+    "MASK_RULE": "mask_rule",
     "read_mask": "masks",
     "atomic_path": "atomic",
 }

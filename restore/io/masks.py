@@ -4,7 +4,8 @@
 above 127 for 8 bits, 32767 for 16 bits, 0.5 for floats; ``True`` for booleans. A mask whose
 values are all 0 or 1 (an integer 0/1 array, as code writes them) has its 1s as holes. Alpha is
 ignored: a mask image exported with an opaque black background and a white hole is read by its
-colour. So white (or any bright colour) = hole, black = known.
+colour. So white (or any bright colour) = hole, black = known
+(:data:`restore.io.mask_rule.MASK_RULE` says it in one line for help texts and messages).
 
 Layouts: NumPy arrays and PIL images are ``(H, W)`` or ``(H, W, C)`` with C = 1, 2 (gray + alpha),
 3 (RGB) or 4 (RGBA); torch tensors are ``(H, W)``, ``(C, H, W)`` or ``(B, C, H, W)`` with the
