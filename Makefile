@@ -5,10 +5,16 @@ BIN := $(VENV)/bin
 
 .PHONY: install test test-fast lint docs demo smoke gpu-pack gpu-train clean
 
-$(BIN)/restore-image:
-	$(PYTHON) -m venv $(VENV)
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu: PyTorch without the GPU libraries (README).
+TORCH_INDEX ?=
+
+# Installs again whenever pyproject.toml changes (new dependencies, new extras).
+$(BIN)/restore-image: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e '.[dev,demo,onnx,ray,ui]'
+	$(BIN)/pip install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
+		-e '.[dev,demo,onnx,ray,ui,bench]'
+	touch $@
 
 install: $(BIN)/restore-image
 
