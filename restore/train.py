@@ -18,8 +18,10 @@ RUN`` uses it as it stands.
 from __future__ import annotations
 
 import difflib
+import logging
 import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import NoReturn
 
@@ -102,6 +104,24 @@ def resume_overrides(overrides: list[str]) -> list[str]:
     return [*before, *now, f"ckpt_path={checkpoint}", "++init_weights=null", f"hydra.run.dir={run}"]
 
 
+class _NoTips(logging.Filter):
+    """Drop Lightning's advertisements (``💡 Tip: ...``), which no run of this tool acts on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡")
+
+
+def quiet_frameworks() -> None:
+    """Keep the frameworks' messages that a user of ``restore-train`` cannot act on out of the
+    output: Lightning's tips, and a deprecation inside Lightning's own use of torch."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_NoTips())
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+        category=FutureWarning,
+    )
+
+
 def train(cfg: DictConfig) -> tuple[L.Trainer, L.LightningModule]:
     """Train from a composed config; returns the trainer and the trained module.
 
@@ -109,6 +129,7 @@ def train(cfg: DictConfig) -> tuple[L.Trainer, L.LightningModule]:
     so that a run that cannot start leaves it as Hydra made it. A callback set to null is left
     out; so is a progress bar callback when ``trainer.enable_progress_bar`` is false.
     """
+    quiet_frameworks()
     if OmegaConf.is_missing(cfg, "init_weights"):
         raise ValueError(
             "this experiment fine-tunes: give init_weights=<run folder, .ckpt, export or the name"

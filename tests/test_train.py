@@ -223,6 +223,24 @@ def test_ddp_with_two_cpu_processes(tmp_path):
     assert (out / "export" / "model.pt").is_file()
 
 
+def test_a_run_prints_nothing_a_user_cannot_act_on(tmp_path):
+    """No framework tips, deprecation warnings or checkpoint-format chatter."""
+    proc = _cli(
+        "experiment=smoke",
+        "trainer.max_steps=2",
+        "trainer.val_check_interval=2",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "data.num_train=16",
+        "+trainer.enable_progress_bar=false",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = proc.stderr + proc.stdout
+    for noise in ("Tip:", "deprecated", "Warning", "weights_only"):
+        assert noise not in log, (noise, log[-3000:])
+    assert "Exported inference weights" in log
+
+
 @pytest.mark.parametrize(
     "override,expected",
     [

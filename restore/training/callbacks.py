@@ -232,7 +232,7 @@ class RunCheckpoint(L.Callback):
 
     def save(self, trainer) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
-        trainer.save_checkpoint(tmp)  # a collective call: every process takes part
+        trainer.save_checkpoint(tmp, weights_only=False)  # collective: every process takes part
         if trainer.is_global_zero:
             tmp.replace(self.path)
         self._last = time.monotonic()
