@@ -38,3 +38,12 @@ def weights(tmp_path_factory) -> Path:
     net = RestorationVAE(widths=[16, 24, 32], blocks=[1, 1, 1], latent_channels=4)
     torch.nn.init.normal_(net.head.weight, std=0.02)
     return export_weights(net, tmp_path_factory.mktemp("weights") / "model.pt")
+
+
+@pytest.fixture
+def restorer(weights):
+    """A ``Restorer`` of :func:`weights` on the CPU in fp32 (a fresh one per test: tests may set
+    its attributes)."""
+    from restore.restorer import Restorer
+
+    return Restorer.from_checkpoint(weights, device="cpu", precision="fp32")

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import helpers
 import numpy as np
 import pytest
 import torch
@@ -31,10 +32,8 @@ H, W = 48, 64
 
 
 def photo(seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:H, 0:W].astype(np.float64)
-    img = np.stack([0.5 + 0.3 * np.sin(x / (5 + c) + seed) * np.cos(y / 7) for c in range(3)], -1)
-    return np.clip(np.round((img + rng.normal(0, 0.03, img.shape)) * 255), 0, 255).astype(np.uint8)
+    """:func:`helpers.photo` at this module's size."""
+    return helpers.photo(seed, H, W)
 
 
 def cli(capsys, weights: Path, *args) -> tuple[int, str]:

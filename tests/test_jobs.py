@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import helpers
 import lightning as L
 import numpy as np
 import pytest
 from PIL import Image
 
-from restore import Restorer
 from restore.cli import main
 from restore.io.images import read_image_file
 from restore.jobs import Job, JobOptions, restore_file, restore_pixels, write_result
@@ -21,21 +21,14 @@ H, W = 48, 64
 
 
 def photo(seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:H, 0:W].astype(np.float64)
-    img = np.stack([0.5 + 0.3 * np.sin(x / (5 + c) + seed) * np.cos(y / 7) for c in range(3)], -1)
-    return np.clip(np.round((img + rng.normal(0, 0.03, img.shape)) * 255), 0, 255).astype(np.uint8)
+    """:func:`helpers.photo` at this module's size."""
+    return helpers.photo(seed, H, W)
 
 
 def hole() -> np.ndarray:
     mask = np.zeros((H, W), bool)
     mask[10:30, 20:44] = True
     return mask
-
-
-@pytest.fixture(scope="module")
-def restorer(weights) -> Restorer:
-    return Restorer.from_checkpoint(weights, device="cpu", precision="fp32")
 
 
 @pytest.mark.parametrize(

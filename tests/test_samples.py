@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 
+import helpers
 import numpy as np
 import pytest
 import torch
@@ -21,22 +22,14 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def photo(h: int = 64, w: int = 96, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
-    planes = [0.5 + 0.3 * np.sin(x / (5 + c) + c) * np.cos(y / (7 + c)) for c in range(3)]
-    img = np.stack(planes, -1) + rng.normal(0, 0.03, (h, w, 3))
-    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+    """:func:`helpers.photo`, height and width first."""
+    return helpers.photo(seed, h, w)
 
 
 def hole(h: int = 64, w: int = 96) -> np.ndarray:
     mask = np.zeros((h, w), bool)
     mask[16:48, 24:72] = True
     return mask
-
-
-@pytest.fixture
-def restorer(weights):
-    return Restorer.from_checkpoint(weights, device="cpu", precision="fp32")
 
 
 def test_gradient_energy_of_a_ramp_and_of_flat_and_textured_regions():
