@@ -272,7 +272,7 @@ def find_holes(job: Job, image: ImageFile, options: JobOptions) -> np.ndarray | 
         mask = read_image_file(job.mask, options.max_pixels).pixels
         if mask.shape[:2] != (h, w):
             raise ImageFileError(
-                f"{job.mask}: mask is {mask.shape[1]}x{mask.shape[0]} (W x H) but the image "
+                f"{job.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but the image "
                 f"{job.source} is {w}x{h}"
             )
         holes = holes_in_mask(mask)

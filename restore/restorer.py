@@ -322,9 +322,7 @@ class Restorer:
             m = torch.from_numpy(holes_in_mask(mask))[None, None]
         b, _, h, w = shape
         if m.shape[-2:] != (h, w):
-            raise ValueError(
-                f"mask is {m.shape[-1]}x{m.shape[-2]} (W x H) but the image is {w}x{h}"
-            )
+            raise ValueError(f"mask is {m.shape[-1]}x{m.shape[-2]} but the image is {w}x{h}")
         if m.shape[0] not in (1, b):
             raise ValueError(f"{m.shape[0]} masks for {b} images")
         if bool(m.flatten(1).all(1).any()):

@@ -647,5 +647,5 @@ def test_reduced_precision_output_with_nans_is_recomputed_in_fp32(weights, monke
 
 
 def test_a_mask_of_another_size_is_named_width_by_height_as_the_command_line_does(restorer):
-    with pytest.raises(ValueError, match=r"mask is 30x20 \(W x H\) but the image is 48x32"):
+    with pytest.raises(ValueError, match="mask is 30x20 but the image is 48x32"):
         restorer.inpaint(photo(32, 48), np.zeros((20, 30), bool))

@@ -43,9 +43,11 @@ from urllib.parse import urlsplit
 
 from restore.weights import DEFAULT_MODEL, add_model_options
 
-DEFAULT_MAX_BYTES = 50 * 2**20  # per uploaded file
-DEFAULT_MAX_PIXELS = 50_000_000
-MAX_SAMPLES = 16
+# A server takes work from whoever reaches it: lower limits than the command line's own
+# (restore.io.images.DEFAULT_MAX_PIXELS, JobOptions' samples), each a flag of restore-ui or fixed.
+SERVER_MAX_BYTES = 50 * 2**20  # per uploaded file
+SERVER_MAX_PIXELS = 50_000_000
+SERVER_MAX_SAMPLES = 16
 FORMATS = {"png": ".png", "jpeg": ".jpg", "jpg": ".jpg", "tiff": ".tif", "webp": ".webp"}
 MEDIA_TYPES = {
     ".png": "image/png",
@@ -228,8 +230,8 @@ class RestoreService:
     def __init__(
         self,
         restorer,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_bytes: int = SERVER_MAX_BYTES,
+        max_pixels: int = SERVER_MAX_PIXELS,
     ) -> None:
         self.restorer = restorer
         self.max_bytes = max_bytes
@@ -290,8 +292,10 @@ class RestoreService:
         if out_format != "keep" and out_format not in FORMATS:
             raise BadRequest(f"format must be keep, {', '.join(FORMATS)}, got {out_format!r}")
         samples = _number(form, "samples", int, 0)
-        if not 0 <= samples <= MAX_SAMPLES:
-            raise BadRequest(f"samples must be an integer in [0, {MAX_SAMPLES}], got {samples}")
+        if not 0 <= samples <= SERVER_MAX_SAMPLES:
+            raise BadRequest(
+                f"samples must be an integer in [0, {SERVER_MAX_SAMPLES}], got {samples}"
+            )
         try:
             options = JobOptions(
                 task=task,
@@ -506,16 +510,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-pixels",
         type=float,
-        default=DEFAULT_MAX_PIXELS,
+        default=SERVER_MAX_PIXELS,
         metavar="N",
-        help=f"refuse images above this many pixels (default {DEFAULT_MAX_PIXELS:.0e})",
+        help=f"refuse images above this many pixels (default {SERVER_MAX_PIXELS:.0e})",
     )
     p.add_argument(
         "--max-bytes",
         type=int,
-        default=DEFAULT_MAX_BYTES,
+        default=SERVER_MAX_BYTES,
         metavar="N",
-        help=f"refuse uploaded files above this many bytes (default {DEFAULT_MAX_BYTES})",
+        help=f"refuse uploaded files above this many bytes (default {SERVER_MAX_BYTES})",
     )
     return p
 
