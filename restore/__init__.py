@@ -1,8 +1,21 @@
 """restore: denoise photos and fill missing regions with variational autoencoders.
 
-``from restore import Restorer`` gives the Python API (:mod:`restore.restorer`). Subpackages:
-:mod:`restore.corruption` (synthetic noise and hole masks), :mod:`restore.data` (training images),
-:mod:`restore.models` (the VAE and its weight files). Heavy modules load on first use.
+``from restore import Restorer`` gives the Python API (:mod:`restore.restorer`). Layers, each
+pointing only down:
+
+* front ends: :mod:`restore.cli` (``restore-image``), :mod:`restore.ui` (``restore-ui``: page and
+  HTTP API), :mod:`restore.bench` (``restore-bench``), :mod:`restore.predict` (Lightning's
+  predict loop), :mod:`restore.ray_data` (Ray Data), :mod:`restore.export` (ONNX),
+  :mod:`restore.calibrate` (``restore-calibrate``), :mod:`restore.train` (``restore-train``);
+* inference and training: :mod:`restore.restorer`, :mod:`restore.tiling`, :mod:`restore.jobs`
+  (the one job path), :mod:`restore.run_report`, :mod:`restore.training`, :mod:`restore.data`;
+* models and corruption: :mod:`restore.models` (the VAE, its heads, fills, texture stage and
+  weight files), :mod:`restore.corruption` (synthetic noise, camera noise, masks, damage);
+* core: :mod:`restore.io` (images and masks), :mod:`restore.weights` (the shipped models),
+  :mod:`restore.errors`, :mod:`restore.precision`, :mod:`restore.convert`,
+  :mod:`restore.metrics`, :mod:`restore.visualize`.
+
+Heavy modules load on first use.
 """
 
 __version__ = "2.0.0"

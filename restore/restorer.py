@@ -56,7 +56,8 @@ class Restorer:
             network's stride internally.
         tile_overlap: overlap of neighbouring tiles in pixels: the outer half is context only, the
             inner half is blended smoothly.
-        precision: ``auto`` (fp16 on CUDA, bf16 on CPU, fp32 on MPS), ``fp32``, ``fp16`` or
+        precision: ``auto`` (fp16 on CUDA; bf16 on a CPU that computes in bf16 natively, fp32
+            on other CPUs; fp32 on MPS: :mod:`restore.precision`), ``fp32``, ``fp16`` or
             ``bf16``.
             Any output with NaNs from reduced precision is recomputed in fp32.
         self_ensemble: restore the 8 flips and rotations of the image and average them (8x the
