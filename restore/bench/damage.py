@@ -41,7 +41,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-from restore.bench.cli import load_restorer, model_parser
+from restore.bench.common import load_restorer, model_parser
 from restore.bench.protocol import data_dir, load_images, psnr
 from restore.bench.reports import SummaryTable
 from restore.metrics import damage_auroc, damage_average_precision

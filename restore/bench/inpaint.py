@@ -52,7 +52,7 @@ import cv2
 import numpy as np
 import torch
 
-from restore.bench.cli import load_restorer, model_parser
+from restore.bench.common import load_restorer, model_parser
 from restore.bench.peers import _opencv_inpaint
 from restore.bench.protocol import Sample, _tensor, data_dir, load_images
 from restore.bench.reports import SummaryTable, _csv_value, _panel, _save_rgb, _strip

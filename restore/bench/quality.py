@@ -1,6 +1,6 @@
 """The quality benchmark of ``restore-bench`` (tables of PSNR, SSIM and s/MP against peers);
-usage and outputs in :mod:`restore.bench.cli`. The protocol is in :mod:`restore.bench.protocol`
-and in each results.md."""
+usage and outputs in :data:`restore.bench.common.USAGE`. The protocol is in
+:mod:`restore.bench.protocol` and in each results.md."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from pathlib import Path
 import cv2
 import torch
 
-from restore.bench import cli
-from restore.bench.cli import load_restorer
+from restore.bench.common import USAGE, load_restorer
 from restore.bench.peers import OPENCV_H_FACTORS, OPENCV_TUNE_IMAGES, PEERS
 from restore.bench.protocol import (
     REAL_SETS,
@@ -47,7 +46,7 @@ def _versions() -> str:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="restore-bench",
-        description=cli.__doc__,
+        description=USAGE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-from restore.bench.cli import load_restorer, model_parser
+from restore.bench.common import load_restorer, model_parser
 from restore.bench.protocol import data_dir, hole_mask, load_images, rgb_tensor
 from restore.bench.reports import SummaryTable
 from restore.metrics import fine_detail, gradient_energy, psnr

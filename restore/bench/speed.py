@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--task", choices=["denoise", "inpaint"], default="denoise")
     args = parser.parse_args(argv)
 
-    from restore.bench.cli import load_restorer
+    from restore.bench.common import load_restorer
 
     loaded = load_restorer(args, device=args.device, precision=args.precision, tile=args.tile)
     if loaded is None:

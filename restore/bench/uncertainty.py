@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-from restore.bench.cli import load_restorer, model_parser
+from restore.bench.common import load_restorer, model_parser
 from restore.bench.protocol import (
     REAL_SETS,
     data_dir,
