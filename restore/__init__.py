@@ -12,7 +12,7 @@ pointing only down:
 * models and corruption: :mod:`restore.models` (the VAE, its heads, fills, texture stage and
   weight files), :mod:`restore.corruption` (synthetic noise, camera noise, masks, damage);
 * core: :mod:`restore.io` (images and masks), :mod:`restore.weights` (the shipped models),
-  :mod:`restore.errors`, :mod:`restore.precision`, :mod:`restore.convert`,
+  :mod:`restore.errors`, :mod:`restore.precision`, :mod:`restore.convert`, :mod:`restore.geometry`,
   :mod:`restore.metrics`, :mod:`restore.visualize`.
 
 Heavy modules load on first use.

@@ -38,9 +38,9 @@ def fit_damage_threshold(
     import torch
 
     from restore.corruption import damaged_photo
+    from restore.geometry import centre_crop
     from restore.io.images import read_image
     from restore.metrics import psnr
-    from restore.models.geometry import centre_crop
 
     channels = restorer.net.image_channels
     totals, count = dict.fromkeys(DAMAGE_THRESHOLDS, 0.0), 0

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restore.models.geometry import pad_border
+from restore.geometry import pad_border
 from restore.models.vae import RestorationVAE
 from restore.restorer import BORDER
 

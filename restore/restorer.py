@@ -21,10 +21,10 @@ import torch
 from torch import Tensor
 
 from restore.convert import from_batch, to_batch
+from restore.geometry import DIHEDRAL, dihedral, pad_border, undo_dihedral
 from restore.io.images import DEFAULT_MAX_PIXELS, check_max_pixels
 from restore.io.masks import holes_in_mask, holes_in_mask_tensor
 from restore.models import RestorationVAE
-from restore.models.geometry import DIHEDRAL, dihedral, pad_border, undo_dihedral
 from restore.models.texture import texture_fill
 from restore.models.weights import DEFAULT_MODEL, load_net
 from restore.precision import autocast_dtype

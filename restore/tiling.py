@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from restore.models.geometry import pad_to_multiple
+from restore.geometry import pad_to_multiple
 
 DEFAULT_TILE = 768  # pixels; 1024 ran no faster on 2 CPU cores and held 0.2 GB more
 

@@ -24,9 +24,9 @@ import torch
 
 from restore import Restorer
 from restore.convert import to_batch
+from restore.geometry import pad_border
 from restore.io.images import read_image
 from restore.metrics import gradient_energy, psnr
-from restore.models.geometry import pad_border
 from restore.restorer import BORDER, _cut_border
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -22,9 +22,9 @@ from hydra.utils import instantiate
 from restore import Restorer
 from restore.calibrate import validation_split
 from restore.data import PairedImages
+from restore.geometry import centre_crop
 from restore.io.images import read_image
 from restore.metrics import psnr
-from restore.models.geometry import centre_crop
 from restore.training.config import config_dir
 from restore.weights import SHIPPED_MODELS
 

@@ -15,9 +15,9 @@ import restore.restorer as restorer_module
 from restore import Restorer
 from restore.corruption import Corruption, Damage, GaussianNoise, Scratches
 from restore.data import synthetic_image
+from restore.geometry import pad_border
 from restore.metrics import damage_auroc, damage_average_precision
 from restore.models import RestorationVAE
-from restore.models.geometry import pad_border
 from restore.models.weights import export_weights, load_net
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -8,8 +8,8 @@ from collections import defaultdict
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "restore"
-LAYERS = [
-    {"io", "weights", "errors", "precision", "convert", "metrics", "visualize"},  # core
+LAYERS = [  # core, then each layer above
+    {"io", "weights", "errors", "precision", "convert", "metrics", "visualize", "geometry"},
     {"models", "corruption"},
     # inference and training
     {"restorer", "tiling", "jobs", "run_report", "predict", "training", "data"},

@@ -224,7 +224,7 @@ def test_a_network_mismatch_names_each_setting_and_the_overrides_that_fix_it(tmp
 
 
 def test_centre_crop_takes_the_middle_and_keeps_short_sides_whole():
-    from restore.models.geometry import centre_crop
+    from restore.geometry import centre_crop
 
     x = torch.arange(5 * 8, dtype=torch.float32).reshape(1, 1, 5, 8)
     assert torch.equal(centre_crop(x, 4), x[..., 0:4, 2:6])

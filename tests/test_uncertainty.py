@@ -13,10 +13,10 @@ from helpers import SMALL
 from PIL import Image
 
 from restore import Restorer
+from restore.geometry import pad_border
 from restore.metrics import ause, calibration_error, gaussian_nll, interval_coverage
 from restore.models import RestorationVAE
 from restore.models.calibration import UncertaintyCalibration
-from restore.models.geometry import pad_border
 from restore.models.noise_level import residual_level
 from restore.models.weights import export_weights, init_from, load_net
 from restore.restorer import BORDER

@@ -25,9 +25,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from restore.data.synthetic import SyntheticImages
+from restore.geometry import DIHEDRAL, dihedral
 from restore.io.images import decode_image, read_image, to_float
 from restore.io.listing import IMAGE_SUFFIXES, list_images
-from restore.models.geometry import DIHEDRAL, dihedral
 
 
 class DecodedImages:

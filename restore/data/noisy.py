@@ -21,8 +21,8 @@ from torch.utils.data import Dataset
 
 from restore.corruption.fitted import CELL, FittedNoise, fit_noise, noise_std
 from restore.data.datamodule import ImageFolderDataModule, _check_int, _pad_to
+from restore.geometry import DIHEDRAL, dihedral
 from restore.io.images import to_float
-from restore.models.geometry import DIHEDRAL, dihedral
 
 
 class AlignedCrops(Dataset):

@@ -1,7 +1,8 @@
 """The networks: the restoration VAE (:mod:`.vae`), its noise estimator (:mod:`.noise_level`),
-hole fills (:mod:`.fill`), stride padding and flips (:mod:`.geometry`), and its weight files
+hole fills (:mod:`.fill`), and its weight files
 (:mod:`.weights`: the one place that knows their format). Training lives in
-:mod:`restore.training`."""
+:mod:`restore.training`; stride padding, crops and flips, which the data share, in
+:mod:`restore.geometry`."""
 
 from restore.models.vae import Encoding, RestorationVAE, VAEOutput, gaussian_kl, reparameterize
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restore.models.geometry import pad_to_multiple
+from restore.geometry import pad_to_multiple
 
 CELL = 16  # pixels per side of one cell of the estimated noise map
 LEVEL_FLOOR = 0.25  # grey levels: the weakest noise the estimator is taught to read

@@ -39,9 +39,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from restore.geometry import pad_to_multiple
 from restore.models.calibration import DEFAULT_DAMAGE_THRESHOLD, UncertaintyCalibration
 from restore.models.fill import harmonic_fill, pyramid_fill
-from restore.models.geometry import pad_to_multiple
 from restore.models.heads import DamageHead, UncertaintyHead
 from restore.models.noise_level import NoiseLevelNet, upsample_level
 

@@ -12,8 +12,8 @@ from typing import NamedTuple
 
 import torch
 
+from restore.geometry import centre_crop
 from restore.models.calibration import UncertaintyCalibration, local_gradient
-from restore.models.geometry import centre_crop
 
 Z90 = 1.6448536  # the central 90 % interval of a Gaussian: mean +- Z90 standard deviations
 FIT_SIGMAS = (5, 15, 25, 50)
