@@ -23,6 +23,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from restore.convert import to_batch
 from restore.corruption import noise_statistics
 from restore.corruption.fitted import flat_residuals
 from restore.data import PairedImages
@@ -46,12 +47,8 @@ KEYS = (
 )
 
 
-def _tensor(array: np.ndarray) -> torch.Tensor:
-    """``(1, 3, H, W)`` in ``[0, 1]`` from an ``(H, W, 3)`` uint8 or float (0-1) array."""
-    scale = 1 / 255.0 if array.dtype == np.uint8 else 1.0
-    return torch.from_numpy(np.ascontiguousarray(array * scale, np.float32).transpose(2, 0, 1))[
-        None
-    ]
+def _batch(array: np.ndarray) -> torch.Tensor:
+    return to_batch(array)[0]
 
 
 def _flat(noisy: torch.Tensor) -> list:
@@ -90,16 +87,16 @@ def main() -> None:
     torch.manual_seed(0)
 
     renoir = PairedImages(args.data / RENOIR[0], *RENOIR[1:], "RENOIR_T3i", exclude=RENOIR_HELD_OUT)
-    clean = [_tensor(c) for _, c in renoir.pairs]
+    clean = [_batch(c) for _, c in renoir.pairs]
     rows = [_row(f"real, RENOIR T3i low light ({len(clean)} training scenes)",
-                 [s for n, _ in renoir.pairs for s in _flat(_tensor(n))])]  # fmt: skip
+                 [s for n, _ in renoir.pairs for s in _flat(_batch(n))])]  # fmt: skip
     for label, (folder, noisy, ref) in VALIDATION.items():
         pairs = PairedImages(args.data / folder, noisy, ref, label)
-        rows.append(_row(f"real, {label}", [s for n, _ in pairs.pairs for s in _flat(_tensor(n))]))
+        rows.append(_row(f"real, {label}", [s for n, _ in pairs.pairs for s in _flat(_batch(n))]))
     for label, folder in UNPAIRED.items():
         files = list_images(args.data / folder)
         rows.append(
-            _row(f"real, {label}", [s for f in files for s in _flat(_tensor(read_image(f)))])
+            _row(f"real, {label}", [s for f in files for s in _flat(_batch(read_image(f)))])
         )
     generator = torch.Generator().manual_seed(0)
     synthetic = {}
@@ -124,7 +121,7 @@ def _write_crops(args, renoir: PairedImages, synthetic: dict) -> None:
     size = 128
     dnd = list_images(args.data / "real" / "DND33")
     real = [
-        _tensor(renoir.pairs[i][0])[0].permute(1, 2, 0).numpy()[:size, :size] * 255
+        _batch(renoir.pairs[i][0])[0].permute(1, 2, 0).numpy()[:size, :size] * 255
         for i in (0, 5, 10, 14)
     ]
     real += [read_image(f)[:size, :size] * 255 for f in dnd[:4]]

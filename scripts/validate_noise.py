@@ -21,6 +21,7 @@ from hydra.utils import instantiate
 
 from restore import Restorer
 from restore.calibrate import validation_split
+from restore.convert import to_batch
 from restore.data import PairedImages
 from restore.geometry import centre_crop
 from restore.io.images import read_image
@@ -29,11 +30,8 @@ from restore.training.config import config_dir
 from restore.weights import SHIPPED_MODELS
 
 
-def _tensor(array: np.ndarray) -> torch.Tensor:
-    scale = 1 / 255.0 if array.dtype == np.uint8 else 1.0
-    return torch.from_numpy(np.ascontiguousarray(array * scale, np.float32).transpose(2, 0, 1))[
-        None
-    ]
+def _batch(array: np.ndarray) -> torch.Tensor:
+    return to_batch(array)[0]
 
 
 def _uint8(image: torch.Tensor) -> np.ndarray:
@@ -65,7 +63,7 @@ def main() -> None:
         ),
     }  # fmt: skip
     crops = [centre_crop(torch.from_numpy(read_image(f, 3)).permute(2, 0, 1), 256) for f in files]
-    clean = [_tensor(c.permute(1, 2, 0).numpy()) for c in crops]
+    clean = [_batch(c.permute(1, 2, 0).numpy()) for c in crops]
     g = torch.Generator().manual_seed(7)
     synthetic = {name: [op(c, generator=g).degraded for c in clean] for name, op in night.items()}
     synthetic["gauss25"] = [
@@ -80,19 +78,19 @@ def main() -> None:
         print(f"## {weights}")
         for name, pairs in real.items():
             scores = [
-                float(psnr(_tensor(restorer.denoise(n)), _tensor(c), 1.0)) for n, c in pairs.pairs
+                float(psnr(_batch(restorer.denoise(n)), _batch(c), 1.0)) for n, c in pairs.pairs
             ]
             print(f"{name}: {np.mean(scores):.2f} dB")
         for name, noisy in synthetic.items():
             scores, read, true, inputs = [], [], [], []
             for n, c in zip(noisy, clean, strict=True):
                 n8 = _uint8(n)
-                scores.append(float(psnr(_tensor(restorer.denoise(n8)), c, 1.0)))
+                scores.append(float(psnr(_batch(restorer.denoise(n8)), c, 1.0)))
                 read.append(float(np.mean(restorer.estimate_noise(n8))))
                 true.append(
                     float(np.sqrt(np.mean((n8.astype(float) - _uint8(c).astype(float)) ** 2)))
                 )
-                inputs.append(float(psnr(_tensor(n8), c, 1.0)))
+                inputs.append(float(psnr(_batch(n8), c, 1.0)))
             print(
                 f"{name}: {np.mean(scores):.2f} dB (noisy {np.mean(inputs):.2f}); level read "
                 f"{np.mean(read):.1f} for a true {np.mean(true):.1f}"

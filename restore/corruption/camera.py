@@ -76,6 +76,12 @@ _YCBCR = torch.tensor(
 # parameters
 
 
+def _bounds(value: Range) -> tuple[float, float]:
+    """``(low, high)`` of a number or a ``[low, high]`` range."""
+    low, high = (value, value) if not isinstance(value, Sequence) else value
+    return float(low), float(high)
+
+
 @dataclass
 class CameraParams:
     """Per-image camera parameters; every field has the batch as its first dimension.
@@ -176,7 +182,7 @@ class CameraParams:
         red, blue = uniform((1.9, 2.4)), uniform((1.5, 1.9))
         gains = torch.stack([red, torch.ones_like(red), blue], 1) * brightness[:, None]
         bayer = (sampling.rand((n,), like, generator) * 4).long().clamp_max(3)
-        low, high = (shot, shot) if not isinstance(shot, Sequence) else shot
+        low, high = _bounds(shot)
         log_shot = uniform((math.log(low), math.log(high)))
         log_read = 2.18 * log_shot + 1.20 + read_scatter * sampling.randn((n,), like, generator)
         quality = uniform(jpeg_quality)
@@ -185,15 +191,10 @@ class CameraParams:
         smoothing = uniform(luma_smoothing), uniform(chroma_smoothing), uniform(sharpening)
 
         def optional(value: Range) -> Tensor:
-            if max(value if isinstance(value, Sequence) else [value]) > 0:
-                return uniform(value)
-            return torch.zeros(n, device=like.device)
+            return uniform(value) if _bounds(value)[1] > 0 else torch.zeros(n, device=like.device)
 
-        low_gain, high_gain = (
-            (read_gain, read_gain) if not isinstance(read_gain, Sequence) else read_gain
-        )
-        if high_gain > 1.0 or low_gain != 1.0:
-            log_read = log_read + uniform((math.log(low_gain), math.log(high_gain)))
+        if _bounds(read_gain) != (1.0, 1.0):
+            log_read = log_read + uniform(tuple(math.log(g) for g in _bounds(read_gain)))
         banding_, blotches_ = optional(banding), optional(blotches)
         scale = optional(blotch_scale) if bool((blotches_ > 0).any()) else torch.ones_like(red)
         black = (
