@@ -11,9 +11,10 @@ pointing only down:
   (the one job path), :mod:`restore.run_report`, :mod:`restore.training`, :mod:`restore.data`;
 * models and corruption: :mod:`restore.models` (the VAE, its heads, fills, texture stage and
   weight files), :mod:`restore.corruption` (synthetic noise, camera noise, masks, damage);
-* core: :mod:`restore.io` (images and masks), :mod:`restore.weights` (the shipped models),
-  :mod:`restore.errors`, :mod:`restore.precision`, :mod:`restore.convert`, :mod:`restore.geometry`,
-  :mod:`restore.metrics`, :mod:`restore.visualize`.
+* core: :mod:`restore.io` (images and masks), :mod:`restore.shipped` (the models and fitted
+  noise shipped inside the package), :mod:`restore.errors`, :mod:`restore.precision`,
+  :mod:`restore.convert`, :mod:`restore.geometry`, :mod:`restore.metrics`,
+  :mod:`restore.visualize`, :mod:`restore.options` (option defaults, limits and number checks).
 
 Heavy modules load on first use.
 """

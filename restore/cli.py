@@ -16,8 +16,19 @@ from typing import TYPE_CHECKING
 
 from restore.io.atomic import remove_empty_folders
 from restore.io.mask_rule import MASK_RULE
+from restore.options import (
+    DEFAULT_MASK_GROW,
+    DEFAULT_MASK_MAX_WIDTH,
+    DEFAULT_TILE,
+    DEFAULT_TILE_OVERLAP,
+    MAX_PIXELS,
+    MIN_TILE,
+    TASKS,
+    check_number,
+    parse_number,
+)
 from restore.run_report import ReportRow, write_report
-from restore.weights import DEFAULT_MODEL, add_model_options
+from restore.shipped import add_model_options
 
 if TYPE_CHECKING:  # restore.jobs imports NumPy and OpenCV: only once there is work to do
     from restore.jobs import Job
@@ -46,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--task",
-        choices=["auto", "denoise", "inpaint", "restore", "repair"],
+        choices=TASKS,
         default="auto",
         help="auto: inpaint where a mask exists, denoise otherwise (default); restore: denoise "
         "and fill the holes; repair: as --auto-mask",
@@ -75,17 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--mask-grow",
         type=int,
-        default=1,
+        default=DEFAULT_MASK_GROW,
         metavar="PX",
-        help="--auto-mask: grow the found mask by this many pixels, for soft edges (default 1)",
+        help="--auto-mask: grow the found mask by this many pixels, for soft edges "
+        f"(default {DEFAULT_MASK_GROW})",
     )
     p.add_argument(
         "--mask-max-width",
         type=int,
-        default=12,
+        default=DEFAULT_MASK_MAX_WIDTH,
         metavar="PX",
         help="--auto-mask: leave alone found regions wider than this (damage is thin or small; "
-        "a wide region is more likely part of the picture); 0: no limit (default 12)",
+        f"a wide region is more likely part of the picture); 0: no limit (default "
+        f"{DEFAULT_MASK_MAX_WIDTH})",
     )
     p.add_argument(
         "--noise-level",
@@ -128,9 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tile",
         type=int,
-        default=768,
+        default=DEFAULT_TILE,
         metavar="N",
-        help="tile size in pixels; smaller uses less memory (default 768)",
+        help=f"tile size in pixels, at least {MIN_TILE}; smaller uses less memory "
+        f"(default {DEFAULT_TILE})",
     )
     p.add_argument(
         "--uncertainty",
@@ -189,18 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-pixels",
         type=float,
-        default=200e6,
+        default=MAX_PIXELS,
         metavar="N",
-        help="refuse images above this many pixels (decompression bombs; default 2e8)",
+        help="refuse images above this many pixels (decompression bombs; default "
+        f"{MAX_PIXELS:.0e})",
     )
     return p
 
 
 def _parse_color(text: str | None) -> tuple[int, int, int] | None:
+    """``R,G,B`` as three ints (their range: :class:`restore.jobs.JobOptions`)."""
     if text is None:
         return None
     parts = text.split(",")
-    if len(parts) != 3 or not all(p.strip().isdigit() and 0 <= int(p) <= 255 for p in parts):
+    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
         raise ValueError(f"--mask-color must be R,G,B with values 0-255, got {text!r}")
     return tuple(int(p) for p in parts)
 
@@ -212,49 +228,50 @@ def printable(text: str) -> str:
 
 
 def _check_options(args: argparse.Namespace) -> None:
-    """Numbers and names that argparse takes but the run cannot use; ``ValueError``."""
-    from restore.io.images import check_max_pixels
-
-    args.sigma = None if args.noise_level == "auto" else float(args.noise_level)
-    if args.sigma is not None and not 0 <= args.sigma <= 255:
-        raise ValueError("--noise-level must be auto or a number in [0, 255]")
-    if not 0 <= args.strength <= 1:  # NaN too
-        raise ValueError(f"--strength must be a number in [0, 1], got {args.strength}")
-    if args.tile < 320:
-        raise ValueError("--tile must be at least 320 (tiles overlap by 128 pixels)")
-    if not 1 <= args.quality <= 100:
-        raise ValueError(f"--quality must be in 1-100, got {args.quality}")
-    try:
-        args.max_pixels = check_max_pixels(args.max_pixels)
-    except ValueError:
-        raise ValueError(f"--max-pixels must be a positive number, got {args.max_pixels}") from None
+    """The run's options: ``args.options``, a :class:`restore.jobs.JobOptions` (which checks the
+    job's), after the checks of the run's own (tile, quality, suffix, report); ``ValueError``
+    naming the flag."""
+    if args.tile < MIN_TILE:
+        raise ValueError(
+            f"--tile must be at least {MIN_TILE} (tiles overlap by {DEFAULT_TILE_OVERLAP} pixels)"
+        )
+    check_number("--quality", args.quality, 1, 100, integer=True)
     if any(c in args.suffix for c in ("/", "\\", os.sep)) or ".." in args.suffix:
         raise ValueError(f"--suffix must not hold a path (/, \\ or ..), got {args.suffix!r}")
     if any(not c.isprintable() for c in args.suffix):
         raise ValueError(f"--suffix must be printable characters, got {args.suffix!r}")
     if args.report is not None and args.report.suffix.lower() not in (".csv", ".json"):
         raise ValueError("--report must end in .csv or .json")
-    if args.samples < 0:
-        raise ValueError("--samples must be 0 or more")
-    threshold = args.mask_threshold
-    if (threshold is not None and not 0.0 < threshold < 1.0) or args.mask_grow < 0:
-        raise ValueError("--mask-threshold must be in (0, 1) and --mask-grow >= 0")
     from restore.jobs import JobOptions
 
-    args.options = JobOptions(
-        task="repair" if args.auto_mask else args.task,
-        sigma=args.sigma,
-        mask_from_alpha=args.mask_from_alpha,
-        mask_color=args.mask_color,
-        mask_threshold=args.mask_threshold,
-        mask_grow=args.mask_grow,
-        mask_max_width=args.mask_max_width,
-        samples=args.samples,
-        seed=args.seed,
-        uncertainty=args.uncertainty,
-        strength=args.strength,
-        max_pixels=args.max_pixels,
-    )
+    sigma = None if args.noise_level == "auto" else parse_number("--noise-level", args.noise_level)
+    try:
+        args.options = JobOptions(
+            task="repair" if args.auto_mask else args.task,
+            sigma=sigma,
+            mask_from_alpha=args.mask_from_alpha,
+            mask_color=args.mask_color,
+            mask_threshold=args.mask_threshold,
+            mask_grow=args.mask_grow,
+            mask_max_width=args.mask_max_width,
+            samples=args.samples,
+            seed=args.seed,
+            uncertainty=args.uncertainty,
+            strength=args.strength,
+            max_pixels=args.max_pixels,
+        )
+    except ValueError as err:
+        raise ValueError(_flag_named(str(err))) from None
+
+
+def _flag_named(message: str) -> str:
+    """A :class:`restore.jobs.JobOptions` message with its option named as this command's flag
+    (``mask_grow must be ...`` -> ``--mask-grow must be ...``, ``the noise level`` ->
+    ``--noise-level``)."""
+    name, sep, rest = message.partition(" must be ")
+    if not sep:
+        return message
+    return "--" + name.removeprefix("the ").replace(" ", "-").replace("_", "-") + sep + rest
 
 
 def _check_writable(args: argparse.Namespace, jobs: list[Job]) -> list[Path]:
@@ -347,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         _check_options(args)
         jobs, rows = plan(args)
     except ValueError as err:
-        parser.error(str(err).replace("could not convert string to float", "bad --noise-level"))
+        parser.error(str(err))
 
     created: list[Path] = []
     if not args.dry_run:
@@ -412,12 +429,11 @@ def _restore_all(args: argparse.Namespace, jobs: list[Job], rows: list[ReportRow
 def _load_net(args, todo: list[Job], rows: list[ReportRow]):
     """The network --weights/--model name, checked against the options that need its heads;
     None (every job failed, in ``rows``) when it cannot be loaded."""
-    from restore.models.weights import load_net
-    from restore.restorer import require_head
+    from restore.models.heads import require_head
+    from restore.models.weights import load_model
 
-    source = args.weights or f"the shipped {args.model or DEFAULT_MODEL} model"
     try:
-        net = load_net(args.weights, model=args.model or DEFAULT_MODEL)
+        net, source = load_model(args.weights, args.model)
         if args.auto_mask:
             require_head(net, "damage", source, "--auto-mask")
         if args.uncertainty:

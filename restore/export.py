@@ -135,7 +135,7 @@ def check_onnx(net: RestorationVAE, path: str | Path, size: int = 512, threads: 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from restore.weights import DEFAULT_MODEL, add_model_options
+    from restore.shipped import add_model_options
 
     parser = argparse.ArgumentParser(
         prog="restore-export",
@@ -152,10 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from restore.models.weights import load_net
+    from restore.models.weights import load_model
 
     try:
-        net = load_net(args.weights, model=args.model or DEFAULT_MODEL).float()
+        net = load_model(args.weights, args.model)[0].float()
         path = export_onnx(net, args.onnx, args.opset)
     except (OSError, ValueError) as err:
         print(f"restore-export: error: {err}", file=sys.stderr)

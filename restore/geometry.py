@@ -1,8 +1,10 @@
-"""Geometry shared by training, the network and inference: padding to the network's stride, centre
-crops and the eight flips and rotations of an image. Pure functions on ``(..., H, W)`` tensors."""
+"""Geometry shared by training, the network and inference: padding to the network's stride or to a
+patch size, centre crops and the eight flips and rotations of an image. Pure functions on
+``(..., H, W)`` tensors, and on ``(H, W, C)`` arrays for the data's patches."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -30,6 +32,16 @@ def pad_border(images: Tensor, margin: int) -> Tensor:
     h, w = images.shape[-2:]
     mode = "reflect" if margin < h and margin < w else "replicate"
     return F.pad(images, (margin, margin, margin, margin), mode=mode)
+
+
+def pad_to_size(image: np.ndarray, size: int) -> np.ndarray:
+    """Reflect-pad an ``(H, W, C)`` array on both sides so that H and W are at least ``size``
+    (``image`` itself when they are)."""
+    pad_h, pad_w = max(0, size - image.shape[0]), max(0, size - image.shape[1])
+    if not pad_h and not pad_w:
+        return image
+    pad = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0))
+    return np.pad(image, pad, mode="reflect")
 
 
 def centre_crop(images: Tensor, size: int | None) -> Tensor:

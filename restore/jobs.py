@@ -18,17 +18,26 @@ damage and fills it; with a noise level the photo is denoised too).
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from restore.io.images import DEFAULT_MAX_PIXELS, ImageFile, check_max_pixels
+from restore.io.images import ImageFile, check_max_pixels
+from restore.options import (
+    DEFAULT_MASK_GROW,
+    DEFAULT_MASK_MAX_WIDTH,
+    MAX_MASK_GROW,
+    MAX_MASK_WIDTH,
+    MAX_PIXELS,
+    MAX_SAMPLES,
+    MAX_SEED,
+    MAX_SIGMA,
+    TASKS,
+    check_number,
+    is_integer,
+)
 
-TASKS = ("auto", "denoise", "inpaint", "restore", "repair")
 OUT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 
 
@@ -58,7 +67,7 @@ class JobOptions:
     """What to do to each image; checked when made (``ValueError``, one line).
 
     Args:
-        task: one of :data:`TASKS`.
+        task: one of :data:`restore.options.TASKS`.
         sigma: the noise level in grey levels (0-255 scale), None: read from the image (blind).
             With holes, a level above 0 denoises the known pixels too.
         mask_from_alpha: transparent pixels (alpha below half) are holes; they come back opaque.
@@ -83,50 +92,34 @@ class JobOptions:
     mask_from_alpha: bool = False
     mask_color: tuple[int, int, int] | None = None
     mask_threshold: float | None = None
-    mask_grow: int = 1
-    mask_max_width: int = 12
+    mask_grow: int = DEFAULT_MASK_GROW
+    mask_max_width: int = DEFAULT_MASK_MAX_WIDTH
     samples: int = 0
     seed: int = 0
     uncertainty: bool = False
     strength: float = 1.0
-    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    max_pixels: int | None = MAX_PIXELS
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
-        if self.sigma is not None and not (_number(self.sigma) and 0 <= self.sigma <= 255):
-            raise ValueError(f"the noise level must be a number in [0, 255], got {self.sigma!r}")
+        if self.sigma is not None:
+            check_number("the noise level", self.sigma, 0, MAX_SIGMA)
         if self.mask_color is not None and (
-            len(self.mask_color) != 3 or not all(_integer(c, 0, 255) for c in self.mask_color)
+            len(self.mask_color) != 3
+            or not all(is_integer(c) and 0 <= c <= 255 for c in self.mask_color)
         ):
             raise ValueError(f"mask_color must be R,G,B in 0-255, got {self.mask_color!r}")
-        if self.mask_threshold is not None and not (
-            _number(self.mask_threshold) and 0 < self.mask_threshold < 1
-        ):
-            raise ValueError(f"mask_threshold must be in (0, 1), got {self.mask_threshold!r}")
-        if not _integer(self.mask_grow, 0, 1000):
-            raise ValueError(f"mask_grow must be an integer >= 0, got {self.mask_grow!r}")
-        if not _integer(self.mask_max_width, 0, 100_000):
-            raise ValueError(f"mask_max_width must be an integer >= 0, got {self.mask_max_width!r}")
-        if not _integer(self.samples, 0, 1000):
-            raise ValueError(f"samples must be an integer >= 0, got {self.samples!r}")
-        if not (_number(self.strength) and 0 <= self.strength <= 1):
-            raise ValueError(f"strength must be a number in [0, 1], got {self.strength!r}")
-        if not _integer(self.seed, 0, 2**63 - 1):
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if self.mask_threshold is not None:
+            check_number("mask_threshold", self.mask_threshold, 0, 1, low_open=True, high_open=True)
+        check_number("mask_grow", self.mask_grow, 0, MAX_MASK_GROW, integer=True)
+        check_number("mask_max_width", self.mask_max_width, 0, MAX_MASK_WIDTH, integer=True)
+        check_number("samples", self.samples, 0, MAX_SAMPLES, integer=True)
+        check_number("strength", self.strength, 0, 1)
+        check_number("seed", self.seed, 0, MAX_SEED, integer=True)
         if self.task == "repair" and (self.mask_from_alpha or self.mask_color is not None):
             raise ValueError("repair finds the holes itself: leave out the mask options")
         object.__setattr__(self, "max_pixels", check_max_pixels(self.max_pixels))
-
-
-def _number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
-
-
-def _integer(value: Any, low: int, high: int) -> bool:
-    return (
-        not isinstance(value, bool) and isinstance(value, numbers.Integral) and low <= value <= high
-    )
 
 
 @dataclass

@@ -112,10 +112,9 @@ class PredictionModule(L.LightningModule):
         **restorer_kwargs: Any,
     ) -> None:
         super().__init__()
-        from restore.models.weights import load_net
-        from restore.weights import DEFAULT_MODEL
+        from restore.models.weights import load_model
 
-        self.net = net if net is not None else load_net(weights, model=model or DEFAULT_MODEL)
+        self.net = net if net is not None else load_model(weights, model)[0]
         self.options = options or JobOptions(task="denoise")
         self.process = process or functools.partial(restore_file, options=self.options)
         self.restorer_kwargs = restorer_kwargs

@@ -21,7 +21,8 @@ import numpy as np
 
 from restore.errors import failure_message
 from restore.io.masks import holes_in_mask
-from restore.jobs import TASKS, JobOptions, restore_pixels
+from restore.jobs import JobOptions, restore_pixels
+from restore.options import TASKS
 
 __all__ = ["TASKS", "RayRestorer"]
 
@@ -31,7 +32,7 @@ class RayRestorer:
 
     Args:
         weights, model: a weights file or a shipped model name (default: the shipped default).
-        task: one of :data:`restore.jobs.TASKS`, as :func:`restore.jobs.restore_pixels` does
+        task: one of :data:`restore.options.TASKS`, as :func:`restore.jobs.restore_pixels` does
             them: ``denoise`` (``sigma`` None: blind), ``inpaint``, ``restore`` or ``auto`` (the
             holes come from the ``mask`` column: ``(H, W)``, read by the mask rule of
             :mod:`restore.io.masks`: above half the range, True, or 1 in a 0/1 array is a
@@ -58,12 +59,11 @@ class RayRestorer:
         column: str = "image",
         **restorer_kwargs: Any,
     ) -> None:
-        from restore.models.weights import load_net
+        from restore.models.weights import load_model
         from restore.restorer import Restorer
-        from restore.weights import DEFAULT_MODEL
 
         self.options = JobOptions(task=task, sigma=sigma)
-        net = load_net(weights, model=model or DEFAULT_MODEL)
+        net = load_model(weights, model)[0]
         self.restorer = Restorer(net, **restorer_kwargs)
         self.task, self.column = task, column
 

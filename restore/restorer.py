@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 import os
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -22,13 +20,24 @@ from torch import Tensor
 
 from restore.convert import from_batch, to_batch
 from restore.geometry import DIHEDRAL, dihedral, pad_border, undo_dihedral
-from restore.io.images import DEFAULT_MAX_PIXELS, check_max_pixels
+from restore.io.images import check_max_pixels
 from restore.io.masks import holes_in_mask, holes_in_mask_tensor
 from restore.models import RestorationVAE
+from restore.models.heads import require_head
 from restore.models.texture import texture_fill
-from restore.models.weights import DEFAULT_MODEL, load_net
+from restore.models.weights import load_model
+from restore.options import (
+    DEFAULT_MASK_GROW,
+    DEFAULT_MASK_MAX_WIDTH,
+    DEFAULT_TILE,
+    DEFAULT_TILE_OVERLAP,
+    MAX_PIXELS,
+    MAX_SIGMA,
+    check_number,
+)
 from restore.precision import autocast_dtype
-from restore.tiling import DEFAULT_TILE, tiled
+from restore.shipped import DEFAULT_MODEL
+from restore.tiling import tiled
 
 # Pixels of mirrored image added on every side before the network and cut off after: at the edge
 # of its input the network sees zero padding and left a frame of noise 2 px wide (issue #21).
@@ -73,7 +82,8 @@ class Restorer:
             output that is the input). It is the attribute ``progress``, which may be set later;
             outputs do not depend on it.
         source: where the weights came from (a path, ``the shipped photo model``), named when a
-            method needs a part the network lacks (:func:`require_head`);
+            method needs a part the network lacks
+            (:func:`restore.models.heads.require_head`);
             :meth:`from_pretrained` and :meth:`from_checkpoint` set it.
         texture: give filled holes the fine detail of the image's own known pixels
             (:func:`restore.models.texture.texture_fill`, guided by the network's fill; the
@@ -90,19 +100,18 @@ class Restorer:
         net: RestorationVAE,
         device: str | torch.device | None = "auto",
         tile: int = DEFAULT_TILE,
-        tile_overlap: int = 128,
+        tile_overlap: int = DEFAULT_TILE_OVERLAP,
         precision: str = "auto",
         self_ensemble: bool = False,
-        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        max_pixels: int | None = MAX_PIXELS,
         progress: Callable[[int, int], None] | None = None,
         source: str | None = None,
         texture: bool = True,
     ) -> None:
         if precision not in ("auto", "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
-        for name, value, low in (("tile", tile, 1), ("tile_overlap", tile_overlap, 0)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_number("tile", tile, 1, integer=True)
+        check_number("tile_overlap", tile_overlap, 0, integer=True)
         if not tile_overlap < tile / 2:
             raise ValueError(f"tile_overlap must be below tile / 2, got {tile_overlap}, {tile}")
         self.max_pixels = check_max_pixels(max_pixels)
@@ -120,12 +129,14 @@ class Restorer:
         """A model shipped inside the package, by name (no network access): ``photo`` (the
         default: real camera noise, white noise and holes) or ``gaussian`` (white Gaussian noise;
         see MODEL_CARD.md)."""
-        return cls(load_net(model=model), **{"source": f"the shipped {model} model", **kwargs})
+        net, source = load_model(model=model)
+        return cls(net, **{"source": source, **kwargs})
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, **kwargs: Any) -> Restorer:
         """A ``restore-train`` run folder, Lightning checkpoint or exported weights file."""
-        return cls(load_net(path), **{"source": str(path), **kwargs})
+        net, source = load_model(path)
+        return cls(net, **{"source": source, **kwargs})
 
     # ----------------------------------------------------------------------------------------------
     def denoise(self, image: Any, sigma: float | None = None, strength: float = 1.0) -> Any:
@@ -169,13 +180,10 @@ class Restorer:
         measures what it changes). ``seed`` makes the draws reproducible: draw ``k`` (from 0) has
         seed ``seed + k``, so ``sample(..., n=1, seed=seed + k)`` gives it again alone. Holes get
         texture from the image's known pixels (``texture``), other texture in each draw."""
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"n must be an integer >= 1, got {n!r}")
-        if not _is_number(temperature) or not 0 <= temperature <= 10:
-            raise ValueError(f"temperature must be a number in [0, 10], got {temperature!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ValueError(f"seed must be an integer or None, got {seed!r}")
-        sigma = _check_sigma(sigma)
+        check_number("n", n, 1, integer=True)
+        check_number("temperature", temperature, 0, 10)
+        check_number("seed", seed, integer=True, optional=True)
+        sigma = check_number("sigma", sigma, 0, MAX_SIGMA, optional=True)
         # Always sample (a None generator would decode the prior mean: n identical outputs); without
         # a seed, draw one from torch's global generator so torch.manual_seed still reproduces.
         first = seed if seed is not None else int(torch.randint(2**62, ()).item())
@@ -196,7 +204,7 @@ class Restorer:
         (measured per tile on large images). Returned as :meth:`detect_damage` does.
         Needs a model with an uncertainty head; raises ``ValueError`` otherwise."""
         require_head(self.net, "uncertainty", self.source)
-        sigma = _check_sigma(sigma)
+        sigma = check_number("sigma", sigma, 0, MAX_SIGMA, optional=True)
 
         def std(tile: Tensor, tile_mask: Tensor) -> Tensor:
             net = self.net
@@ -236,9 +244,9 @@ class Restorer:
         image: Any,
         sigma: float | None = 0.0,
         threshold: float | None = None,
-        grow: int = 1,
+        grow: int = DEFAULT_MASK_GROW,
         probability: Any = None,
-        max_width: int | None = 12,
+        max_width: int | None = DEFAULT_MASK_MAX_WIDTH,
     ) -> tuple[Any, Any]:
         """Find the damage on an old photo and fill it: :meth:`detect_damage`, pixels above
         ``threshold`` (0-1; None: the model's ``damage_threshold``, chosen on validation photos
@@ -252,15 +260,10 @@ class Restorer:
         ``detect_damage(image)`` when it is already at hand."""
         if threshold is None:
             threshold = self.net.damage_threshold
-        if not _is_number(threshold) or not 0 <= threshold < 1:
-            raise ValueError(f"threshold must be a number in [0, 1), got {threshold!r}")
-        if isinstance(grow, bool) or not isinstance(grow, numbers.Integral) or grow < 0:
-            raise ValueError(f"grow must be an integer >= 0, got {grow!r}")
-        if max_width is not None and (
-            isinstance(max_width, bool) or not isinstance(max_width, numbers.Integral)
-        ):
-            raise ValueError(f"max_width must be an integer or None, got {max_width!r}")
-        sigma = _check_sigma(sigma)
+        check_number("threshold", threshold, 0, 1, high_open=True)
+        check_number("grow", grow, 0, integer=True)
+        check_number("max_width", max_width, integer=True, optional=True)
+        sigma = check_number("sigma", sigma, 0, MAX_SIGMA, optional=True)
         if isinstance(image, (str, os.PathLike)):
             image = self._read_path(image)
         if probability is None:
@@ -283,7 +286,7 @@ class Restorer:
         if isinstance(image, (str, os.PathLike)):
             image = self._read_path(image)
         batch, layout = to_batch(image)
-        x, m = self._network_inputs(batch, self._mask_batch(mask, tuple(batch.shape)))
+        x, m = self.network_inputs(batch, self._mask_batch(mask, tuple(batch.shape)))
 
         def map_tile(tile, tile_mask, window):
             dtype = self.autocast_dtype
@@ -291,7 +294,7 @@ class Restorer:
             with torch.no_grad(), ctx:
                 return fn(tile.contiguous(memory_format=torch.channels_last), tile_mask).float()
 
-        out = _cut_border(self._tiled(map_tile, x, m))
+        out = cut_border(self._tiled(map_tile, x, m))
         if layout.kind == "torch":
             out = out.to(layout.device)
             return out if len(layout.shape) == 4 else out[0]
@@ -353,9 +356,11 @@ class Restorer:
                 x, mask, 1, keep_known, noise_level=sigma, filled=True, eps=tile_eps
             )[0]
 
-    def _network_inputs(self, batch: Tensor, holes: Tensor | None) -> tuple[Tensor, Tensor]:
-        """The image (gray repeated to RGB, holes pre-filled) and hole map on the device, both
-        mirrored ``BORDER`` pixels beyond every edge (:func:`_cut_border` takes it off)."""
+    def network_inputs(self, batch: Tensor, holes: Tensor | None) -> tuple[Tensor, Tensor]:
+        """What the network is given for ``batch`` ``(B, C, H, W)`` (0-1) with ``holes`` ``(B, 1,
+        H, W)`` (1: missing; None: no hole): the image (gray repeated to RGB, holes pre-filled)
+        and the hole map on the device, both mirrored :data:`BORDER` pixels beyond every edge
+        (:func:`cut_border` takes them off the network's output)."""
         if batch.shape[1] == 1 and self.net.image_channels == 3:
             batch = batch.expand(-1, 3, -1, -1)
         x = batch.to(self.device)
@@ -376,9 +381,8 @@ class Restorer:
         temperature: float = 1.0,
         strength: float = 1.0,
     ) -> Any:
-        sigma = _check_sigma(sigma)
-        if not _is_number(strength) or not 0 <= strength <= 1:
-            raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
+        sigma = check_number("sigma", sigma, 0, MAX_SIGMA, optional=True)
+        check_number("strength", strength, 0, 1)
         if isinstance(image, (str, os.PathLike)):
             image = self._read_path(image)  # a file path gives a NumPy array back
         batch, layout = to_batch(image)
@@ -387,7 +391,7 @@ class Restorer:
             return _copy(image)
         keep_known = keep_known or strength == 0
         gray = batch.shape[1] == 1 and self.net.image_channels == 3
-        x, m = self._network_inputs(batch, holes)
+        x, m = self.network_inputs(batch, holes)
         eps = None
         if (
             generator is not None
@@ -419,7 +423,7 @@ class Restorer:
                 turned = undo_dihedral(turned, k, flip)
                 out = turned if out is None else out.add_(turned)
             out = out.div_(len(DIHEDRAL))
-        out = _cut_border(out)
+        out = cut_border(out)
         if holes is not None and self.texture:  # a seed per draw: samples differ in texture
             seed = 0
             if generator is not None and temperature > 0:
@@ -435,57 +439,15 @@ class Restorer:
         return _copy_known(result, image, holes) if keep_known and holes is not None else result
 
 
-# The optional parts of a network: what they are called, the attribute holding them (None when
-# absent), and the restore-train setting that trains a model with one.
-HEADS = {
-    "uncertainty": ("uncertainty head", "scale_head", "model.net.uncertainty=true"),
-    "damage": ("damage head", "damage_head", "model.net.damage=true"),
-    "noise": ("noise estimator", "noise_estimator", "model.net.noise_estimator=true"),
-}
-
-
-def require_head(
-    net: RestorationVAE, head: str, source: str | None = None, needed_by: str | None = None
-) -> None:
-    """Raise a one-line ``ValueError`` unless ``net`` has ``head`` (a key of :data:`HEADS`),
-    naming the weights (``source``; None: "this model"), what needs the head (``needed_by``, e.g.
-    an option) and how to get a model with one."""
-    name, attribute, setting = HEADS[head]
-    if getattr(net, attribute) is not None:
-        return
-    needs = f", which {needed_by} needs" if needed_by else ""
-    raise ValueError(
-        f"{source or 'this model'} has no {name} (it was trained without one){needs}: use the "
-        f"shipped photo model, train a model with one (restore-train {setting}), or fine-tune "
-        "the shipped photo model, which has one, on your photos (restore-train "
-        "experiment=finetune data.root=<folder>)"
-    )
-
-
 def _copy(image: Any) -> Any:
     """A copy of an array, tensor or PIL image, for outputs that are the input unchanged."""
     return image.clone() if isinstance(image, Tensor) else image.copy()
 
 
-def _cut_border(out: Tensor) -> Tensor:
-    """Take :data:`BORDER` pixels off every side (undoes :meth:`Restorer._network_inputs`)."""
+def cut_border(out: Tensor) -> Tensor:
+    """``out`` ``(..., H, W)`` without :data:`BORDER` pixels on every side (undoes the padding of
+    :meth:`Restorer.network_inputs`)."""
     return out[..., BORDER:-BORDER, BORDER:-BORDER] if BORDER else out
-
-
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
-
-
-def _check_sigma(sigma: Any) -> float | None:
-    """A noise level given by a caller: None (blind), or a finite number of grey levels in [0,
-    255]."""
-    if sigma is None:
-        return None
-    if not _is_number(sigma) or not 0 <= sigma <= 255:
-        raise ValueError(
-            f"sigma must be None or a number of grey levels in [0, 255], got {sigma!r}"
-        )
-    return float(sigma)
 
 
 def _thin_regions(found: Any, max_width: int) -> Any:

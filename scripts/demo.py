@@ -24,6 +24,7 @@ from PIL import Image
 from torchvision.utils import make_grid, save_image
 
 from restore import metrics
+from restore.bench.reports import markdown_table
 from restore.corruption import GaussianNoise, IrregularMasks, corrupt
 
 SAMPLES = ("astronaut", "chelsea", "coffee")
@@ -90,7 +91,7 @@ def main() -> int:
     for file, clean in cases:
         degraded, restored = _read(out / "degraded" / file), _read(out / "restored" / file)
         (p0, s0), (p1, s1) = _scores(degraded, clean), _scores(restored, clean)
-        rows.append(f"| {file} | {p0:.2f} | {s0:.3f} | {p1:.2f} | {s1:.3f} | {p1 - p0:+.2f} |")
+        rows.append([file, f"{p0:.2f}", f"{s0:.3f}", f"{p1:.2f}", f"{s1:.3f}", f"{p1 - p0:+.2f}"])
         size = (256, round(256 * clean.shape[-1] / clean.shape[-2]))
         tiles += [
             torch.nn.functional.interpolate(t, size=size, mode="area")[0]
@@ -99,14 +100,19 @@ def main() -> int:
     width = max(t.shape[-1] for t in tiles)
     tiles = [torch.nn.functional.pad(t, (0, width - t.shape[-1]), value=1.0) for t in tiles]
     save_image(make_grid(tiles, nrow=3, padding=4, pad_value=1.0), out / "comparison.png")
+    head = [
+        "image",
+        "degraded PSNR (dB)",
+        "degraded SSIM",
+        "restored PSNR (dB)",
+        "restored SSIM",
+        "gain (dB)",
+    ]
     table = "\n".join(
         [
             f"Gaussian noise sigma {SIGMA:g} (0-255) and LaMa `medium` holes, seed {SEED}.",
             "",
-            "| image | degraded PSNR (dB) | degraded SSIM | restored PSNR (dB) | restored SSIM "
-            "| gain (dB) |",
-            "|---|---|---|---|---|---|",
-            *rows,
+            markdown_table(head, rows),
             "",
         ]
     )

@@ -25,10 +25,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from restore.io import list_images
+from restore.training.config import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK = ROOT / ".gpu"
@@ -44,8 +44,7 @@ def experiment_folders(
     """``(data_dir, pair folders, photo folders, validation sets left out)`` of the experiment:
     the validation pairs travel only where the training pairs' folder holds them (the others are
     validated on here, after the run)."""
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={experiment}", *overrides])
+    cfg = compose_config([f"experiment={experiment}", *overrides])
     data = OmegaConf.to_container(cfg.data, resolve=True)
     roots = data.get("root") or []
     photos = [Path(r) for r in ([roots] if isinstance(roots, str) else roots)]

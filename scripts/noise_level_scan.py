@@ -13,7 +13,8 @@ import numpy as np
 
 from restore import Restorer
 from restore.bench.protocol import REAL_SETS, data_dir, load_real_pairs, psnr
-from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
+from restore.bench.reports import markdown_row, markdown_table
+from restore.shipped import DEFAULT_MODEL, SHIPPED_MODELS
 
 FACTORS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 
@@ -28,9 +29,8 @@ if __name__ == "__main__":
         r = Restorer.from_checkpoint(args.weights, device="cpu", precision="fp32")
     else:
         r = Restorer.from_pretrained(args.model, device="cpu", precision="fp32")
-    heads = " | ".join(f"told {k:g}x" for k in args.factors)
-    print(f"| set | blind | read / true level | {heads} |")
-    print("|---|---|---|" + "---|" * len(args.factors))
+    heads = [f"told {k:g}x" for k in args.factors]
+    print(markdown_table(["set", "blind", "read / true level", *heads], []))
     for name in args.sets:
         pairs = load_real_pairs(data_dir(), REAL_SETS[name])
         blind = np.mean([psnr(r.denoise(p.noisy), p.clean) for p in pairs])
@@ -42,5 +42,5 @@ if __name__ == "__main__":
         if r.net.noise_estimator is not None:
             ratios = [np.sqrt(np.mean(r.estimate_noise(p.noisy) ** 2)) / p.sigma for p in pairs]
             read = f"{np.mean(ratios):.2f}"
-        cells = " | ".join(f"{t:.2f}" for t in told)
-        print(f"| {name} ({len(pairs)}) | {blind:.2f} | {read} | {cells} |", flush=True)
+        cells = [f"{name} ({len(pairs)})", f"{blind:.2f}", read, *(f"{t:.2f}" for t in told)]
+        print(markdown_row(cells), flush=True)  # each set as it is done

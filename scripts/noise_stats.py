@@ -20,16 +20,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from restore.bench.reports import markdown_table
 from restore.convert import to_batch
 from restore.corruption import noise_statistics
 from restore.corruption.fitted import flat_residuals
 from restore.data import PairedImages
 from restore.io import list_images, read_image
+from restore.training.config import compose_config
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 RENOIR = ("real/RENOIR_T3i", "_noisy", ["_clean", "_reference"])
 RENOIR_HELD_OUT = ["03", "04", "11", "15", "17"]  # validation, and one whose scene moved
 VALIDATION = {"Nam25 (validation; other cameras)": ("real/Nam25", "_noise", "_gt")}
@@ -56,20 +56,15 @@ def _flat(noisy: torch.Tensor) -> list:
     return [noise_statistics(c[None], torch.zeros_like(c[None])) for c in cells]
 
 
-def _row(label: str, stats: list) -> str:
+def _row(label: str, stats: list) -> list[str]:
     cells = [np.mean([getattr(s, k) for s in stats]) for k in KEYS]
     rms = np.array([s.rms for s in stats])
-    return (
-        f"| {label} | {cells[0]:.1f} ({np.percentile(rms, 10):.1f}-{np.percentile(rms, 90):.1f}) | "
-        + " | ".join(f"{c:.2f}" for c in cells[1:])
-        + " |"
-    )
+    spread = f"{cells[0]:.1f} ({np.percentile(rms, 10):.1f}-{np.percentile(rms, 90):.1f})"
+    return [label, spread, *(f"{c:.2f}" for c in cells[1:])]
 
 
 def _synthetic_op(name: str):
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[f"corruption={name}"])
-    return instantiate(cfg.corruption.train)
+    return instantiate(compose_config([f"corruption={name}"]).corruption.train)
 
 
 def main() -> None:
@@ -105,13 +100,15 @@ def main() -> None:
         synthetic[name] = [op(c, generator=generator).degraded for c in clean]
         rows.append(_row(f"synthetic `corruption={name}` on those scenes",
                          [s for n in synthetic[name] for s in _flat(n)]))  # fmt: skip
-    print(
-        "| noise (flattest 64-px cells) | RMS, 0-255 (10th-90th percentile) | neighbour "
-        "correlation (luma) | channel correlation | variance left after a 2-px blur | "
-        "chroma share of the variance |"
-    )
-    print("|---|---|---|---|---|---|")
-    print("\n".join(rows))
+    head = [
+        "noise (flattest 64-px cells)",
+        "RMS, 0-255 (10th-90th percentile)",
+        "neighbour correlation (luma)",
+        "channel correlation",
+        "variance left after a 2-px blur",
+        "chroma share of the variance",
+    ]
+    print(markdown_table(head, rows))
     if args.crops:
         _write_crops(args, renoir, synthetic)
 

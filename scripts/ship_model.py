@@ -1,6 +1,6 @@
 """Write a restore-train run (or checkpoint) as one of the package's shipped models, in float16.
 
-python scripts/ship_model.py runs/photo/<timestamp>            # -> restore/weights/photo.pt
+python scripts/ship_model.py runs/photo/<timestamp>            # -> restore/shipped/photo.pt
 python scripts/ship_model.py runs/cbsd432_continue/<t> --model gaussian
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 
 from restore.models.weights import export_weights, load_net
-from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
+from restore.shipped import DEFAULT_MODEL, SHIPPED_MODELS
 
-FOLDER = Path(__file__).resolve().parents[1] / "restore" / "weights"
+FOLDER = Path(__file__).resolve().parents[1] / "restore" / "shipped"
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -27,7 +27,7 @@ from restore.convert import to_batch
 from restore.geometry import pad_border
 from restore.io.images import read_image
 from restore.metrics import gradient_energy, psnr
-from restore.restorer import BORDER, _cut_border
+from restore.restorer import BORDER, cut_border
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 C = 256
@@ -62,11 +62,11 @@ def level_read(r, noisy, full):
 
 def level_told(r, noisy, level, s):
     batch, _ = to_batch(noisy)
-    x, m = r._network_inputs(batch, None)
+    x, m = r.network_inputs(batch, None)
     lv = pad_border(torch.from_numpy(level)[None, None] * s, BORDER)
     with torch.no_grad():
         out = r.net.restore(x, m, False, noise_level=lv, filled=True)
-    return _cut_border(out)[0].permute(1, 2, 0).numpy()
+    return cut_border(out)[0].permute(1, 2, 0).numpy()
 
 
 def score(out, clean):

@@ -16,7 +16,6 @@ import argparse
 
 import numpy as np
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from restore import Restorer
@@ -26,8 +25,8 @@ from restore.data import PairedImages
 from restore.geometry import centre_crop
 from restore.io.images import read_image
 from restore.metrics import psnr
-from restore.training.config import config_dir
-from restore.weights import SHIPPED_MODELS
+from restore.shipped import SHIPPED_MODELS
+from restore.training.config import compose_config
 
 
 def _batch(array: np.ndarray) -> torch.Tensor:
@@ -46,8 +45,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=10, help="held-out photos (default 10)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    with initialize_config_dir(config_dir(), version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=photo_v3"])
+    cfg = compose_config(["experiment=photo_v3"])
     data_dir = cfg.paths.data_dir
     night = {
         "night, training range": instantiate(cfg.corruption.night_.train),

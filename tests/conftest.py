@@ -30,6 +30,21 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+# Where tests that take ``device`` run: the CPU in fp32 always; a GPU in fp16 and fp32 where
+# torch sees one (a lent GPU machine runs them: tests/test_devices.py).
+DEVICES = [("cpu", "fp32"), ("cuda", "fp16"), ("cuda", "fp32")]
+
+
+@pytest.fixture(params=DEVICES, ids=[f"{d}-{p}" for d, p in DEVICES])
+def device(request) -> tuple[str, str]:
+    """A ``(device, precision)`` pair to run a ``Restorer`` with; the CUDA ones skip without a
+    GPU."""
+    kind, _ = request.param
+    if kind == "cuda" and not torch.cuda.is_available():
+        pytest.skip("CUDA is not available")
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def weights(tmp_path_factory) -> Path:
     """Exported weights of a small random model whose head is not zero (an untrained net would be

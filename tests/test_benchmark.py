@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import importlib.util
 import math
@@ -370,3 +371,28 @@ def test_memory_says_when_it_is_only_a_bound(monkeypatch):
     monkeypatch.setattr(memory, "_current_rss_mib", lambda: None)
     monkeypatch.setattr(memory, "_maxrss_mib", lambda: next(peaks))
     assert memory.measure_memory(lambda: None).text() == ">= 30"
+
+
+def test_bench_modules_share_only_public_names_and_import_no_circle():
+    """No bench module imports another's private name, nor one that imports it back (lazily or
+    through :data:`restore.bench.cli.SUBCOMMANDS` included)."""
+    folder = Path(reports.__file__).parent
+    edges, private = {}, []
+    for path in folder.glob("*.py"):
+        edges[path.stem] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            module = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
+            if module.startswith("restore.bench."):
+                edges[path.stem].add(module.split(".")[2])
+                private += [f"{path.stem}: {a.name}" for a in node.names if a.name.startswith("_")]
+            elif isinstance(node, ast.Constant) and str(node.value).startswith("restore.bench."):
+                edges[path.stem].add(node.value.split(".")[2])
+    assert not private, private
+
+    def reaches(start: str, goal: str, seen: frozenset) -> bool:
+        return any(
+            nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt}))
+            for nxt in edges.get(start, ())
+        )
+
+    assert not [m for m in edges if reaches(m, m, frozenset({m}))]

@@ -600,10 +600,16 @@ def test_usage_errors(capsys, weights, inputs, tmp_path, args, words):
     assert not (tmp_path / "out").exists()
 
 
-def test_bad_weights(capsys, inputs, tmp_path):
-    (tmp_path / "junk.pt").write_bytes(b"junk")
-    code, _, err = cli(capsys, tmp_path / "junk.pt", inputs / "rgb.png", "-o", tmp_path / "out")
-    assert code == 1 and "cannot load the model" in err and "junk.pt" in err
+@pytest.mark.parametrize("content", [None, b"junk"], ids=["missing", "corrupt"])
+def test_bad_weights_are_one_line_naming_them(capsys, inputs, tmp_path, content):
+    path = tmp_path / "model.pt"
+    if content is not None:
+        path.write_bytes(content)
+    code, _, err = cli(capsys, path, inputs / "rgb.png", "-o", tmp_path / "out")
+    said = [line for line in err.splitlines() if "cannot load" in line]
+    assert code == 1 and len(said) == 1, err
+    assert said[0].startswith(f"restore-image: error: cannot load the model: {path}: ")
+    assert err.splitlines()[1].startswith("restore-image: 0 restored")  # the next line: the tally
     assert not (tmp_path / "out").exists()
 
 

@@ -6,17 +6,13 @@ import re
 
 import pytest
 from conftest import CONF
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from restore.training.config import compose_config
+
 GROUPS = ["data", "model", "corruption", "trainer", "callbacks", "logger", "paths", "experiment"]
 CASES = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
-
-
-def _compose(overrides):
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        return compose("train", overrides=overrides)
 
 
 def test_every_group_has_configs():
@@ -26,7 +22,7 @@ def test_every_group_has_configs():
 
 @pytest.mark.parametrize("group,name", CASES, ids=[f"{g}={n}" for g, n in CASES])
 def test_config_composes_and_instantiates(group, name, tmp_path):
-    cfg = _compose([f"{group}={name}", f"paths.output_dir={tmp_path}"])
+    cfg = compose_config([f"{group}={name}", f"paths.output_dir={tmp_path}"])
     if OmegaConf.is_missing(cfg.data, "root"):  # the user's photos (experiment=finetune, adapt)
         cfg.data.root = str(tmp_path)
     OmegaConf.resolve(cfg)  # every interpolation resolves
@@ -41,15 +37,15 @@ def test_config_composes_and_instantiates(group, name, tmp_path):
 
 
 def test_data_root_is_one_override(tmp_path):
-    cfg = _compose([f"data.root={tmp_path}"])
+    cfg = compose_config([f"data.root={tmp_path}"])
     assert instantiate(cfg.data).roots == [tmp_path]
-    cfg = _compose([f"data.root=[{tmp_path}/a,{tmp_path}/b]"])
+    cfg = compose_config([f"data.root=[{tmp_path}/a,{tmp_path}/b]"])
     assert instantiate(cfg.data).roots == [tmp_path / "a", tmp_path / "b"]
 
 
 def test_typo_in_override_is_rejected():
     with pytest.raises(Exception, match="rot"):
-        _compose(["data.rot=/tmp"])
+        compose_config(["data.rot=/tmp"])
 
 
 TEST_SETS = ("CC15", "CBSD68", "Kodak24", "Set12", "BSD68")  # measured once, never chosen on

@@ -329,7 +329,7 @@ def test_the_damage_threshold_fit_takes_the_threshold_whose_repair_is_best(tmp_p
     above repair nothing."""
     from PIL import Image
 
-    from restore.calibrate import DAMAGE_THRESHOLDS, fit_damage_threshold
+    from restore.training.calibration import DAMAGE_THRESHOLDS, fit_damage_threshold
 
     rng = np.random.default_rng(5)
     cleans, files = {}, []
@@ -364,7 +364,8 @@ def test_the_damage_threshold_fit_takes_the_threshold_whose_repair_is_best(tmp_p
 
 
 def test_restore_calibrate_fits_the_damage_threshold_on_the_validation_photos(tmp_path, capsys):
-    from restore.calibrate import DAMAGE_THRESHOLDS, main
+    from restore.calibrate import main
+    from restore.training.calibration import DAMAGE_THRESHOLDS
 
     photos = _photo_folder(tmp_path / "photos", 6, (64, 80))
     config = ["--config", "data=folder", f"data.root={photos}", "data.val_fraction=0.34"]

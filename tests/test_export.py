@@ -77,4 +77,5 @@ def test_restore_export_cli_writes_and_checks(tmp_path, weights, capsys):
     diff = float(text.split("max abs diff ")[1].split(";")[0])
     assert diff < 1e-3
     assert main(["--onnx", str(tmp_path / "x.onnx"), "--weights", str(tmp_path / "none.pt")]) == 1
-    assert "none.pt" in capsys.readouterr().err
+    said = f"restore-export: error: {tmp_path / 'none.pt'}: no such weights file or run folder\n"
+    assert capsys.readouterr().err == said

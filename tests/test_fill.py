@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from restore.models.fill import _neighbour_sum, harmonic_fill, pyramid_fill
+from restore.models.fill import harmonic_fill, neighbour_sum, pyramid_fill
 
 
 def test_pyramid_fill_keeps_known_pixels_and_fills_with_their_colours():
@@ -82,7 +82,7 @@ def test_neighbour_sum_repeats_the_border_pixels():
             + padded[..., 1:-1, :-2]
             + padded[..., 1:-1, 2:]
         )
-        torch.testing.assert_close(_neighbour_sum(x, torch.empty_like(x)), expected)
+        torch.testing.assert_close(neighbour_sum(x, torch.empty_like(x)), expected)
 
 
 def test_harmonic_fill_treats_batch_items_apart_and_keeps_half_precision():

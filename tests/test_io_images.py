@@ -359,7 +359,7 @@ def test_decompression_bombs_are_refused_from_the_header_and_pillows_guard_is_ke
 def test_float_tiff_size_is_checked_from_its_header(tmp_path):
     pixels = np.random.default_rng(0).random((40, 50, 3)).astype(np.float32)
     cv2.imwrite(str(tmp_path / "f.tif"), pixels)
-    assert imagefile._tiff_size(tmp_path / "f.tif") == (50, 40)
+    assert imagefile.tiff_size(tmp_path / "f.tif") == (50, 40)
     with pytest.raises(ImageFileError, match="50x40"):
         read_image_file(tmp_path / "f.tif", max_pixels=1999)
     assert read_image_file(tmp_path / "f.tif", max_pixels=2000).pixels.shape == (40, 50, 3)

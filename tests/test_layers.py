@@ -1,5 +1,6 @@
 """The package's layers only point down, with no cycle between its parts (lazy imports count):
-front ends -> inference and training -> models and corruption -> io and core helpers."""
+front ends -> inference and training -> models and corruption -> io and core helpers. Modules
+share public names only."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "restore"
 LAYERS = [  # core, then each layer above
-    {"io", "weights", "errors", "precision", "convert", "metrics", "visualize", "geometry"},
+    {
+        "io",
+        "shipped",
+        "errors",
+        "precision",
+        "convert",
+        "metrics",
+        "visualize",
+        "geometry",
+        "options",
+    },
     {"models", "corruption"},
     # inference and training
     {"restorer", "tiling", "jobs", "run_report", "predict", "training", "data"},
@@ -73,3 +84,35 @@ def test_no_cycle_between_parts():
 
     cycles = [a for a in edges if reaches(a, a, {a})]
     assert not cycles, cycles
+
+
+def test_no_module_uses_another_modules_private_names():
+    """No ``from restore.x import _name`` in the package, its scripts or its tests, and no
+    ``module._name`` of a restore module in the package or its scripts."""
+    root = PACKAGE.parent
+    found = []
+    for path in [*PACKAGE.rglob("*.py"), *root.glob("scripts/*.py"), *root.glob("tests/*.py")]:
+        tree = ast.parse(path.read_text())
+        modules = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("restore"):
+                modules |= {a.asname or a.name for a in node.names}
+                found += [
+                    f"{path.name}:{node.lineno} {a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+            elif isinstance(node, ast.Import):
+                modules |= {a.asname for a in node.names if a.name.startswith("restore")}
+        if path.parent.name == "tests":  # tests may patch a module's internals
+            continue
+        found += [
+            f"{path.name}:{node.lineno} {ast.unparse(node)}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+        ]
+    assert not found, found

@@ -11,7 +11,8 @@ from torch.distributions import Normal, kl_divergence
 
 from restore.models import RestorationVAE, gaussian_kl, reparameterize
 from restore.models.fill import harmonic_fill, pyramid_fill
-from restore.models.weights import export_weights, init_from, load_net
+from restore.models.heads import HEADS, has_head, require_head
+from restore.models.weights import export_weights, init_from, load_model, load_net
 
 
 def test_kl_matches_closed_form_of_torch_distributions():
@@ -160,6 +161,44 @@ def test_load_net_errors_name_the_file(tmp_path):
         load_net(bad)
     with pytest.raises(FileNotFoundError, match="no export"):
         load_net(tmp_path)
+
+
+def test_load_model_errors_are_one_line_naming_the_weights(tmp_path, monkeypatch):
+    net, source = load_model(model="gaussian")
+    assert source == "the shipped gaussian model" and net.config["hole_fill"] == "harmonic"
+    assert load_model(export_weights(net, tmp_path / "g.pt"))[1] == str(tmp_path / "g.pt")
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    for path, kind in ((tmp_path / "no.pt", FileNotFoundError), (tmp_path / "bad.pt", ValueError)):
+        with pytest.raises(kind) as err:
+            load_model(str(path))
+        assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="^no shipped model 'nope'; choose from photo, gaussian$"):
+        load_model(model="nope")
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("out of memory\nmore")
+
+    monkeypatch.setattr("restore.models.weights.load_net", fails)
+    with pytest.raises(ValueError, match="^the shipped photo model: out of memory more$"):
+        load_model()
+    with pytest.raises(ValueError, match="^m.pt: out of memory more$"):
+        load_model("m.pt")
+
+
+def test_the_table_of_optional_parts_agrees_with_the_network(tmp_path):
+    plain = RestorationVAE(**SMALL)
+    for key, part in HEADS.items():
+        net = RestorationVAE(**SMALL, **{part.flag: True})
+        assert has_head(net, key) and not has_head(plain, key)
+        assert net.config[part.flag] is True and part.flag not in plain.config
+        require_head(net, key)
+        with pytest.raises(ValueError) as err:
+            require_head(plain, key, "w.pt", "--option")
+        said = str(err.value)
+        assert said.startswith(f"w.pt has no {part.name} (it was trained without one), which ")
+        assert f"restore-train {part.setting}" in said and "\n" not in said
+        loaded = load_net(export_weights(net, tmp_path / f"{key}.pt"))
+        assert has_head(loaded, key)
 
 
 def test_bad_config_is_a_clear_error():

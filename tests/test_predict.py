@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +173,8 @@ def test_a_process_function_and_a_failing_write(weights):
 def test_the_module_loads_the_shipped_default_model():
     module = PredictionModule()
     assert module.net.damage_head is not None and module.net.scale_head is not None  # photo
+
+
+def test_bad_weights_are_one_line_naming_them(tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"^{re.escape(str(tmp_path / 'no.pt'))}: no such"):
+        PredictionModule(weights=str(tmp_path / "no.pt"))

@@ -43,11 +43,12 @@ def _noisy(clean: np.ndarray, sigma: float) -> np.ndarray:
 
 def test_shipped_models_are_small_and_named():
     from restore.models.weights import shipped_weights
-    from restore.weights import SHIPPED_MODELS
+    from restore.shipped import SHIPPED_MODELS, SHIPPED_NOISE, shipped_file
 
     assert set(SHIPPED_MODELS) == {"photo", "gaussian"}
     for name in SHIPPED_MODELS:
         assert shipped_weights(name).stat().st_size < 8e6
+    assert all(shipped_file(file).is_file() for file in SHIPPED_NOISE.values())
     with pytest.raises(ValueError, match="choose from photo, gaussian"):
         Restorer.from_pretrained("nope")
 

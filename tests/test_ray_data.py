@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from helpers import hole, photo
@@ -82,3 +84,9 @@ def test_an_image_that_fails_fails_alone_with_its_reason_in_the_error_column(wei
 
 def test_the_default_is_the_shipped_photo_model():
     assert RayRestorer().restorer.net.damage_head is not None
+
+
+def test_bad_weights_are_one_line_naming_them(tmp_path):
+    (tmp_path / "bad.pt").write_bytes(b"junk")
+    with pytest.raises(ValueError, match=f"^{re.escape(str(tmp_path / 'bad.pt'))}: not a restore"):
+        RayRestorer(weights=str(tmp_path / "bad.pt"))

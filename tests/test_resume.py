@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from restore.models.weights import load_net
-from restore.train import OverrideError, resume_overrides
+from restore.training.config import OverrideError, resume_overrides
 
 
 def _run_folder(tmp_path: Path, checkpoint: bool = True) -> Path:

@@ -11,8 +11,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import CONF
-from hydra import compose, initialize_config_dir
 
 from restore import Restorer
 from restore.corruption.fitted import FittedNoise, NoiseFit
@@ -20,6 +18,7 @@ from restore.data import synthetic_image
 from restore.metrics import psnr
 from restore.models.weights import load_net
 from restore.train import train
+from restore.training.config import compose_config
 
 pytestmark = pytest.mark.slow
 
@@ -70,17 +69,15 @@ def _noisy(index: int) -> np.ndarray:
 
 def _run(tmp_path: Path, experiment: str, photos: Path, *extra: str) -> Path:
     run = tmp_path / "run"
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[
-                f"experiment={experiment}",
-                f"data.root={photos}",
-                f"paths.output_dir={run}",
-                *TINY,
-                *extra,
-            ],
-        )
+    cfg = compose_config(
+        [
+            f"experiment={experiment}",
+            f"data.root={photos}",
+            f"paths.output_dir={run}",
+            *TINY,
+            *extra,
+        ]
+    )
     train(cfg)
     return run
 

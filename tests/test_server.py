@@ -273,8 +273,17 @@ def test_command_line_defaults_and_usage_errors(capsys, tmp_path):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 2 and words in capsys.readouterr().err
-    assert main(["--weights", str(tmp_path / "missing.pt")]) == 1
-    assert "cannot load the model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [None, b"junk"], ids=["missing", "corrupt"])
+def test_bad_weights_are_one_line_naming_them(capsys, tmp_path, content):
+    path = tmp_path / "model.pt"
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["--weights", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"restore-ui: error: cannot load the model: {path}: ")
+    assert err.count("\n") == 1, err
 
 
 @pytest.mark.parametrize(("kind", "media_type"), [("TIFF", "image/tiff"), ("WEBP", "image/webp")])

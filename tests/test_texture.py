@@ -311,7 +311,7 @@ def test_restore_bench_inpaint_stopped_part_way_keeps_what_it_did(weights, tmp_p
             raise KeyboardInterrupt
         return cv2.inpaint(image, holes.astype(np.uint8) * 255, 5, flag)
 
-    monkeypatch.setattr(bench, "_opencv_inpaint", telea_then_ctrl_c)
+    monkeypatch.setattr(bench, "opencv_inpaint", telea_then_ctrl_c)
     folder = tmp_path / "clean"
     folder.mkdir()
     Image.fromarray(textured_photo()).save(folder / "a.png")

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONF
-from hydra import compose, initialize_config_dir
 
 from restore.corruption import GaussianNoise, corrupt
 from restore.data import synthetic_image
 from restore.models import RestorationVAE
 from restore.models.weights import init_from, load_net
 from restore.train import train
+from restore.training.config import compose_config
 
 pytestmark = pytest.mark.slow
 
@@ -26,11 +25,6 @@ pytestmark = pytest.mark.slow
 def _read_metrics(run: Path) -> list[dict[str, str]]:
     with open(run / "csv" / "metrics.csv") as f:
         return list(csv.DictReader(f))
-
-
-def _config(*overrides: str):
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        return compose("train", overrides=list(overrides))
 
 
 def _column(rows, key):
@@ -58,16 +52,19 @@ def smoke_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("smoke")
     pairs = tmp_path_factory.mktemp("pairs") / "real"
     _write_pairs(pairs)
-    cfg = _config(
-        "experiment=smoke",
-        f"paths.output_dir={run}",
-        "+trainer.enable_progress_bar=false",
-        f"data.real_val={{pairs: {{root: '{pairs}', noisy_suffix: _real, clean_suffix: _mean}}}}",
-        # the same pairs in training too (a test of the mechanics, not a split)
-        f"data.real_train={{pairs: {{root: '{pairs}', noisy_suffix: _real, clean_suffix: _mean}}}}",
-        "data.real_batch_size=2",
-        "model.net.noise_estimator=true",
-        "model.group_lr={noise_estimator: 3.0e-3}",
+    spec = f"{{root: '{pairs}', noisy_suffix: _real, clean_suffix: _mean}}"
+    cfg = compose_config(
+        [
+            "experiment=smoke",
+            f"paths.output_dir={run}",
+            "+trainer.enable_progress_bar=false",
+            f"data.real_val={{pairs: {spec}}}",
+            # the same pairs in training too (a test of the mechanics, not a split)
+            f"data.real_train={{pairs: {spec}}}",
+            "data.real_batch_size=2",
+            "model.net.noise_estimator=true",
+            "model.group_lr={noise_estimator: 3.0e-3}",
+        ]
     )
     trainer, module = train(cfg)
     return run, trainer, module
@@ -99,17 +96,19 @@ def test_smoke_run_folder_has_config_checkpoints_export_and_grids(smoke_run):
 def test_one_validation_run_has_one_step_number_in_metrics_grids_and_checkpoint(tmp_path, capsys):
     """Steps taken: 4 steps with validation every 2 give validation rows, grids and the best
     checkpoint at steps 2 and 4; the progress bar counts the same steps."""
-    cfg = _config(
-        "experiment=smoke",
-        f"paths.output_dir={tmp_path}",
-        "trainer.max_steps=4",
-        "trainer.val_check_interval=2",
-        "data.num_train=16",
-        "data.num_val=2",
-        "data.image_size=64",
-        "data.patch_size=32",
-        "data.val_patch_size=64",
-        "data.batch_size=4",
+    cfg = compose_config(
+        [
+            "experiment=smoke",
+            f"paths.output_dir={tmp_path}",
+            "trainer.max_steps=4",
+            "trainer.val_check_interval=2",
+            "data.num_train=16",
+            "data.num_val=2",
+            "data.image_size=64",
+            "data.patch_size=32",
+            "data.val_patch_size=64",
+            "data.batch_size=4",
+        ]
     )
     train(cfg)
     rows = [r for r in _read_metrics(tmp_path) if r.get("val/psnr")]

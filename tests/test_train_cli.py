@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from restore.train import OverrideError, check_overrides, main, remove_unused_run_folder
+from restore.train import main, remove_unused_run_folder
 from restore.training.callbacks import progress_text
+from restore.training.config import OverrideError, check_overrides
 
 
 def _main(monkeypatch, capsys, *args) -> tuple[int, str, str]:

@@ -308,7 +308,7 @@ class _BoxDenoiser:
 
 def test_fitted_calibration_covers_90_percent_at_each_noise_level(tmp_path, monkeypatch):
     from restore.training import calibration
-    from restore.training.calibration import _noisy, fit_calibration
+    from restore.training.calibration import fit_calibration, white_noisy
 
     monkeypatch.setattr(calibration, "GRADIENT_SCALES", (0.0,))  # the noise exponent's own work
     files = []
@@ -321,16 +321,16 @@ def test_fitted_calibration_covers_90_percent_at_each_noise_level(tmp_path, monk
     exponent = fitted.noise_exponent
     assert 0.2 <= exponent <= 0.8  # between white noise (1) and camera noise (the blur keeps it)
     clean = torch.full((1, 3, 48, 64), 120 / 255)
-    real = {"cam": [(_noisy(clean, 30, 7), clean)]}
+    real = {"cam": [(white_noisy(clean, 30, 7), clean)]}
     assert fit_calibration(model, files, pairs=real)[1] == count + 48 * 64 * 3
     clean = torch.full((1, 3, 48, 64), 100 / 255)
     misses = []
     for exponent_used in (0.0, exponent):
         model.calibration = dataclasses.replace(fitted, noise_exponent=exponent_used)
-        coverage = [
-            float(interval_coverage(*model.restore_with_uncertainty(_noisy(clean, s, 0)), clean)[0])
-            for s in (5, 50)
-        ]
+        coverage = []
+        for s in (5, 50):
+            restored, std = model.restore_with_uncertainty(white_noisy(clean, s, 0))
+            coverage.append(float(interval_coverage(restored, std, clean)[0]))
         misses.append(max(abs(c - 0.9) for c in coverage))
     assert misses[1] < 0.5 * misses[0], misses  # the fitted exponent evens out the levels
 
@@ -403,7 +403,7 @@ def test_fitted_gradient_term_covers_the_errors_edges_bring(tmp_path, monkeypatc
     """The box blur smears the stripes' edges whatever the noise: an error the level cannot
     explain, which the gradient term carries, so each level's coverage comes nearer 0.9."""
     from restore.training import calibration
-    from restore.training.calibration import _noisy, fit_calibration
+    from restore.training.calibration import fit_calibration, white_noisy
 
     files = []
     for i in range(2):
@@ -418,9 +418,9 @@ def test_fitted_gradient_term_covers_the_errors_edges_bring(tmp_path, monkeypatc
     misses = []
     for fitted in (level_only, with_gradient):
         model.calibration = fitted
-        coverage = [
-            float(interval_coverage(*model.restore_with_uncertainty(_noisy(clean, s, 0)), clean)[0])
-            for s in (5, 15, 25, 50)
-        ]
+        coverage = []
+        for s in (5, 15, 25, 50):
+            restored, std = model.restore_with_uncertainty(white_noisy(clean, s, 0))
+            coverage.append(float(interval_coverage(restored, std, clean)[0]))
         misses.append(max(abs(c - 0.9) for c in coverage))
     assert misses[1] < 0.02 < misses[0], misses

@@ -34,7 +34,7 @@ The protocol is in :mod:`restore.bench.protocol` and in each results.md.
 def model_parser(prog: str, description: str, max_images_help: str) -> argparse.ArgumentParser:
     """The options every model benchmark shares: --weights, --model, --images, --max-images,
     --out (default ``runs/benchmark/<subcommand>``)."""
-    from restore.weights import add_model_options
+    from restore.shipped import add_model_options
 
     parser = argparse.ArgumentParser(
         prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -55,33 +55,33 @@ def model_parser(prog: str, description: str, max_images_help: str) -> argparse.
 def load_restorer(
     args: argparse.Namespace,
     head: str | None = None,
-    name: str = "",
     device: str = "cpu",
     precision: str = "fp32",
     tile: int | None = None,
 ):
     """The one loader of every benchmark: ``(Restorer, description)`` of ``--weights`` or the
     shipped ``--model`` (the description names the file and its sha256), or None after printing
-    why it cannot load or lacks the ``head`` attribute (e.g. ``damage_head``; ``name``: the head
-    in words)."""
+    why it cannot load or lacks the optional part ``head`` (a key of
+    :data:`restore.models.heads.HEADS`, e.g. ``"damage"``)."""
     import hashlib
 
     from restore import Restorer
-    from restore.models.weights import load_net, shipped_weights
-    from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
+    from restore.models.heads import HEADS, has_head
+    from restore.models.weights import load_model, shipped_weights
+    from restore.shipped import DEFAULT_MODEL, SHIPPED_MODELS
 
-    model = args.model or DEFAULT_MODEL
     try:
-        net = load_net(args.weights, model=model).float()
-    except (FileNotFoundError, ValueError) as err:
+        net = load_model(args.weights, args.model)[0].float()
+    except (OSError, ValueError) as err:
         print(f"error: cannot load weights: {err}", file=sys.stderr)
         return None
-    if head is not None and getattr(net, head) is None:
-        print(f"error: these weights have no {name}", file=sys.stderr)
+    if head is not None and not has_head(net, head):
+        print(f"error: these weights have no {HEADS[head].name}", file=sys.stderr)
         return None
     kwargs = {} if tile is None else {"tile": tile}
     restorer = Restorer(net, device=device, precision=precision, **kwargs)
     if args.weights is None:
+        model = args.model or DEFAULT_MODEL
         digest = hashlib.sha256(shipped_weights(model).read_bytes()).hexdigest()[:12]
         return restorer, f"shipped model `{model}` ({SHIPPED_MODELS[model]}, sha256 {digest})"
     path = Path(args.weights)

@@ -43,7 +43,7 @@ import torch
 
 from restore.bench.common import load_restorer, model_parser
 from restore.bench.protocol import data_dir, load_images, psnr
-from restore.bench.reports import SummaryTable
+from restore.bench.reports import SummaryTable, markdown_table
 from restore.metrics import damage_auroc, damage_average_precision
 
 KINDS = ("scratches", "dust", "hairs", "creases", "blotches", "text")
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if set(kinds) - set(allowed):
         parser.error(f"--kinds for the {args.generator} generator: {', '.join(allowed)}")
 
-    loaded = load_restorer(args, "damage_head", "damage head")
+    loaded = load_restorer(args, "damage")
     if loaded is None:
         return 2
     try:
@@ -174,18 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" {fp['filled_worst']:.4f})",
     ]
     if rows:
-        lines += [
-            "",
-            "| damage | images | damaged share | AP (random = share) | AUROC | precision "
-            "| recall | " + " | ".join(f"PSNR {name}" for name in REPAIRS) + " |",
-            "|---" * (7 + len(REPAIRS)) + "|",
-        ]
-        lines += [
-            f"| {r['kind']} | {r['images']} | {r['share']:.4f} | {r['ap']:.3f} | "
-            f"{r['auroc']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
-            + " | ".join(f"{r[name]:.2f}" for name in REPAIRS)
-            + " |"
+        head = ["damage", "images", "damaged share", "AP (random = share)", "AUROC"]
+        head += ["precision", "recall", *(f"PSNR {name}" for name in REPAIRS)]
+        cells = [
+            [r["kind"], r["images"], f"{r['share']:.4f}"]
+            + [f"{r[k]:.3f}" for k in ("ap", "auroc", "precision", "recall")]
+            + [f"{r[name]:.2f}" for name in REPAIRS]
             for r in rows
         ]
+        lines += ["", markdown_table(head, cells)]
     table.finish(lines)
     return 0

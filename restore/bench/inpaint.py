@@ -53,9 +53,16 @@ import numpy as np
 import torch
 
 from restore.bench.common import load_restorer, model_parser
-from restore.bench.peers import _opencv_inpaint
-from restore.bench.protocol import Sample, _tensor, data_dir, load_images
-from restore.bench.reports import SummaryTable, _csv_value, _panel, _save_rgb, _strip
+from restore.bench.peers import opencv_inpaint
+from restore.bench.protocol import Sample, data_dir, float64_batch, load_images
+from restore.bench.reports import (
+    SummaryTable,
+    crop_panel,
+    csv_value,
+    markdown_table,
+    panel_strip,
+    save_rgb,
+)
 from restore.metrics import fine_detail, patch_swd, psnr, ssim
 
 BINS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)  # edges of the hole-area bins
@@ -134,8 +141,8 @@ def methods(restorer, peers: Sequence[str]) -> dict[str, Callable[[np.ndarray, n
     table = {
         "restore": lambda x, m: restorer.inpaint(x, m),
         "restore-smooth": lambda x, m: smooth.inpaint(x, m),
-        "opencv-telea": lambda x, m: _opencv_inpaint(x, m, cv2.INPAINT_TELEA),
-        "opencv-ns": lambda x, m: _opencv_inpaint(x, m, cv2.INPAINT_NS),
+        "opencv-telea": lambda x, m: opencv_inpaint(x, m, cv2.INPAINT_TELEA),
+        "opencv-ns": lambda x, m: opencv_inpaint(x, m, cv2.INPAINT_NS),
         "fsr": _fsr,
         "patchmatch": _patchmatch,
     }
@@ -144,7 +151,7 @@ def methods(restorer, peers: Sequence[str]) -> dict[str, Callable[[np.ndarray, n
 
 def scores(fill: np.ndarray, clean: np.ndarray, holes: np.ndarray) -> dict[str, float]:
     """The protocol's measures of one fill (uint8 ``(H, W, 3)``) inside ``holes``."""
-    out, truth = _tensor(fill), _tensor(clean)
+    out, truth = float64_batch(fill), float64_batch(clean)
     mask = torch.from_numpy(holes)[None, None]
     return dict(
         psnr=float(psnr(out, truth, 255.0, mask)[0]),
@@ -220,6 +227,25 @@ def summarise(records: Sequence[dict]) -> list[dict]:
     ]
 
 
+def _bin_cells(rows: Sequence[dict], names: Sequence[str]) -> list[list[str]]:
+    """One table row per hole-area bin: the bin, then ``PSNR / SSIM / detail / SWD / s per MP``
+    of each method in ``names`` (``-``: not run)."""
+    table = []
+    for bin_ in dict.fromkeys(r["bin"] for r in rows):
+        cells = {r["method"]: r for r in rows if r["bin"] == bin_}
+        table.append(
+            [bin_]
+            + [
+                f"{c['psnr']:.2f} / {c['ssim']:.3f} / {c['detail']:.2f} / {c['swd']:.2f} / "
+                f"{c['s_per_mp']:.2f}"
+                if c
+                else "-"
+                for c in (cells.get(n) for n in names)
+            ]
+        )
+    return table
+
+
 def write_crops(examples: dict, names: Sequence[str], path, size: int = 160) -> None:
     """Rows of ``input | each method | truth`` crops, one row per example image, each crop the
     ``size`` x ``size`` window whose hole share is nearest 40 %."""
@@ -236,9 +262,9 @@ def write_crops(examples: dict, names: Sequence[str], path, size: int = 160) -> 
         y, x = min(windows, key=lambda p: abs(holes[p[0] : p[0] + c, p[1] : p[1] + c].mean() - 0.4))
         box = (y, x, c)
         order = [("input", "input"), *((n, LABELS[n]) for n in names), ("truth", "truth")]
-        rows.append(_strip([_panel(ex[k], label, box) for k, label in order]))
+        rows.append(panel_strip([crop_panel(ex[k], label, box) for k, label in order]))
     gap = np.full((6, rows[0].shape[1], 3), 255, np.uint8)
-    _save_rgb(np.concatenate([p for r in rows for p in (r, gap)][:-1], 0), path)
+    save_rgb(np.concatenate([p for r in rows for p in (r, gap)][:-1], 0), path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -294,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         writer.writeheader()
 
         def sink(record: dict) -> None:
-            writer.writerow({k: _csv_value(record[k]) for k in COLUMNS})
+            writer.writerow({k: csv_value(record[k]) for k in COLUMNS})
             f.flush()
 
         try:
@@ -320,22 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Per hole-area bin: hole PSNR (dB) / hole SSIM / fine-detail ratio (1 = as the real "
         "photo) / patch SWD (lower = closer texture) / s per MP (median).",
         "",
-        "| hole area | " + " | ".join(LABELS[n] for n in names) + " |",
-        "|---" * (len(names) + 1) + "|",
+        markdown_table(["hole area", *(LABELS[n] for n in names)], _bin_cells(rows, names)),
     ]
-    for bin_ in dict.fromkeys(r["bin"] for r in rows):
-        cells = {r["method"]: r for r in rows if r["bin"] == bin_}
-        lines.append(
-            f"| {bin_} | "
-            + " | ".join(
-                f"{c['psnr']:.2f} / {c['ssim']:.3f} / {c['detail']:.2f} / {c['swd']:.2f} / "
-                f"{c['s_per_mp']:.2f}"
-                if c
-                else "-"
-                for c in (cells.get(n) for n in names)
-            )
-            + " |"
-        )
     if stopped:
         notes.append("Interrupted: the tables hold the fills that were done.")
     lines += ["", *notes, "", "Crops: `crops_inpaint.png`." if complete else ""]

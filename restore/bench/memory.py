@@ -17,8 +17,9 @@ def _maxrss_mib() -> float:
     return rss / 2**20 if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB on Linux
 
 
-def _proc_status_mib(key: str) -> float | None:
-    """``VmRSS`` / ``VmHWM`` of this process from /proc (Linux), or None."""
+def proc_status_mib(key: str) -> float | None:
+    """A memory field of this process's ``/proc/self/status`` (Linux) in MiB: ``key``
+    ``VmRSS`` (resident now) or ``VmHWM`` (peak resident); None where it cannot be read."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
@@ -36,7 +37,7 @@ def _reset_peak() -> bool:
             f.write("5")
     except OSError:
         return False
-    return _proc_status_mib("VmHWM") is not None
+    return proc_status_mib("VmHWM") is not None
 
 
 @dataclass
@@ -68,7 +69,7 @@ class Memory:
 
 def _current_rss_mib() -> float | None:
     """This process's resident memory now: ``/proc`` on Linux, ``ps`` elsewhere (macOS), or None."""
-    now = _proc_status_mib("VmRSS")
+    now = proc_status_mib("VmRSS")
     if now is not None:
         return now
     try:
@@ -90,7 +91,7 @@ def measure_memory(call: Callable[..., Any], *args: Any) -> Memory:
     now = _current_rss_mib()
     if now is not None and _reset_peak():
         call(*args)
-        return Memory(max(0.0, _proc_status_mib("VmHWM") - now), False)
+        return Memory(max(0.0, proc_status_mib("VmHWM") - now), False)
     peak_before = _maxrss_mib()
     call(*args)
     peak_after = _maxrss_mib()
@@ -103,7 +104,7 @@ def measure_memory(call: Callable[..., Any], *args: Any) -> Memory:
 
 def memory_method() -> str:
     """How :func:`measure_memory` works on this machine (for the report)."""
-    if _proc_status_mib("VmRSS") is not None and _reset_peak():
+    if proc_status_mib("VmRSS") is not None and _reset_peak():
         return (
             "peak RSS of the call (`VmHWM`, reset through `/proc/self/clear_refs` just before it) "
             "minus the RSS before it: exact, page granularity"

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-from restore.bench.protocol import RealPair, Sample, _as255, noisy_pair, psnr
+from restore.bench.protocol import RealPair, Sample, as_255, noisy_pair, psnr
 
 DENOISE_PEERS = ("opencv-nlm", "skimage-nlm", "bm3d", "restore-x8")
 INPAINT_PEERS = ("opencv-telea", "opencv-ns", "push-pull", "harmonic", "restore-x8")
@@ -142,7 +142,10 @@ def _opencv_nlm(x: np.ndarray, h: float) -> np.ndarray:
     return cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
 
 
-def _opencv_inpaint(image: np.ndarray, mask: np.ndarray, flag: int) -> np.ndarray:
+def opencv_inpaint(image: np.ndarray, mask: np.ndarray, flag: int) -> np.ndarray:
+    """OpenCV ``cv2.inpaint`` (radius :data:`INPAINT_RADIUS`) of a uint8 ``(H, W, C)`` image
+    (C = 1 or 3) inside the bool ``(H, W)`` ``mask`` (True = hole); ``flag``:
+    ``cv2.INPAINT_TELEA`` or ``cv2.INPAINT_NS``. Returns uint8 shaped as ``image``."""
     src = image[..., 0] if image.shape[2] == 1 else image
     out = cv2.inpaint(src, mask.astype(np.uint8) * 255, INPAINT_RADIUS, flag)
     return out.reshape(image.shape)
@@ -178,7 +181,7 @@ def tune_opencv_h(
             _, noisy_u8 = noisy_pair(sample, index, sigma, seed)
             for f in factors:
                 out = _opencv_nlm(noisy_u8, f * sigma)
-                scores[f].append(psnr(_as255(out, sample.clean.shape), sample.clean))
+                scores[f].append(psnr(as_255(out, sample.clean.shape), sample.clean))
         factor = max(factors, key=lambda f: np.mean(scores[f]))
         best[sigma] = factor * sigma
     return best
@@ -229,7 +232,7 @@ def real_denoisers(
 def tune_real_opencv_h(pairs: Sequence[RealPair], grid: Sequence[float] = REAL_OPENCV_H) -> float:
     """The OpenCV NLM ``h`` of ``grid`` with the best mean PSNR over ``pairs``."""
     scores = {
-        h: np.mean([psnr(_as255(_opencv_nlm(p.noisy, h), p.clean.shape), p.clean) for p in pairs])
+        h: np.mean([psnr(as_255(_opencv_nlm(p.noisy, h), p.clean.shape), p.clean) for p in pairs])
         for h in grid
     }
     return float(max(grid, key=lambda h: scores[h]))
@@ -242,8 +245,8 @@ def inpainters(
 
     ensemble = _self_ensemble(restorer)
     table = {
-        "opencv-telea": lambda x, m: _opencv_inpaint(x, m, cv2.INPAINT_TELEA),
-        "opencv-ns": lambda x, m: _opencv_inpaint(x, m, cv2.INPAINT_NS),
+        "opencv-telea": lambda x, m: opencv_inpaint(x, m, cv2.INPAINT_TELEA),
+        "opencv-ns": lambda x, m: opencv_inpaint(x, m, cv2.INPAINT_NS),
         "push-pull": _classical_fill(pyramid_fill),
         "harmonic": _classical_fill(harmonic_fill),
         "restore": lambda x, m: restorer.inpaint(x, m),

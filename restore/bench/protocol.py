@@ -198,9 +198,10 @@ def hole_mask(sample: Sample, index: int, preset: str, seed: int) -> np.ndarray:
 # metrics
 
 
-def _as255(image: np.ndarray, shape: tuple[int, ...], clip: bool = True) -> np.ndarray:
-    """``image`` (uint8, or float on the 0-1 scale) as float64 on the 0-255 scale, shaped
-    ``shape``."""
+def as_255(image: np.ndarray, shape: tuple[int, ...], clip: bool = True) -> np.ndarray:
+    """``image`` (uint8, or float on the 0-1 scale) as float64 on the 0-255 scale, reshaped to
+    ``shape`` (e.g. the clean image's ``(H, W, C)``) and clipped to [0, 255] unless ``clip`` is
+    False: how every method's output is scored."""
     out = image.astype(np.float64) if image.dtype == np.uint8 else image.astype(np.float64) * 255.0
     out = out.reshape(shape)
     return np.clip(out, 0.0, 255.0) if clip else out
@@ -215,7 +216,9 @@ def rgb_tensor(image: np.ndarray) -> torch.Tensor:
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
-def _tensor(image: np.ndarray) -> torch.Tensor:
+def float64_batch(image: np.ndarray) -> torch.Tensor:
+    """``(1, C, H, W)`` float64 of an ``(H, W[, C])`` image, values as they are (no rescaling):
+    what the protocol's metrics take."""
     hwc = image if image.ndim == 3 else image[:, :, None]
     return torch.from_numpy(np.ascontiguousarray(hwc, dtype=np.float64)).permute(2, 0, 1)[None]
 
@@ -223,10 +226,12 @@ def _tensor(image: np.ndarray) -> torch.Tensor:
 def psnr(result: np.ndarray, clean: np.ndarray, mask: np.ndarray | None = None) -> float:
     """PSNR in dB on the 0-255 scale (both 0-255); only inside ``mask`` (H, W) if given."""
     holes = None if mask is None else torch.from_numpy(np.asarray(mask))[None, None]
-    return float(metrics.psnr(_tensor(result), _tensor(clean), 255.0, holes)[0])
+    return float(metrics.psnr(float64_batch(result), float64_batch(clean), 255.0, holes)[0])
 
 
 def ssim(result: np.ndarray, clean: np.ndarray) -> float:
     """Mean SSIM (see ``SSIM_NAME``) of two (H, W, C) images on the 0-255 scale."""
     with torch.no_grad():
-        return float(metrics.ssim(_tensor(result), _tensor(clean), 255.0, padding="valid")[0])
+        return float(
+            metrics.ssim(float64_batch(result), float64_batch(clean), 255.0, padding="valid")[0]
+        )

@@ -26,7 +26,7 @@ from restore.bench.protocol import (
 )
 from restore.bench.reports import PerImageLog, write_outputs
 from restore.bench.runner import Results, run_benchmark
-from restore.weights import add_model_options
+from restore.shipped import add_model_options
 
 
 def _versions() -> str:

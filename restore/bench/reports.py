@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import torch
 
 from restore.bench.memory import memory_method
 from restore.bench.peers import FLOAT_INPUT, INPAINT_LABELS, INPAINT_RADIUS, LABELS, REAL_OPENCV_H
-from restore.bench.protocol import REAL_SETS, SSIM_NAME, _as255
+from restore.bench.protocol import REAL_SETS, SSIM_NAME, as_255
 from restore.bench.runner import Results
 
 SUMMARY_COLUMNS = [
@@ -88,7 +88,8 @@ def _fmt(value: float, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
-def _csv_value(value: Any) -> Any:
+def csv_value(value: Any) -> Any:
+    """A CSV cell: a float as 6 significant digits (NaN: empty), anything else as it is."""
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.6g}"
     return value
@@ -111,7 +112,7 @@ class PerImageLog:
 
     def write(self, record: dict) -> None:
         row = {**record, "psnr_db": record["psnr"], "hole_psnr_db": record["hole_psnr"]}
-        self.writer.writerow({c: _csv_value(row.get(c, "")) for c in PER_IMAGE_COLUMNS})
+        self.writer.writerow({c: csv_value(row.get(c, "")) for c in PER_IMAGE_COLUMNS})
         self.file.flush()
 
     def __enter__(self) -> PerImageLog:
@@ -149,7 +150,7 @@ def write_csv(rows: list[dict], path: Path, columns: list[str]) -> None:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow({c: _csv_value(row.get(c, "")) for c in columns})
+            writer.writerow({c: csv_value(row.get(c, "")) for c in columns})
 
 
 def _s_per_mp(records: list[dict]) -> float:
@@ -159,134 +160,191 @@ def _s_per_mp(records: list[dict]) -> float:
     return sum(r["seconds"] for r in timed) / sum(r["megapixels"] for r in timed)
 
 
-def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
-    info = res.info
-    lines = ["# restore benchmark", ""]
-    lines.append(
-        (
-            f"Images: `{info.get('images', '?')}` ({info.get('count', '?')} images"
-            f"{', of ' + str(info['available']) if info.get('available') else ''}); "
-            if info.get("count")
-            else ""
-        )
-        + f"seed {info.get('seed', '?')}; weights: {info.get('weights', '?')}; "
+def markdown_row(cells: Iterable[Any]) -> str:
+    """One Markdown table line, ``| a | b |``, of ``cells`` as text (a ``|`` in one escaped)."""
+    return "| " + " | ".join(str(c).replace("|", r"\|") for c in cells) + " |"
+
+
+_ALIGN = {"l": ":---", "c": ":---:", "r": "---:"}
+
+
+def markdown_table(
+    header: Sequence[Any], rows: Iterable[Sequence[Any]], align: str | None = None
+) -> str:
+    """The one writer of the benchmarks' Markdown tables: the header line, its rule and one line
+    per row (:func:`markdown_row`), joined by newlines, with none at the end.
+
+    Args:
+        header: the column names.
+        rows: the rows, each with one cell per column (any value: written as text).
+        align: ``l``, ``c`` or ``r`` per column (left, centred, right); None: none given.
+
+    Raises:
+        ValueError: a row, or ``align``, does not have one entry per column.
+    """
+    if align is not None and (len(align) != len(header) or not set(align) <= set(_ALIGN)):
+        raise ValueError(f"align {align!r}: one of l, c, r for each of the {len(header)} columns")
+    rule = ["---"] * len(header) if align is None else [_ALIGN[a] for a in align]
+    lines = [markdown_row(header), "|" + "".join(f"{r}|" for r in rule)]
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"a row of {len(row)} cells in a table of {len(header)} columns")
+        lines.append(markdown_row(row))
+    return "\n".join(lines)
+
+
+def _methods(rows: list[dict], task: str) -> list[str]:
+    """The methods of ``task``'s summary rows, in first-seen order."""
+    return list(dict.fromkeys(r["method"] for r in rows if r["task"] == task))
+
+
+def _by_key(rows: list[dict]) -> dict[tuple, dict]:
+    """The summary rows by (task, protocol, setting, method)."""
+    return {(r["task"], r["protocol"], r["setting"], r["method"]): r for r in rows}
+
+
+def _memory_text(res: Results, task: str, method: str) -> str:
+    """The first-call memory cell of ``method`` on ``task`` (``-``: not measured)."""
+    memory = res.memory.get((task, method))
+    return memory.text() if memory is not None else "-"
+
+
+def _header_section(info: dict) -> list[str]:
+    """The title and the run's settings (images, seed, weights, machine, versions)."""
+    images = (
+        f"Images: `{info.get('images', '?')}` ({info.get('count', '?')} images"
+        f"{', of ' + str(info['available']) if info.get('available') else ''}); "
+        if info.get("count")
+        else ""
+    )
+    return [
+        "# restore benchmark",
+        "",
+        images + f"seed {info.get('seed', '?')}; weights: {info.get('weights', '?')}; "
         f"date {info.get('date', '?')}; device {info.get('device', '?')}, precision "
         f"{info.get('precision', '?')}; torch threads {torch.get_num_threads()}, OpenCV threads "
-        f"{cv2.getNumThreads()}; {info.get('versions', '')}"
-    )
-    lines.append("")
-    by = {(r["task"], r["protocol"], r["setting"], r["method"]): r for r in rows}
-    mem_text = {k: m.text() for k, m in res.memory.items()}
+        f"{cv2.getNumThreads()}; {info.get('versions', '')}",
+        "",
+    ]
 
-    if res.sigmas:
-        methods = list(dict.fromkeys(r["method"] for r in rows if r["task"] == "denoise"))
-        lines += ["## Denoising (additive white Gaussian noise)", ""]
-        head = ["method", "float-protocol input"]
+
+def _denoise_section(res: Results, rows: list[dict]) -> list[str]:
+    """PSNR and SSIM per sigma and protocol, s/MP and first-call memory, per denoiser."""
+    head = ["method", "float-protocol input"]
+    for s in res.sigmas:
+        for proto in ("float", "uint8"):
+            head += [f"σ{s:g} {proto} PSNR", f"σ{s:g} {proto} SSIM"]
+    head += ["s/MP", "first-call MiB"]
+    table = []
+    by = _by_key(rows)
+    for m in _methods(rows, "denoise"):
+        cells = [LABELS.get(m, m), FLOAT_INPUT.get(m, "")]
         for s in res.sigmas:
             for proto in ("float", "uint8"):
-                head += [f"σ{s:g} {proto} PSNR", f"σ{s:g} {proto} SSIM"]
-        head += ["s/MP", "first-call MiB"]
-        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for m in methods:
-            cells = [LABELS.get(m, m), FLOAT_INPUT.get(m, "")]
-            for s in res.sigmas:
-                for proto in ("float", "uint8"):
-                    r = by.get(("denoise", proto, f"{s:g}", m))
-                    cells += [_fmt(r["psnr_db"], 2), _fmt(r["ssim"], 4)] if r else ["-", "-"]
-            recs = [r for r in res.records if r["task"] == "denoise" and r["method"] == m]
-            cells += [_fmt(_s_per_mp(recs), 2), mem_text.get(("denoise", m), "-")]
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
-        if res.opencv_h:
-            hs = ", ".join(f"σ{s:g}: h={h:g}" for s, h in res.opencv_h.items())
-            lines.append(
-                f"OpenCV `fastNlMeansDenoisingColored` (template 7, search 21, h = hColor): {hs}"
-                f" ({res.info.get('opencv_h_rule', '')})."
-            )
-            lines.append("")
-
-    if res.presets:
-        methods = list(dict.fromkeys(r["method"] for r in rows if r["task"] == "inpaint"))
-        lines += ["## Inpainting (LaMa irregular masks)", ""]
-        head = ["method"]
-        for p in res.presets:
-            head += [f"{p} PSNR", f"{p} hole PSNR", f"{p} SSIM", f"{p} s/MP"]
-        head += ["first-call MiB"]
-        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for m in methods:
-            cells = [INPAINT_LABELS.get(m, LABELS.get(m, m))]
-            for p in res.presets:
-                r = by.get(("inpaint", "holes=0", p, m))
-                cells += (
-                    [
-                        _fmt(r["psnr_db"], 2),
-                        _fmt(r["hole_psnr_db"], 2),
-                        _fmt(r["ssim"], 4),
-                        _fmt(r["seconds_per_mp"], 2),
-                    ]
-                    if r
-                    else ["-"] * 4
-                )
-            cells.append(mem_text.get(("inpaint", m), "-"))
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
-        cover = {
-            p: _mean(
-                [
-                    r["hole_share"]
-                    for r in res.records
-                    if r["task"] == "inpaint" and r["setting"] == p and r["method"] == "masked"
-                ]
-            )
-            for p in res.presets
-        }
-        if any(not math.isnan(c) for c in cover.values()):
-            lines += [
-                "Mean hole share: " + ", ".join(f"{p} {100 * c:.1f}%" for p, c in cover.items()),
-                "",
-            ]
-
-    if res.real_sets:
-        methods = list(dict.fromkeys(r["method"] for r in rows if r["task"] == "real"))
-        lines += ["## Real camera noise (noisy/clean pairs)", ""]
-        head = ["method"]
-        for name in res.real_sets:
-            role = f" ({REAL_SETS[name].role})" if name in REAL_SETS else ""
-            head += [f"{name}{role} PSNR", f"{name} SSIM"]
-        head += ["s/MP"]
-        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for m in methods:
-            cells = [LABELS.get(m, m)]
-            for name in res.real_sets:
-                r = by.get(("real", "uint8", name, m))
+                r = by.get(("denoise", proto, f"{s:g}", m))
                 cells += [_fmt(r["psnr_db"], 2), _fmt(r["ssim"], 4)] if r else ["-", "-"]
-            recs = [r for r in res.records if r["task"] == "real" and r["method"] == m]
-            cells.append(_fmt(_s_per_mp(recs), 2))
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
-        counts = {
-            name: len(
-                {r["image"] for r in res.records if r["task"] == "real" and r["setting"] == name}
-            )
-            for name in res.real_sets
-        }
-        lines.append(
-            "Pairs: "
-            + ", ".join(f"{n} {c}" for n, c in counts.items())
-            + ". "
-            + (
-                "OpenCV h tuned per set over "
-                + f"{list(REAL_OPENCV_H)}: "
-                + ", ".join(f"{n} h={h:g}" for n, h in res.real_opencv_h.items())
-                + "."
-                if res.real_opencv_h
-                else ""
-            )
-        )
-        lines.append("")
+        recs = [r for r in res.records if r["task"] == "denoise" and r["method"] == m]
+        cells += [_fmt(_s_per_mp(recs), 2), _memory_text(res, "denoise", m)]
+        table.append(cells)
+    lines = ["## Denoising (additive white Gaussian noise)", "", markdown_table(head, table), ""]
+    if res.opencv_h:
+        hs = ", ".join(f"σ{s:g}: h={h:g}" for s, h in res.opencv_h.items())
+        lines += [
+            f"OpenCV `fastNlMeansDenoisingColored` (template 7, search 21, h = hColor): {hs}"
+            f" ({res.info.get('opencv_h_rule', '')}).",
+            "",
+        ]
+    return lines
 
-    lines += ["## Protocol", ""]
-    lines += [
+
+def _inpaint_section(res: Results, rows: list[dict]) -> list[str]:
+    """PSNR, hole PSNR, SSIM and s/MP per mask preset, first-call memory, per inpainter; the
+    mean hole share."""
+    head = ["method"]
+    for p in res.presets:
+        head += [f"{p} PSNR", f"{p} hole PSNR", f"{p} SSIM", f"{p} s/MP"]
+    head += ["first-call MiB"]
+    table = []
+    by = _by_key(rows)
+    for m in _methods(rows, "inpaint"):
+        cells = [INPAINT_LABELS.get(m, LABELS.get(m, m))]
+        for p in res.presets:
+            r = by.get(("inpaint", "holes=0", p, m))
+            cells += (
+                [
+                    _fmt(r["psnr_db"], 2),
+                    _fmt(r["hole_psnr_db"], 2),
+                    _fmt(r["ssim"], 4),
+                    _fmt(r["seconds_per_mp"], 2),
+                ]
+                if r
+                else ["-"] * 4
+            )
+        cells.append(_memory_text(res, "inpaint", m))
+        table.append(cells)
+    lines = ["## Inpainting (LaMa irregular masks)", "", markdown_table(head, table), ""]
+    cover = {
+        p: _mean(
+            [
+                r["hole_share"]
+                for r in res.records
+                if r["task"] == "inpaint" and r["setting"] == p and r["method"] == "masked"
+            ]
+        )
+        for p in res.presets
+    }
+    if any(not math.isnan(c) for c in cover.values()):
+        lines += [
+            "Mean hole share: " + ", ".join(f"{p} {100 * c:.1f}%" for p, c in cover.items()),
+            "",
+        ]
+    return lines
+
+
+def _real_section(res: Results, rows: list[dict]) -> list[str]:
+    """PSNR and SSIM per real pair set and s/MP, per denoiser; the pair counts and OpenCV's h."""
+    head = ["method"]
+    for name in res.real_sets:
+        role = f" ({REAL_SETS[name].role})" if name in REAL_SETS else ""
+        head += [f"{name}{role} PSNR", f"{name} SSIM"]
+    head += ["s/MP"]
+    table = []
+    by = _by_key(rows)
+    for m in _methods(rows, "real"):
+        cells = [LABELS.get(m, m)]
+        for name in res.real_sets:
+            r = by.get(("real", "uint8", name, m))
+            cells += [_fmt(r["psnr_db"], 2), _fmt(r["ssim"], 4)] if r else ["-", "-"]
+        recs = [r for r in res.records if r["task"] == "real" and r["method"] == m]
+        cells.append(_fmt(_s_per_mp(recs), 2))
+        table.append(cells)
+    counts = {
+        name: len({r["image"] for r in res.records if r["task"] == "real" and r["setting"] == name})
+        for name in res.real_sets
+    }
+    tuned = (
+        f"OpenCV h tuned per set over {list(REAL_OPENCV_H)}: "
+        + ", ".join(f"{n} h={h:g}" for n, h in res.real_opencv_h.items())
+        + "."
+        if res.real_opencv_h
+        else ""
+    )
+    pairs = "Pairs: " + ", ".join(f"{n} {c}" for n, c in counts.items()) + ". " + tuned
+    return [
+        "## Real camera noise (noisy/clean pairs)",
+        "",
+        markdown_table(head, table),
+        "",
+        pairs,
+        "",
+    ]
+
+
+def _protocol_section(info: dict) -> list[str]:
+    """How every number was made (metrics, noise, peers, real pairs, masks, timing, memory)."""
+    return [
+        "## Protocol",
+        "",
         "- PSNR: dB on the 0-255 scale against the clean 8-bit image, mean over images. "
         f"SSIM: {SSIM_NAME}, mean over images. Method outputs are clipped to [0, 255] first "
         "(float outputs are not rounded); input rows are scored as fed (the float-protocol noisy "
@@ -326,11 +384,36 @@ def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
         "includes one-time allocations (thread pools, caches); model weights loaded before the "
         "call are not counted.",
     ]
+
+
+def _list_section(title: str, items: Iterable[str]) -> list[str]:
+    """``title`` and a bullet per item, after a blank line."""
+    return ["", title, "", *(f"- {item}" for item in items)]
+
+
+def markdown(res: Results, rows: list[dict], notes: Sequence[str] = ()) -> str:
+    """``results.md``: the run's settings, a table per task run (denoising, inpainting, real
+    noise), the protocol, the skipped peers and ``notes``.
+
+    Args:
+        res: the run.
+        rows: its summary rows (:func:`summarise`).
+        notes: closing lines (plots and crops written, or why not).
+    """
+    lines = _header_section(res.info)
+    if res.sigmas:
+        lines += _denoise_section(res, rows)
+    if res.presets:
+        lines += _inpaint_section(res, rows)
+    if res.real_sets:
+        lines += _real_section(res, rows)
+    lines += _protocol_section(res.info)
     if res.skipped:
-        lines += ["", "Skipped peers:", ""]
-        lines += [f"- {LABELS.get(p, p)}: {why}" for p, why in res.skipped.items()]
+        lines += _list_section(
+            "Skipped peers:", (f"{LABELS.get(p, p)}: {why}" for p, why in res.skipped.items())
+        )
     if notes:
-        lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
+        lines += _list_section("Notes:", notes)
     return "\n".join(lines) + "\n"
 
 
@@ -345,8 +428,7 @@ def write_plots(res: Results, rows: list[dict], out: Path) -> list[str]:
     if res.sigmas:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
         for ax, proto in zip(axes, ("float", "uint8"), strict=False):
-            methods = dict.fromkeys(r["method"] for r in rows if r["task"] == "denoise")
-            for m in methods:
+            for m in _methods(rows, "denoise"):
                 ys = [
                     next(
                         (
@@ -372,7 +454,7 @@ def write_plots(res: Results, rows: list[dict], out: Path) -> list[str]:
         plt.close(fig)
         written.append("denoise_psnr.png")
     if res.presets:
-        methods = list(dict.fromkeys(r["method"] for r in rows if r["task"] == "inpaint"))
+        methods = _methods(rows, "inpaint")
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         x = np.arange(len(res.presets))
         width = 0.8 / max(1, len(methods))
@@ -409,9 +491,11 @@ def write_plots(res: Results, rows: list[dict], out: Path) -> list[str]:
     return written
 
 
-def _panel(image: np.ndarray, label: str, box: tuple[int, int, int]) -> np.ndarray:
+def crop_panel(image: np.ndarray, label: str, box: tuple[int, int, int]) -> np.ndarray:
+    """The ``box`` = (top, left, size) crop of ``image`` (uint8 or 0-1 float, ``(H, W[, C])``)
+    under a white 20-px band holding ``label``: uint8 ``(20 + size, size, 3)``."""
     y, x, c = box
-    crop = _as255(image, image.shape if image.ndim == 3 else (*image.shape, 1))
+    crop = as_255(image, image.shape if image.ndim == 3 else (*image.shape, 1))
     crop = np.round(crop[y : y + c, x : x + c]).astype(np.uint8)
     if crop.shape[2] == 1:
         crop = np.repeat(crop, 3, axis=2)
@@ -420,7 +504,8 @@ def _panel(image: np.ndarray, label: str, box: tuple[int, int, int]) -> np.ndarr
     return np.concatenate([header, crop], 0)
 
 
-def _strip(panels: list[np.ndarray]) -> np.ndarray:
+def panel_strip(panels: list[np.ndarray]) -> np.ndarray:
+    """Equal-height uint8 ``(H, W, 3)`` panels side by side with 4-px white gaps."""
     gap = np.full((panels[0].shape[0], 4, 3), 255, np.uint8)
     parts = []
     for p in panels:
@@ -428,7 +513,8 @@ def _strip(panels: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts[:-1], 1)
 
 
-def _save_rgb(image: np.ndarray, path: Path) -> None:
+def save_rgb(image: np.ndarray, path: str | Path) -> None:
+    """Write a uint8 RGB ``(H, W, 3)`` image to ``path`` (format from the extension)."""
     cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
 
 
@@ -447,7 +533,10 @@ def write_crops(res: Results, out: Path, size: int = 192) -> list[str]:
             ("clean", "clean"),
         ]
         name = f"crops_denoise_s{res.crop_sigma:g}.png"
-        _save_rgb(_strip([_panel(ex[k], label, box) for k, label in order if k in ex]), out / name)
+        save_rgb(
+            panel_strip([crop_panel(ex[k], label, box) for k, label in order if k in ex]),
+            out / name,
+        )
         written.append(name)
     if "inpaint" in res.examples:
         ex = res.examples["inpaint"]
@@ -468,7 +557,10 @@ def write_crops(res: Results, out: Path, size: int = 192) -> list[str]:
             ("clean", "clean"),
         ]
         name = f"crops_inpaint_{res.crop_preset}.png"
-        _save_rgb(_strip([_panel(ex[k], label, box) for k, label in order if k in ex]), out / name)
+        save_rgb(
+            panel_strip([crop_panel(ex[k], label, box) for k, label in order if k in ex]),
+            out / name,
+        )
         written.append(name)
     return written
 

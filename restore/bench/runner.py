@@ -22,7 +22,7 @@ from restore.bench.peers import (
     tune_opencv_h,
     tune_real_opencv_h,
 )
-from restore.bench.protocol import RealPair, Sample, _as255, hole_mask, noisy_pair, psnr, ssim
+from restore.bench.protocol import RealPair, Sample, as_255, hole_mask, noisy_pair, psnr, ssim
 
 
 @dataclass
@@ -143,7 +143,7 @@ def run_benchmark(
 
     def record(task, protocol, setting, method, sample, out, seconds, mask=None, clip=True):
         clean = sample.clean
-        result = _as255(out, clean.shape, clip=clip)
+        result = as_255(out, clean.shape, clip=clip)
         row = dict(
             task=task,
             protocol=protocol,
@@ -229,7 +229,7 @@ def run_real(
                 out, seconds = _timed(fn, pair.noisy, pair.sigma, h)
                 rows.append((name, out, seconds))
             for name, out, seconds in rows:
-                result = _as255(out, pair.clean.shape)
+                result = as_255(out, pair.clean.shape)
                 res.add(
                     dict(
                         task="real",

@@ -30,7 +30,7 @@ import torch
 
 from restore.bench.common import load_restorer, model_parser
 from restore.bench.protocol import data_dir, hole_mask, load_images, rgb_tensor
-from restore.bench.reports import SummaryTable
+from restore.bench.reports import SummaryTable, markdown_table
 from restore.metrics import fine_detail, gradient_energy, psnr
 
 HOLES = ("box96", "medium")
@@ -116,24 +116,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluated = evaluate(loaded[0], samples, args.samples, args.temperatures, args.seed)
     rows = [table.add(row) for row in evaluated]
     n = args.samples
-    lines = [
-        "# restore-bench samples",
-        "",
-        f"weights {loaded[1]}; {n} draws per image, seed {args.seed}",
-        "",
-        f"| hole | temperature | images | fill | best of {n} | mean of {n} | "
-        "|log energy ratio| | log energy ratio (fill) | spread | fine-detail ratio: draws "
-        "(lowest-highest draw) / fill |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+    head = [
+        "hole",
+        "temperature",
+        "images",
+        "fill",
+        f"best of {n}",
+        f"mean of {n}",
+        "|log energy ratio|",
+        "log energy ratio (fill)",
+        "spread",
+        "fine-detail ratio: draws (lowest-highest draw) / fill",
     ]
-    lines += [
-        f"| {r['hole']} | {r['temperature']:g} | {r['images']} | {r['fill']:.2f} | "
-        f"{r['best']:.2f} ({r['best'] - r['fill']:+.2f}) | "
-        f"{r['mean']:.2f} ({r['mean'] - r['fill']:+.2f}) | {r['abs_log_energy']:.2f} | "
-        f"{r['log_energy']:+.2f} ({r['fill_log_energy']:+.2f}) | {r['spread']:.1f} | "
-        f"{r['detail']:.2f} ({r['detail_low']:.2f}-{r['detail_high']:.2f}) / "
-        f"{r['fill_detail']:.2f} |"
+    cells = [
+        [
+            r["hole"],
+            f"{r['temperature']:g}",
+            r["images"],
+            f"{r['fill']:.2f}",
+            f"{r['best']:.2f} ({r['best'] - r['fill']:+.2f})",
+            f"{r['mean']:.2f} ({r['mean'] - r['fill']:+.2f})",
+            f"{r['abs_log_energy']:.2f}",
+            f"{r['log_energy']:+.2f} ({r['fill_log_energy']:+.2f})",
+            f"{r['spread']:.1f}",
+            f"{r['detail']:.2f} ({r['detail_low']:.2f}-{r['detail_high']:.2f}) / "
+            f"{r['fill_detail']:.2f}",
+        ]
         for r in rows
     ]
-    table.finish(lines)
+    table.finish(
+        [
+            "# restore-bench samples",
+            "",
+            f"weights {loaded[1]}; {n} draws per image, seed {args.seed}",
+            "",
+            markdown_table(head, cells),
+        ]
+    )
     return 0 if all(math.isfinite(r["fill"]) for r in rows) else 1

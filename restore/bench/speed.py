@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from restore.bench.memory import _proc_status_mib, measure_memory, memory_method
-from restore.weights import add_model_options
+from restore.bench.memory import measure_memory, memory_method, proc_status_mib
+from restore.shipped import add_model_options
 
 
 def synthetic_photo(megapixels: float, seed: int = 0) -> np.ndarray:
@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     height, width = image.shape[:2]
     mask = np.zeros((height, width), bool)
     mask[height // 3 : height // 2, width // 3 : width // 2] = True
-    before = _proc_status_mib("VmRSS")
+    before = proc_status_mib("VmRSS")
     seconds = []
 
     def call() -> None:

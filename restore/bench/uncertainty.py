@@ -33,7 +33,7 @@ from restore.bench.protocol import (
     noisy_pair,
     rgb_tensor,
 )
-from restore.bench.reports import SummaryTable
+from restore.bench.reports import SummaryTable, markdown_table
 from restore.metrics import ause, calibration_error, interval_coverage, psnr
 
 
@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    loaded = load_restorer(args, "scale_head", "uncertainty head")
+    loaded = load_restorer(args, "uncertainty")
     if loaded is None:
         return 2
     restorer = loaded[0]
@@ -105,19 +105,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             pairs[name] = load_real_pairs(data_dir(), spec, args.max_images)
     table = SummaryTable(args.out)
     rows = [table.add(row) for row in evaluate(restorer, samples, pairs, args.sigmas, args.seed)]
-    lines = [
-        "# restore-bench uncertainty",
-        "",
-        f"weights {loaded[1]}; uncertainty calibration: {restorer.net.calibration}",
-        "",
-        "| task | images | PSNR | coverage of the 90 % interval | calibration error (10-90 %) "
-        "| AUSE (RMSE) | AUSE of a random ordering |",
-        "|---|---|---|---|---|---|---|",
+    head = [
+        "task",
+        "images",
+        "PSNR",
+        "coverage of the 90 % interval",
+        "calibration error (10-90 %)",
+        "AUSE (RMSE)",
+        "AUSE of a random ordering",
     ]
-    lines += [
-        f"| {r['task']} | {r['images']} | {r['psnr']:.2f} | {r['coverage90']:.3f} | "
-        f"{r['calibration_error']:.3f} | {r['ause']:.3f} | {r['ause_random']:.3f} |"
+    cells = [
+        [r["task"], r["images"], f"{r['psnr']:.2f}", f"{r['coverage90']:.3f}"]
+        + [f"{r[k]:.3f}" for k in ("calibration_error", "ause", "ause_random")]
         for r in rows
     ]
-    table.finish(lines)
+    table.finish(
+        [
+            "# restore-bench uncertainty",
+            "",
+            f"weights {loaded[1]}; uncertainty calibration: {restorer.net.calibration}",
+            "",
+            markdown_table(head, cells),
+        ]
+    )
     return 0

@@ -42,9 +42,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from restore.corruption import sampling
-from restore.corruption.noise import DegradationOp, _check_range, _finish, check_images
-
-Range = float | Sequence[float]
+from restore.corruption.noise import DegradationOp, as_output, check_images
+from restore.options import Range, check_range
 
 # XYZ -> camera matrices of four real cameras (Brooks et al. 2019, from Adobe DNG metadata).
 XYZ_TO_CAMERA = torch.tensor(
@@ -479,7 +478,7 @@ def camera_noise(
     noisy = rgb + _jpeg_error(reference + noise, reference, p.jpeg_quality)
     if gray:
         noisy = kornia.color.rgb_to_grayscale(noisy)
-    return _finish(noisy, images, clip)
+    return as_output(noisy, images, clip)
 
 
 def correlated_noise(
@@ -516,7 +515,7 @@ def correlated_noise(
     yuv = torch.cat([unit_rms(luma), ratio * unit_rms(chroma)], 1)
     noise = luma if c == 1 else _apply_matrix(yuv, torch.linalg.inv(_YCBCR.to(x)).expand(b, 3, 3))
     noise = unit_rms(noise) * sampling.per_image_param(sigma, b, like).view(b, 1, 1, 1) / 255.0
-    return _finish(x + noise, images, clip)
+    return as_output(x + noise, images, clip)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -563,23 +562,23 @@ class CameraNoise(DegradationOp):
         p: float = 1.0,
     ) -> None:
         super().__init__(p)
-        shot = _check_range("shot", shot, 1e-8, 1.0)
+        shot = check_range("shot", shot, 1e-8, 1.0)
         for name, value in (("malvar_p", malvar_p), ("jpeg_p", jpeg_p)):
-            _check_range(name, value, 0.0, 1.0)
+            check_range(name, value, 0.0, 1.0)
         self.settings = dict(
             shot=shot,
-            read_scatter=float(_check_range("read_scatter", read_scatter, 0.0)),
+            read_scatter=float(check_range("read_scatter", read_scatter, 0.0)),
             malvar_p=malvar_p,
             jpeg_p=jpeg_p,
-            luma_smoothing=_check_range("luma_smoothing", luma_smoothing, 0.0, 5.0),
-            chroma_smoothing=_check_range("chroma_smoothing", chroma_smoothing, 0.0, 5.0),
-            sharpening=_check_range("sharpening", sharpening, 0.0, 3.0),
-            jpeg_quality=_check_range("jpeg_quality", jpeg_quality, 1.0, 100.0),
-            read_gain=_check_range("read_gain", read_gain, 1.0, 1000.0),
-            banding=_check_range("banding", banding, 0.0, 5.0),
-            black_level=float(_check_range("black_level", black_level, 0.0, 20.0)),
-            blotches=_check_range("blotches", blotches, 0.0, 3.0),
-            blotch_scale=_check_range("blotch_scale", blotch_scale, 1.0, 256.0),
+            luma_smoothing=check_range("luma_smoothing", luma_smoothing, 0.0, 5.0),
+            chroma_smoothing=check_range("chroma_smoothing", chroma_smoothing, 0.0, 5.0),
+            sharpening=check_range("sharpening", sharpening, 0.0, 3.0),
+            jpeg_quality=check_range("jpeg_quality", jpeg_quality, 1.0, 100.0),
+            read_gain=check_range("read_gain", read_gain, 1.0, 1000.0),
+            banding=check_range("banding", banding, 0.0, 5.0),
+            black_level=float(check_range("black_level", black_level, 0.0, 20.0)),
+            blotches=check_range("blotches", blotches, 0.0, 3.0),
+            blotch_scale=check_range("blotch_scale", blotch_scale, 1.0, 256.0),
         )
         self.clip = clip
 
@@ -619,10 +618,10 @@ class CorrelatedNoise(DegradationOp):
         p: float = 1.0,
     ) -> None:
         super().__init__(p)
-        self.sigma = _check_range("sigma", sigma, 0.0)
-        self.luma_blur = _check_range("luma_blur", luma_blur, 0.0, 5.0)
-        self.chroma_blur = _check_range("chroma_blur", chroma_blur, 0.0, 5.0)
-        self.chroma_ratio = _check_range("chroma_ratio", chroma_ratio, 0.0, 3.0)
+        self.sigma = check_range("sigma", sigma, 0.0)
+        self.luma_blur = check_range("luma_blur", luma_blur, 0.0, 5.0)
+        self.chroma_blur = check_range("chroma_blur", chroma_blur, 0.0, 5.0)
+        self.chroma_ratio = check_range("chroma_ratio", chroma_ratio, 0.0, 3.0)
         self.clip = clip
 
     def corrupt(self, images, generator):

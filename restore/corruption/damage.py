@@ -32,8 +32,8 @@ import torch
 from torch import Tensor, nn
 
 from restore.corruption import sampling
-from restore.corruption.masks import IntRange, _int_range
-from restore.corruption.noise import Range, _check_range, check_images
+from restore.corruption.noise import check_images
+from restore.options import IntRange, Range, check_int_range, check_range
 
 _SHIFT = 4  # fractional bits of the coordinates given to OpenCV (1/16-pixel precision)
 _PAPER = np.array([1.0, 0.97, 0.9], np.float32)  # off-white of old photo paper
@@ -75,7 +75,7 @@ class Layer:
 def _float_range(
     name: str, value: Range, low: float, high: float | None = None
 ) -> tuple[float, float]:
-    checked = _check_range(name, value, low, high)
+    checked = check_range(name, value, low, high)
     return checked if isinstance(checked, tuple) else (checked, checked)
 
 
@@ -145,7 +145,7 @@ class Style:
 
     def __post_init__(self) -> None:
         for name in ("soft_p", "halo_p", "tint_p", "grain"):
-            _check_range(name, getattr(self, name), 0.0, 1.0)
+            check_range(name, getattr(self, name), 0.0, 1.0)
 
     def layers(
         self, canvas: np.ndarray, colour: np.ndarray, bright: bool, rng: np.random.Generator
@@ -231,7 +231,7 @@ class DamageKind:
     name = ""
 
     def __init__(self, p: float = 1.0) -> None:
-        self.p = float(_check_range("p", p, 0.0, 1.0))
+        self.p = float(check_range("p", p, 0.0, 1.0))
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -268,12 +268,12 @@ class Scratches(DamageKind):
         style: Style | Mapping | None = None,
     ) -> None:
         super().__init__(p)
-        self.count = _int_range("count", count, 1)
+        self.count = check_int_range("count", count, 1)
         self.width = _float_range("width", width, 0.0)
         self.length = _float_range("length", length, 0.0)
-        self.bend = float(_check_range("bend", bend, 0.0))
+        self.bend = float(check_range("bend", bend, 0.0))
         self.opacity = _float_range("opacity", opacity, 0.0, 1.0)
-        self.bright_p = float(_check_range("bright_p", bright_p, 0.0, 1.0))
+        self.bright_p = float(check_range("bright_p", bright_p, 0.0, 1.0))
         self.style = _style(style)
 
     def layers(self, height, width, scale, rng):
@@ -313,13 +313,13 @@ class Dust(DamageKind):
         style: Style | Mapping | None = None,
     ) -> None:
         super().__init__(p)
-        self.specks = _int_range("specks", specks)
+        self.specks = check_int_range("specks", specks)
         self.size = _float_range("size", size, 0.0)
-        self.hairs = _int_range("hairs", hairs)
+        self.hairs = check_int_range("hairs", hairs)
         self.hair_length = _float_range("hair_length", hair_length, 0.0)
         self.hair_width = _float_range("hair_width", hair_width, 0.0)
         self.opacity = _float_range("opacity", opacity, 0.0, 1.0)
-        self.bright_p = float(_check_range("bright_p", bright_p, 0.0, 1.0))
+        self.bright_p = float(check_range("bright_p", bright_p, 0.0, 1.0))
         self.style = _style(style)
 
     def layers(self, height, width, scale, rng):
@@ -377,13 +377,13 @@ class Hairs(DamageKind):
         style: Style | Mapping | None = None,
     ) -> None:
         super().__init__(p)
-        self.count = _int_range("count", count, 1)
+        self.count = check_int_range("count", count, 1)
         self.length = _float_range("length", length, 0.0)
         self.width = _float_range("width", width, 0.0)
-        self.bend = float(_check_range("bend", bend, 0.0))
+        self.bend = float(check_range("bend", bend, 0.0))
         self.wave = _float_range("wave", wave, 0.0)
         self.opacity = _float_range("opacity", opacity, 0.0, 1.0)
-        self.bright_p = float(_check_range("bright_p", bright_p, 0.0, 1.0))
+        self.bright_p = float(check_range("bright_p", bright_p, 0.0, 1.0))
         self.style = _style(style)
 
     def layers(self, height, width, scale, rng):
@@ -423,10 +423,10 @@ class Creases(DamageKind):
         edge_opacity: Range = (0.3, 0.6),
     ) -> None:
         super().__init__(p)
-        self.count = _int_range("count", count, 1)
+        self.count = check_int_range("count", count, 1)
         self.length = _float_range("length", length, 0.0)
         self.width = _float_range("width", width, 0.0)
-        self.branches = _int_range("branches", branches)
+        self.branches = check_int_range("branches", branches)
         self.opacity = _float_range("opacity", opacity, 0.0, 1.0)
         self.edge_opacity = _float_range("edge_opacity", edge_opacity, 0.0, 1.0)
 
@@ -469,7 +469,7 @@ class Blotches(DamageKind):
         opacity: Range = (0.3, 0.7),
     ) -> None:
         super().__init__(p)
-        self.count = _int_range("count", count, 1)
+        self.count = check_int_range("count", count, 1)
         self.radius = _float_range("radius", radius, 0.0)
         self.softness = _float_range("softness", softness, 0.0)
         self.opacity = _float_range("opacity", opacity, 0.0, 1.0)
@@ -524,11 +524,11 @@ class TextAndStamps(DamageKind):
         stamp_p: float = 0.3,
     ) -> None:
         super().__init__(p)
-        self.count = _int_range("count", count, 1)
+        self.count = check_int_range("count", count, 1)
         self.height = _float_range("height", height, 0.0)
-        self.rotation = float(_check_range("rotation", rotation, 0.0, 180.0))
+        self.rotation = float(check_range("rotation", rotation, 0.0, 180.0))
         self.opacity = _float_range("opacity", opacity, 0.0, 1.0)
-        self.stamp_p = float(_check_range("stamp_p", stamp_p, 0.0, 1.0))
+        self.stamp_p = float(check_range("stamp_p", stamp_p, 0.0, 1.0))
 
     @staticmethod
     def caption(rng: np.random.Generator) -> str:
@@ -700,7 +700,7 @@ class Damage(nn.Module):
         self.kinds = _resolve(kinds)
         self.threshold = float(threshold)
         self.reference_size = reference_size
-        self.p = float(_check_range("p", p, 0.0, 1.0))
+        self.p = float(check_range("p", p, 0.0, 1.0))
 
     def extra_repr(self) -> str:
         return (

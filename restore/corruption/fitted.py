@@ -53,14 +53,12 @@ class NoiseFit:
 
     @classmethod
     def load(cls, path: str | Path) -> NoiseFit:
-        """From a JSON file, or a shipped fit by name (:data:`restore.weights.SHIPPED_NOISE`)
+        """From a JSON file, or a shipped fit by name (:data:`restore.shipped.SHIPPED_NOISE`)
         when no such file exists."""
-        from importlib import resources
-
-        from restore.weights import SHIPPED_NOISE
+        from restore.shipped import SHIPPED_NOISE, shipped_file
 
         if str(path) in SHIPPED_NOISE and not Path(path).exists():
-            text = (resources.files("restore") / "weights" / SHIPPED_NOISE[str(path)]).read_text()
+            text = shipped_file(SHIPPED_NOISE[str(path)]).read_text()
         else:
             text = Path(path).read_text()
         return cls(**json.loads(text))

@@ -25,9 +25,7 @@ from restore.corruption import sampling
 from restore.corruption.noise import check_images
 from restore.io.listing import IMAGE_SUFFIXES, list_images
 from restore.io.masks import load_mask
-
-IntRange = int | Sequence[int]
-
+from restore.options import IntRange, check_int_range
 
 #: LaMa's evaluation mask settings at 512 px (random_{thin,medium,thick}_512).
 LAMA_PRESETS: dict[str, dict] = {
@@ -35,14 +33,6 @@ LAMA_PRESETS: dict[str, dict] = {
     "medium": dict(strokes=(4, 10), max_width=100, max_length=200, box_p=0.3, box_size=(30, 150)),
     "thick": dict(strokes=(1, 5), max_width=250, max_length=450, box_p=0.3, box_size=(30, 300)),
 }
-
-
-def _int_range(name: str, value: IntRange, low: int = 0) -> tuple[int, int]:
-    lo, hi = (value, value) if isinstance(value, (int, float)) else tuple(value)
-    lo, hi = int(lo), int(hi)
-    if lo < low or hi < lo:
-        raise ValueError(f"{name} must be an int >= {low} or a [low, high] range, got {value}")
-    return lo, hi
 
 
 def _coverage_ok(mask: np.ndarray, addition: np.ndarray, max_coverage: float) -> bool:
@@ -167,13 +157,13 @@ class RectangleMasks(MaskSampler):
     def __init__(
         self,
         count: IntRange = (1, 3),
-        size: Sequence[float] = (30, 200),
+        size: IntRange = (30, 200),
         max_coverage: float = 0.5,
         reference_size: int | None = 512,
     ) -> None:
         super().__init__(max_coverage, reference_size)
-        self.count = _int_range("count", count, 1)
-        self.size = _int_range("size", size, 1)
+        self.count = check_int_range("count", count, 1)
+        self.size = check_int_range("size", size, 1)
 
     def draw(self, height, width, rng):
         s = self.scale(height, width)
@@ -210,7 +200,7 @@ class BrushStrokeMasks(MaskSampler):
         reference_size: int | None = 512,
     ) -> None:
         super().__init__(max_coverage, reference_size)
-        self.strokes = _int_range("strokes", strokes, 1)
+        self.strokes = check_int_range("strokes", strokes, 1)
         if max_width <= 0 or max_length <= 0 or max_vertices < 1:
             raise ValueError("max_width and max_length must be > 0 and max_vertices >= 1")
         self.max_width, self.max_length, self.max_vertices = max_width, max_length, max_vertices
@@ -265,8 +255,8 @@ class IrregularMasks(BrushStrokeMasks):
             raise ValueError(f"box_p must be in [0, 1], got {box_p}")
         self.preset = preset
         self.box_p = box_p
-        self.box_size = _int_range("box_size", box_size, 1)
-        self.box_count = _int_range("box_count", box_count, 1)
+        self.box_size = check_int_range("box_size", box_size, 1)
+        self.box_count = check_int_range("box_count", box_count, 1)
 
     def draw(self, height, width, rng):
         mask = super().draw(height, width, rng)

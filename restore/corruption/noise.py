@@ -12,15 +12,12 @@ is a fraction of pixels; JPEG ``quality`` is 1-100; blur ``sigma`` is in pixels.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import kornia
 import torch
 from torch import Tensor, nn
 
 from restore.corruption import sampling
-
-Range = float | Sequence[float]
+from restore.options import Range, check_range
 
 
 def check_images(images: Tensor) -> None:
@@ -39,7 +36,8 @@ def _per_image(value: float | Tensor, images: Tensor) -> Tensor:
     return sampling.per_image_param(value, b, images).view(b, 1, 1, 1)
 
 
-def _finish(out: Tensor, images: Tensor, clip: bool) -> Tensor:
+def as_output(out: Tensor, images: Tensor, clip: bool) -> Tensor:
+    """``out`` as a noise op returns it: clamped to [0, 1] when ``clip``, in ``images``' dtype."""
     return (out.clamp(0.0, 1.0) if clip else out).to(images.dtype)
 
 
@@ -54,7 +52,7 @@ def gaussian_noise(
     check_images(images)
     x = images.float()
     noise = sampling.randn(tuple(x.shape), x, generator)
-    return _finish(x + noise * _per_image(sigma, x) / 255.0, images, clip)
+    return as_output(x + noise * _per_image(sigma, x) / 255.0, images, clip)
 
 
 def poisson_gaussian_noise(
@@ -76,11 +74,11 @@ def poisson_gaussian_noise(
     if (a < 0).any():
         raise ValueError("gain must be >= 0")
     safe_a = torch.where(a > 0, a, torch.ones_like(a))
-    rates = (x.clamp_min(0.0) / safe_a).to(sampling._source_device(x, generator))
+    rates = (x.clamp_min(0.0) / safe_a).to(sampling.source_device(x, generator))
     photons = torch.poisson(rates, generator=generator).to(x.device)
     shot = torch.where(a > 0, photons * safe_a, x)
     read = sampling.randn(tuple(x.shape), x, generator) * _per_image(read_sigma, x) / 255.0
-    return _finish(shot + read, images, clip)
+    return as_output(shot + read, images, clip)
 
 
 def salt_and_pepper_noise(
@@ -113,7 +111,7 @@ def speckle_noise(
     check_images(images)
     x = images.float()
     noise = sampling.randn(tuple(x.shape), x, generator)
-    return _finish(x * (1.0 + _per_image(sigma, x) * noise), images, clip)
+    return as_output(x * (1.0 + _per_image(sigma, x) * noise), images, clip)
 
 
 def jpeg_compression(images: Tensor, quality: float | Tensor) -> Tensor:
@@ -134,7 +132,7 @@ def jpeg_compression(images: Tensor, quality: float | Tensor) -> Tensor:
     out = kornia.enhance.jpeg_codec_differentiable(padded, q)[..., :h, :w]
     if c == 1:
         out = kornia.color.rgb_to_grayscale(out)
-    return _finish(out, images, clip=True)
+    return as_output(out, images, clip=True)
 
 
 def gaussian_blur(images: Tensor, sigma: float | Tensor, kernel_size: int | None = None) -> Tensor:
@@ -150,7 +148,7 @@ def gaussian_blur(images: Tensor, sigma: float | Tensor, kernel_size: int | None
     out = kornia.filters.gaussian_blur2d(
         x, (kernel_size, kernel_size), torch.stack([s, s], dim=1), border_type="reflect"
     )
-    return _finish(out, images, clip=True)
+    return as_output(out, images, clip=True)
 
 
 class DegradationOp(nn.Module):
@@ -179,17 +177,6 @@ class DegradationOp(nn.Module):
         return sampling.per_image_param(value, images.shape[0], images, generator)
 
 
-def _check_range(name: str, value: Range, low: float, high: float | None = None) -> Range:
-    values = [float(v) for v in value] if isinstance(value, Sequence) else [float(value)]
-    if len(values) not in (1, 2) or (len(values) == 2 and values[0] > values[1]):
-        raise ValueError(f"{name} must be a number or a [low, high] range, got {value}")
-    for v in values:
-        if v < low or (high is not None and v > high):
-            bound = f"[{low}, {high}]" if high is not None else f">= {low}"
-            raise ValueError(f"{name} must be in {bound}, got {value}")
-    return tuple(values) if len(values) == 2 else values[0]
-
-
 class GaussianNoise(DegradationOp):
     """Additive Gaussian noise; ``sigma`` on the 0-255 scale, fixed or a ``[low, high]`` range.
 
@@ -202,7 +189,7 @@ class GaussianNoise(DegradationOp):
 
     def __init__(self, sigma: Range = 25.0, clip: bool = True, p: float = 1.0) -> None:
         super().__init__(p)
-        self.sigma = _check_range("sigma", sigma, 0.0)
+        self.sigma = check_range("sigma", sigma, 0.0)
         self.clip = clip
 
     def corrupt(self, images, generator):
@@ -226,8 +213,8 @@ class PoissonGaussianNoise(DegradationOp):
         self, gain: Range = 0.01, read_sigma: Range = 5.0, clip: bool = True, p: float = 1.0
     ) -> None:
         super().__init__(p)
-        self.gain = _check_range("gain", gain, 0.0, 1.0)
-        self.read_sigma = _check_range("read_sigma", read_sigma, 0.0)
+        self.gain = check_range("gain", gain, 0.0, 1.0)
+        self.read_sigma = check_range("read_sigma", read_sigma, 0.0)
         self.clip = clip
 
     def corrupt(self, images, generator):
@@ -248,8 +235,8 @@ class SaltAndPepperNoise(DegradationOp):
 
     def __init__(self, amount: Range = 0.05, salt_ratio: float = 0.5, p: float = 1.0) -> None:
         super().__init__(p)
-        self.amount = _check_range("amount", amount, 0.0, 1.0)
-        self.salt_ratio = float(_check_range("salt_ratio", salt_ratio, 0.0, 1.0))
+        self.amount = check_range("amount", amount, 0.0, 1.0)
+        self.salt_ratio = float(check_range("salt_ratio", salt_ratio, 0.0, 1.0))
 
     def corrupt(self, images, generator):
         amount = self.draw(self.amount, images, generator)
@@ -268,7 +255,7 @@ class SpeckleNoise(DegradationOp):
 
     def __init__(self, sigma: Range = 0.1, clip: bool = True, p: float = 1.0) -> None:
         super().__init__(p)
-        self.sigma = _check_range("sigma", sigma, 0.0)
+        self.sigma = check_range("sigma", sigma, 0.0)
         self.clip = clip
 
     def corrupt(self, images, generator):
@@ -286,7 +273,7 @@ class JPEGCompression(DegradationOp):
 
     def __init__(self, quality: Range = (30.0, 90.0), p: float = 1.0) -> None:
         super().__init__(p)
-        self.quality = _check_range("quality", quality, 1.0, 100.0)
+        self.quality = check_range("quality", quality, 1.0, 100.0)
 
     def corrupt(self, images, generator):
         return jpeg_compression(images, self.draw(self.quality, images, generator))
@@ -303,7 +290,7 @@ class GaussianBlur(DegradationOp):
 
     def __init__(self, sigma: Range = (0.5, 1.5), p: float = 1.0) -> None:
         super().__init__(p)
-        self.sigma = _check_range("sigma", sigma, 0.0)
+        self.sigma = check_range("sigma", sigma, 0.0)
 
     def corrupt(self, images, generator):
         return gaussian_blur(images, self.draw(self.sigma, images, generator))

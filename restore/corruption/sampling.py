@@ -11,19 +11,20 @@ import torch
 from torch import Tensor
 
 
-def _source_device(like: Tensor, generator: torch.Generator | None) -> torch.device:
+def source_device(like: Tensor, generator: torch.Generator | None) -> torch.device:
+    """Where to draw: the generator's device, else ``like``'s (the global generator there)."""
     return generator.device if generator is not None else like.device
 
 
 def randn(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Standard normal samples of ``shape`` on ``like``'s device, float32."""
-    out = torch.randn(shape, generator=generator, device=_source_device(like, generator))
+    out = torch.randn(shape, generator=generator, device=source_device(like, generator))
     return out.to(like.device)
 
 
 def rand(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Uniform [0, 1) samples of ``shape`` on ``like``'s device, float32."""
-    out = torch.rand(shape, generator=generator, device=_source_device(like, generator))
+    out = torch.rand(shape, generator=generator, device=source_device(like, generator))
     return out.to(like.device)
 
 

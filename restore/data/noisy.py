@@ -20,9 +20,10 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from restore.corruption.fitted import CELL, FittedNoise, fit_noise, noise_std
-from restore.data.datamodule import ImageFolderDataModule, _check_int, _pad_to
-from restore.geometry import DIHEDRAL, dihedral
+from restore.data.datamodule import ImageFolderDataModule
+from restore.geometry import DIHEDRAL, dihedral, pad_to_size
 from restore.io.images import to_float
+from restore.options import check_number
 
 
 class AlignedCrops(Dataset):
@@ -38,7 +39,7 @@ class AlignedCrops(Dataset):
         train: bool = True,
         length: int | None = None,
     ) -> None:
-        _check_int("patch_size", patch_size)
+        check_number("patch_size", patch_size, 1, integer=True)
         if not tuples:
             raise ValueError("AlignedCrops needs at least one tuple of images")
         self.tuples = list(tuples)
@@ -91,8 +92,8 @@ class NoisyPhotosDataModule(ImageFolderDataModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        _check_int("crop_size", crop_size, minimum=CELL)
-        _check_int("crops_per_photo", crops_per_photo)
+        check_number("crop_size", crop_size, CELL, integer=True)
+        check_number("crops_per_photo", crops_per_photo, 1, integer=True)
         if crop_size % CELL:
             raise ValueError(f"crop_size must be a multiple of {CELL}, got {crop_size}")
         self.weights = weights
@@ -109,7 +110,7 @@ class NoisyPhotosDataModule(ImageFolderDataModule):
         noisy, photo = [], []
         photos = [(dataset, i) for dataset in (train, val) for i in range(len(dataset.source))]
         for p, (dataset, i) in enumerate(photos):  # one decoded photo at a time
-            for crop in self._crops(dataset._load(i), generator):
+            for crop in self._crops(dataset.image(i), generator):
                 noisy.append(crop)
                 photo.append(p)
         noisy = torch.stack(noisy)
@@ -136,7 +137,7 @@ class NoisyPhotosDataModule(ImageFolderDataModule):
         )
 
     def _crops(self, image: np.ndarray, generator: torch.Generator) -> list[Tensor]:
-        image = _pad_to(image, self.crop_size)
+        image = pad_to_size(image, self.crop_size)
         height, width = image.shape[:2]
         crops = []
         for _ in range(self.crops_per_photo):

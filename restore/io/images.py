@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image, ImageCms
 
 from restore.io.atomic import atomic_path
+from restore.options import MAX_PIXELS
 
 _PIL_FORMAT = {
     ".png": "PNG",
@@ -73,7 +74,6 @@ _LAYOUT_TAGS = {
     532,
 }
 
-DEFAULT_MAX_PIXELS = 200_000_000  # images above this are refused unless a caller allows more
 _PILLOW_GUARD = threading.Lock()  # Pillow's MAX_IMAGE_PIXELS is lifted only while we read a header
 _STDERR = threading.Lock()  # one decode at a time has its C library's messages captured
 # What libjpeg says (through OpenCV) when it decodes damaged data and goes on (other formats'
@@ -215,7 +215,7 @@ def _c_messages() -> Iterator[list[str]]:
             lines.extend(line.strip() for line in text.splitlines() if line.strip())
 
 
-def _tiff_size(path: Path) -> tuple[int, int] | None:
+def tiff_size(path: Path) -> tuple[int, int] | None:
     """``(width, height)`` of a TIFF's first image from its header, without decoding; None when
     the header cannot be read."""
     try:
@@ -284,7 +284,7 @@ def check_max_pixels(max_pixels: float | None) -> int | None:
     return int(max_pixels)
 
 
-def read_image_file(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageFile:
+def read_image_file(path: str | Path, max_pixels: int | None = MAX_PIXELS) -> ImageFile:
     """Read an image with EXIF orientation applied. Images above ``max_pixels`` (None: no limit)
     are refused from their header, before anything is decoded. Raises :class:`ImageFileError`
     on bad input."""
@@ -380,7 +380,7 @@ def _decoder_reason(messages: list[str]) -> str:
 def _read_float_tiff(path: Path, max_pixels: int | None, header_error: Exception) -> ImageFile:
     """A colour 32-bit float TIFF, which only OpenCV decodes (its size is read from its header
     first)."""
-    size = _tiff_size(path)
+    size = tiff_size(path)
     if size is None:
         raise ImageFileError(f"{path}: not a supported image ({header_error})")
     _check_size(path, *size, max_pixels)

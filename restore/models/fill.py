@@ -72,7 +72,7 @@ def pyramid_fill(image: Tensor, mask: Tensor) -> Tensor:
     return filled.to(image.dtype)
 
 
-def _neighbour_sum(image: Tensor, out: Tensor) -> Tensor:
+def neighbour_sum(image: Tensor, out: Tensor) -> Tensor:
     """``out`` = sum of each pixel's 4 neighbours, the border pixels repeated outside the image."""
     out[..., 1:, :] = image[..., :-1, :]
     out[..., :1, :] = image[..., :1, :]
@@ -101,7 +101,7 @@ def _sor(image: Tensor, hole: Tensor, sweeps: int, omega: float) -> Tensor:
     update = torch.empty_like(image)
     for _ in range(sweeps):
         for step in steps:  # pixel += omega * (mean of its 4 neighbours - pixel), one colour
-            image.add_(_neighbour_sum(image, update).mul_(0.25).sub_(image).mul_(step))
+            image.add_(neighbour_sum(image, update).mul_(0.25).sub_(image).mul_(step))
     return image
 
 

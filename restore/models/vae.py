@@ -42,13 +42,13 @@ from torch import Tensor, nn
 from restore.geometry import pad_to_multiple
 from restore.models.calibration import DEFAULT_DAMAGE_THRESHOLD, UncertaintyCalibration
 from restore.models.fill import harmonic_fill, pyramid_fill
-from restore.models.heads import DamageHead, UncertaintyHead
+from restore.models.heads import HEADS, DamageHead, UncertaintyHead
 from restore.models.noise_level import NoiseLevelNet, upsample_level
 
 LOGVAR_LIMIT = 8.0
 FILLS = {"harmonic": harmonic_fill, "pyramid": pyramid_fill}
 HOLE_FILLS = (*FILLS, "zero")
-HEADS = ("uncertainty", "damage")
+DECODED_HEADS = tuple(key for key, part in HEADS.items() if part.decoded)
 
 
 def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
@@ -423,7 +423,7 @@ class RestorationVAE(nn.Module):
         out = encoding.degraded + F.pixel_shuffle(self.head(h), self.unshuffle)
         height, width = encoding.size
         decoded = Decoded(out[..., :height, :width])
-        run = set(HEADS if heads is True else heads or ())
+        run = set(DECODED_HEADS if heads is True else heads or ())
         if "uncertainty" in run and self.scale_head is not None:
             log_scale = F.pixel_shuffle(self.scale_head(h.detach()), self.unshuffle)
             decoded.log_scale = log_scale[..., :height, :width]

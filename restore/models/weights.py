@@ -4,7 +4,8 @@ The export is a ``torch.save`` dict of plain types and tensors, so it loads with
 ``torch.load(weights_only=True)``: ``{"format": "restore-vae", "version": 1, "config": {...},
 "state_dict": {...}}``. The recognition network ``q(z | x, y)`` is only needed for training and is
 left out. :func:`load_net` also reads Lightning checkpoints and ``restore-train`` run folders, and
-with no path one of the models shipped inside the package (:data:`SHIPPED_MODELS`).
+with no path one of the models shipped inside the package
+(:data:`restore.shipped.SHIPPED_MODELS`); :func:`load_model` is what every front end loads with.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from restore.models.calibration import (
     check_damage_threshold,
 )
 from restore.models.calibration import KEYS as CALIBRATION_KEYS
+from restore.models.heads import HEADS
 from restore.models.vae import HOLE_FILLS, RestorationVAE
-from restore.weights import DEFAULT_MODEL, SHIPPED_MODELS
+from restore.options import is_integer
+from restore.shipped import DEFAULT_MODEL, SHIPPED_MODELS, shipped_file
 
 FORMAT = "restore-vae"
 VERSION = 1
@@ -74,12 +77,8 @@ def export_weights(
 # not be able to make the tool allocate the machine's memory (the shipped models: 2-4 M values).
 _LIMITS = {"levels": 6, "width": 1024, "blocks": 32, "latent_channels": 256, "unshuffle": 8}
 MAX_PARAMETERS = 100_000_000
-_FLAGS = ("uncertainty", "damage", "noise_estimator")
+_FLAGS = tuple(part.flag for part in HEADS.values())
 _SCALES = CALIBRATION_KEYS
-
-
-def _is_int(value, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def check_config(config: object, source: Path) -> dict:
@@ -109,14 +108,14 @@ def check_config(config: object, source: Path) -> dict:
     widths, blocks = config.get("widths", [64, 96, 128]), config.get("blocks", [1, 1, 2])
     if not isinstance(widths, list) or not 1 <= len(widths) <= _LIMITS["levels"]:
         raise bad(f"widths {widths!r}")
-    if not all(_is_int(w, 1, _LIMITS["width"]) for w in widths):
+    if not all(is_integer(w) and 1 <= w <= _LIMITS["width"] for w in widths):
         raise bad(f"widths {widths!r} (each 1-{_LIMITS['width']})")
     if not isinstance(blocks, list) or len(blocks) != len(widths):
         raise bad(f"blocks {blocks!r}")
-    if not all(_is_int(b, 0, _LIMITS["blocks"]) for b in blocks):
+    if not all(is_integer(b) and 0 <= b <= _LIMITS["blocks"] for b in blocks):
         raise bad(f"blocks {blocks!r} (each 0-{_LIMITS['blocks']})")
     for key, low in (("latent_channels", 1), ("unshuffle", 1)):
-        if key in config and not _is_int(config[key], low, _LIMITS[key]):
+        if key in config and not (is_integer(config[key]) and low <= config[key] <= _LIMITS[key]):
             raise bad(f"{key} {config[key]!r}")
     if config.get("image_channels", 3) not in (1, 3) or isinstance(
         config.get("image_channels"), bool
@@ -239,7 +238,7 @@ def shipped_weights(model: str = DEFAULT_MODEL):
     """The weights file of a shipped model (a ``Traversable``); ``ValueError`` for other names."""
     if model not in SHIPPED_MODELS:
         raise ValueError(f"no shipped model {model!r}; choose from {', '.join(SHIPPED_MODELS)}")
-    return resources.files("restore") / "weights" / SHIPPED_MODELS[model]
+    return shipped_file(SHIPPED_MODELS[model])
 
 
 def load_net(
@@ -259,6 +258,35 @@ def load_net(
             return load_net(file, map_location)
     config, state, path = _read_weights(path, map_location)
     return _build(config, state, path)
+
+
+def load_model(
+    weights: str | Path | None = None,
+    model: str | None = None,
+    map_location: str | torch.device = "cpu",
+) -> tuple[RestorationVAE, str]:
+    """What every front end loads: :func:`load_net` of ``weights`` (a file, checkpoint or run
+    folder), or with None of the shipped ``model`` (None: :data:`restore.shipped.DEFAULT_MODEL`).
+
+    Returns ``(net, source)``: the network in eval mode and the text that names the weights in
+    messages, the path as given or ``the shipped photo model``. Raises ``OSError`` (a missing
+    file: ``FileNotFoundError``) or ``ValueError`` with one line that names the weights, e.g.
+    ``model.pt: not a restore weights file or checkpoint (...)``, for a front end to print as it
+    is.
+    """
+    model = model or DEFAULT_MODEL
+    if weights is None:
+        source, named = f"the shipped {model} model", (f"no shipped model {model!r}",)
+    else:
+        source = str(weights)
+        named = (source, str(Path(source)))  # load_net names files as Path writes them
+    try:
+        return load_net(weights, map_location, model), source
+    except (OSError, ValueError, RuntimeError) as err:
+        said = str(err)
+        if isinstance(err, (OSError, ValueError)) and "\n" not in said and said.startswith(named):
+            raise  # load_net's own errors: one line that names the file
+        raise ValueError(f"{source}: {' '.join(said.split()) or type(err).__name__}") from err
 
 
 def _grown_blocks(theirs: dict, ours: dict) -> bool:
@@ -335,8 +363,7 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     ``FileNotFoundError`` or ``ValueError`` naming it.
     """
     config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
-    free = ("hole_fill", "uncertainty", *CALIBRATION_KEYS, "damage", DAMAGE_THRESHOLD_KEY,
-            "noise_estimator")  # fmt: skip
+    free = ("hole_fill", *_FLAGS, *CALIBRATION_KEYS, DAMAGE_THRESHOLD_KEY)
     theirs = {k: v for k, v in config.items() if k not in free}
     ours = {k: v for k, v in net.config.items() if k not in free}
     grown = theirs != ours and _grown_blocks(config, net.config)
@@ -365,7 +392,8 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
                     torch.nn.init.zeros_(conv2.weight)
                     torch.nn.init.zeros_(conv2.bias)
                     new_blocks.add(f"{stage}.{level}.{block}.")
-    for head in ("scale_head", "damage_head", "noise_estimator"):  # new heads start untrained
+    for part in HEADS.values():  # new heads start untrained
+        head = part.attribute
         if getattr(net, head) is not None and not any(k.startswith(head + ".") for k in state):
             new_blocks.add(head + ".")
     missing = [k for k in missing if not k.startswith(tuple(new_blocks))] if new_blocks else missing

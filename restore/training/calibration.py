@@ -1,7 +1,9 @@
-"""Post-hoc calibration of the uncertainty head: scale its predicted error so that 90 % of the
-errors fall inside the central 90 % interval, on held-out photos (the validation split of the
-training photos, never a test set). :func:`fit_calibration` fits it; ``restore-calibrate``
-(:mod:`restore.calibrate`) runs it on the split of a training config and writes the weights."""
+"""Post-hoc calibration of a model's heads on held-out photos (the validation split of the
+training photos, never a test set): :func:`fit_calibration` scales the uncertainty head's
+predicted error so that 90 % of the errors fall inside the central 90 % interval;
+:func:`fit_damage_threshold` picks the damage head's threshold that repairs best.
+``restore-calibrate`` (:mod:`restore.calibrate`) runs them on the split of a training config and
+writes the weights."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ Z90 = 1.6448536  # the central 90 % interval of a Gaussian: mean +- Z90 standard
 FIT_SIGMAS = (5, 15, 25, 50)
 EXPONENTS = tuple(round(0.05 * k, 2) for k in range(21))  # the noise exponents tried
 GRADIENT_SCALES = (0.0, *(round(0.05 * 2 ** (k / 2), 4) for k in range(12)))  # 0.05-2.3
+DAMAGE_THRESHOLDS = tuple(round(0.5 + 0.05 * k, 2) for k in range(10))  # 0.5-0.95
 
 
 def _predict(net, degraded: torch.Tensor, mask: torch.Tensor | None):
@@ -27,7 +30,9 @@ def _predict(net, degraded: torch.Tensor, mask: torch.Tensor | None):
         return net.restore_with_uncertainty(degraded, mask)
 
 
-def _noisy(clean: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
+def white_noisy(clean: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
+    """``clean`` (0-1) with white Gaussian noise of ``sigma`` grey levels (0-255 scale) drawn from
+    ``seed``, clipped and rounded to 8 bits."""
     g = torch.Generator().manual_seed(seed)
     noisy = clean + sigma / 255.0 * torch.randn(clean.shape, generator=g)
     return (noisy.clamp(0, 1) * 255).round() / 255
@@ -82,7 +87,7 @@ def fit_calibration(
         clean = torch.from_numpy(read_image(path)).permute(2, 0, 1)[None].float()
         clean = centre_crop(clean, crop)
         g = torch.Generator().manual_seed(seed + i)
-        tasks = [_noisy(clean, s, seed + i) for s in FIT_SIGMAS]
+        tasks = [white_noisy(clean, s, seed + i) for s in FIT_SIGMAS]
         tasks.append(CameraNoise()(clean, generator=g).clamp(0, 1))
         mask = IrregularMasks("medium")(clean[:, :1], generator=g)
         for j, degraded in enumerate(tasks):
@@ -118,6 +123,42 @@ def fit_calibration(
     (exponent, gradient_scale), scale = grid[best], fits[best][1]
     hole_scale = _quantile90(torch.cat(holes)) / Z90
     return UncertaintyCalibration(scale, exponent, hole_scale, gradient_scale), count
+
+
+def fit_damage_threshold(
+    restorer, files: Sequence[Path], seed: int = 0, crop: int = 512
+) -> tuple[float, dict[float, float]]:
+    """The threshold of :data:`DAMAGE_THRESHOLDS` at which ``restorer.repair`` (a
+    :class:`restore.restorer.Restorer`'s, its other settings at their defaults) restores damaged
+    validation photos best. Each photo (its centre ``crop`` x ``crop`` pixels at most) gets the
+    training routine's damage (:func:`restore.corruption.damaged_photo`, ``mixed``: the kinds a
+    repair fills, seed ``seed + i``), and the repair's PSNR against the undamaged photo (0-255
+    scale, whole photo) is averaged over the photos at each threshold: too low a threshold
+    repaints undamaged pixels (the fill of texture and edges costs more than a faint scratch), too
+    high a one leaves damage. Returns the best threshold and the mean PSNR at each."""
+    from restore.corruption import damaged_photo
+    from restore.io.images import read_image
+    from restore.metrics import psnr
+
+    channels = restorer.net.image_channels
+    totals, count = dict.fromkeys(DAMAGE_THRESHOLDS, 0.0), 0
+    for i, path in enumerate(files):
+        image = torch.from_numpy(read_image(path, channels)).permute(2, 0, 1)
+        clean = (centre_crop(image, crop) * 255.0).round().byte().permute(1, 2, 0).numpy()
+        damaged, mask = damaged_photo(clean, "mixed", seed + i)
+        if not mask.any():  # nothing drawn (a tiny photo): its PSNR could be infinite
+            continue
+        count += 1
+        probability = restorer.detect_damage(damaged)
+        truth = torch.from_numpy(clean).permute(2, 0, 1)[None].float()
+        for threshold in DAMAGE_THRESHOLDS:
+            repaired, _ = restorer.repair(damaged, threshold=threshold, probability=probability)
+            result = torch.from_numpy(repaired).permute(2, 0, 1)[None].float()
+            totals[threshold] += float(psnr(result, truth, 255.0)[0])
+    if not count:
+        raise ValueError("no damage could be drawn on the validation photos (too small)")
+    scores = {threshold: total / count for threshold, total in totals.items()}
+    return max(scores, key=scores.get), scores
 
 
 class _Known(NamedTuple):

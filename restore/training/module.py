@@ -17,8 +17,9 @@ from torch import Tensor
 
 from restore.corruption import Corruption, CorruptionResult
 from restore.metrics import damage_average_precision, gaussian_nll, interval_coverage, psnr, ssim
+from restore.models.heads import HEADS, has_head
 from restore.models.noise_level import asymmetric_level_loss, cell_noise_level, upsample_level
-from restore.models.vae import RestorationVAE
+from restore.models.vae import DECODED_HEADS, RestorationVAE
 from restore.models.weights import saved_config
 
 LIKELIHOODS = ("laplace", "gaussian")
@@ -201,9 +202,10 @@ class TrainingModule(L.LightningModule):
         # The extra heads run in training only when they learn (the damage head costs as much as
         # the network's full-resolution stage).
         self.trained_heads = [
-            name
-            for name, module in (("uncertainty", net.scale_head), ("damage", net.damage_head))
-            if module is not None and any(p.requires_grad for p in module.parameters())
+            key
+            for key in DECODED_HEADS
+            if has_head(net, key)
+            and any(p.requires_grad for p in getattr(net, HEADS[key].attribute).parameters())
         ]
 
     # ----------------------------------------------------------------------------------------------

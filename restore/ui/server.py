@@ -41,13 +41,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from restore.weights import DEFAULT_MODEL, add_model_options
+from restore.options import (
+    SERVER_MAX_BYTES,
+    SERVER_MAX_PIXELS,
+    SERVER_MAX_SAMPLES,
+    check_number,
+    parse_number,
+)
+from restore.shipped import add_model_options
 
-# A server takes work from whoever reaches it: lower limits than the command line's own
-# (restore.io.images.DEFAULT_MAX_PIXELS, JobOptions' samples), each a flag of restore-ui or fixed.
-SERVER_MAX_BYTES = 50 * 2**20  # per uploaded file
-SERVER_MAX_PIXELS = 50_000_000
-SERVER_MAX_SAMPLES = 16
 FORMATS = {"png": ".png", "jpeg": ".jpg", "jpg": ".jpg", "tiff": ".tif", "webp": ".webp"}
 MEDIA_TYPES = {
     ".png": "image/png",
@@ -291,22 +293,19 @@ class RestoreService:
         out_format = (_text(form, "format") or "keep").lower()
         if out_format != "keep" and out_format not in FORMATS:
             raise BadRequest(f"format must be keep, {', '.join(FORMATS)}, got {out_format!r}")
-        samples = _number(form, "samples", int, 0)
-        if not 0 <= samples <= SERVER_MAX_SAMPLES:
-            raise BadRequest(
-                f"samples must be an integer in [0, {SERVER_MAX_SAMPLES}], got {samples}"
-            )
         try:
+            samples = _number(form, "samples", 0, integer=True)
+            check_number("samples", samples, 0, SERVER_MAX_SAMPLES, integer=True)
             options = JobOptions(
                 task=task,
-                sigma=None if level == "auto" else _number(form, "noise_level", float, None),
+                sigma=None if level == "auto" else _number(form, "noise_level", None),
                 samples=samples,
-                seed=_number(form, "seed", int, 0),
+                seed=_number(form, "seed", 0, integer=True),
                 uncertainty=_flag(form, "uncertainty"),
-                strength=_number(form, "strength", float, 1.0),
+                strength=_number(form, "strength", 1.0),
                 max_pixels=self.max_pixels,
             )
-        except ValueError as err:
+        except ValueError as err:  # BadRequest too: its status is 400
             raise BadRequest(str(err)) from None
         return options, None if out_format == "keep" else FORMATS[out_format]
 
@@ -418,16 +417,11 @@ def _flag(form: Any, name: str) -> bool:
     return text in ("true", "1", "yes", "on")
 
 
-def _number(form: Any, name: str, kind: type, default: Any) -> Any:
-    """The form's field ``name`` as an int or float (``default`` when absent or empty)."""
+def _number(form: Any, name: str, default: Any, integer: bool = False) -> Any:
+    """The form's field ``name`` as a float, or an int when ``integer`` (``default`` when absent
+    or empty); ``ValueError`` (:func:`restore.options.parse_number`) when it is not one."""
     text = _text(form, name)
-    if not text:
-        return default
-    try:
-        return kind(text)
-    except ValueError:
-        what = "an integer" if kind is int else "a number"
-        raise BadRequest(f"{name} must be {what}, got {_printable(text)[:40]!r}") from None
+    return parse_number(name, text, integer) if text else default
 
 
 def page() -> str:
@@ -546,11 +540,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     import uvicorn
 
-    from restore.models.weights import load_net
+    from restore.models.weights import load_model
     from restore.restorer import Restorer
 
     try:
-        net = load_net(args.weights, model=args.model or DEFAULT_MODEL)
+        net, _ = load_model(args.weights, args.model)
         restorer = Restorer(net, device=args.device, max_pixels=max_pixels)
     except (OSError, ValueError, RuntimeError) as err:
         print(f"restore-ui: error: cannot load the model: {err}", file=sys.stderr)

@@ -1,5 +1,6 @@
-"""The models shipped with restore, by name (files in this folder; loaded by
-:func:`restore.models.weights.load_net`). Standard library only, so the command line starts fast.
+"""What ships inside the package: the trained models by name, and fitted camera noise (files in
+this folder; the models are loaded by :func:`restore.models.weights.load_net`). Standard library
+only, so the command line starts fast.
 
 * ``photo`` (the default): real camera noise, white noise and holes;
 * ``gaussian``: the v0.5 model, better on white Gaussian noise at low sigma.
@@ -10,15 +11,24 @@ T3i low-light photos (a training set), which ``experiment=finetune`` draws to ke
 its mix.
 """
 
+from importlib import resources
+
 SHIPPED_MODELS = {"photo": "photo.pt", "gaussian": "gaussian.pt"}
 SHIPPED_NOISE = {"renoir_t3i": "renoir_t3i_noise.json"}
 DEFAULT_MODEL = "photo"
 
 
+def shipped_file(name: str):
+    """A file of this folder (a ``Traversable``) by its file name, a value of
+    :data:`SHIPPED_MODELS` or :data:`SHIPPED_NOISE`, wherever the package is installed."""
+    return resources.files(__name__) / name
+
+
 def add_model_options(parser) -> None:
     """Declare ``--weights PATH`` and ``--model NAME`` on an ``argparse`` parser, one or the
     other (the one place every command declares them); with neither, load the shipped
-    :data:`DEFAULT_MODEL` (``load_net(args.weights, model=args.model or DEFAULT_MODEL)``)."""
+    :data:`DEFAULT_MODEL` (:func:`restore.models.weights.load_model` with ``args.weights`` and
+    ``args.model``)."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--weights",
