@@ -16,13 +16,14 @@ SUBCOMMANDS = {
     "inpaint": "restore.bench.inpaint",
     "samples": "restore.bench.samples",
     "uncertainty": "restore.bench.uncertainty",
+    "profile": "restore.bench.profile",
 }
 QUALITY = "restore.bench.quality"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``restore-bench speed|uncertainty|damage|samples|inpaint ...`` or the quality benchmark;
-    returns the exit status."""
+    """``restore-bench speed|uncertainty|damage|samples|inpaint|profile ...`` or the quality
+    benchmark; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] and argv[0] in SUBCOMMANDS:
         return import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])

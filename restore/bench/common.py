@@ -14,6 +14,7 @@ USAGE = """``restore-bench``: benchmark restore weights against classical denois
     restore-bench --sigmas 25 --presets medium --peers bm3d opencv-telea
     restore-bench --tasks real --peers bm3d --max-images 4     # real noise, BM3D subset
     restore-bench speed --megapixels 24                         # speed and peak memory of Restorer
+    restore-bench profile                                       # where each task's time goes
     restore-bench uncertainty                                   # calibration of the uncertainty
     restore-bench damage                                        # finding and repairing damage
     restore-bench samples                                       # plural completions of holes
