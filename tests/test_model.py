@@ -269,3 +269,23 @@ def test_centre_crop_takes_the_middle_and_keeps_short_sides_whole():
     assert torch.equal(centre_crop(x, 4), x[..., 0:4, 2:6])
     assert torch.equal(centre_crop(x, 6), x[..., :, 1:7])  # 5 rows: all kept
     assert centre_crop(x, None) is x
+
+
+def test_each_head_runs_only_when_its_output_is_asked_for():
+    """Uncertainty does not run the damage head, damage detection not the uncertainty head,
+    restoration neither (issue #37: each pass costs what it returns)."""
+    torch.manual_seed(0)
+    net = RestorationVAE(**SMALL, uncertainty=True, damage=True).eval()
+    calls = {"scale_head": 0, "damage_head": 0}
+    for name in calls:
+        getattr(net, name).register_forward_hook(
+            lambda module, inputs, output, name=name: calls.__setitem__(name, calls[name] + 1)
+        )
+    x = torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        net.restore(x)
+    assert calls == {"scale_head": 0, "damage_head": 0}
+    net.restore_with_uncertainty(x)
+    assert calls == {"scale_head": 1, "damage_head": 0}
+    net.detect_damage(x)
+    assert calls == {"scale_head": 1, "damage_head": 1}

@@ -511,7 +511,7 @@ class RestorationVAE(nn.Module):
         if self.scale_head is None:
             raise ValueError("this model has no uncertainty head (trained without uncertainty)")
         enc = self.encode(degraded, mask, noise_level, filled)
-        decoded = self.decode_with_heads(enc.mu, enc)
+        decoded = self.decode_with_heads(enc.mu, enc, heads=("uncertainty",))
         restored = self._finish(decoded.image, degraded, mask, keep_known)
         std = self.calibration.apply(decoded.log_scale.float().exp(), degraded, restored, mask)
         if keep_known and mask is not None:
@@ -531,7 +531,8 @@ class RestorationVAE(nn.Module):
         if self.damage_head is None:
             raise ValueError("this model has no damage head (trained without damage)")
         enc = self.encode(degraded, mask, noise_level, filled)
-        return torch.sigmoid(self.decode_with_heads(enc.mu, enc).damage_logit.float())
+        decoded = self.decode_with_heads(enc.mu, enc, heads=("damage",))
+        return torch.sigmoid(decoded.damage_logit.float())
 
     @torch.no_grad()
     def sample(
