@@ -275,18 +275,11 @@ def load_model(
     is.
     """
     model = model or DEFAULT_MODEL
-    if weights is None:
-        source, named = f"the shipped {model} model", (f"no shipped model {model!r}",)
-    else:
-        source = str(weights)
-        named = (source, str(Path(source)))  # load_net names files as Path writes them
+    source = f"the shipped {model} model" if weights is None else str(weights)
     try:
         return load_net(weights, map_location, model), source
-    except (OSError, ValueError, RuntimeError) as err:
-        said = str(err)
-        if isinstance(err, (OSError, ValueError)) and "\n" not in said and said.startswith(named):
-            raise  # load_net's own errors: one line that names the file
-        raise ValueError(f"{source}: {' '.join(said.split()) or type(err).__name__}") from err
+    except RuntimeError as err:  # load_net's own errors name the file; torch's (memory) do not
+        raise ValueError(f"{source}: {' '.join(str(err).split()) or type(err).__name__}") from err
 
 
 def _grown_blocks(theirs: dict, ours: dict) -> bool:
