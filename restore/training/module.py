@@ -23,6 +23,7 @@ from restore.models.vae import DECODED_HEADS, RestorationVAE
 from restore.models.weights import saved_config
 
 LIKELIHOODS = ("laplace", "gaussian")
+DISTILL_CROPS = ("weak_noise", "teacher_better")
 
 
 def scale_nll_loss(restored: Tensor, log_scale: Tensor, clean: Tensor) -> Tensor:
@@ -120,6 +121,18 @@ class TrainingModule(L.LightningModule):
             to learn only the uncertainty head; the others are frozen. None trains all.
         texture_weight: weight of :func:`texture_statistics_loss` of the prior-mean decode
             inside the holes (a fill with the texture of real content, not a haze); 0: none.
+        teacher: a frozen network to stay close to while fine-tuning (e.g. the shipped model):
+            on the training crops ``distill_crops`` chooses, the prior-mean decode also pays its
+            negative log-likelihood under the teacher's restoration, and the noise estimator its
+            level loss against the teacher's reading (symmetric), each times
+            ``distill_weight``; the other crops learn from the clean image alone. Kept out of
+            the checkpoint's state.
+        distill_weight: weight of those terms (> 0 with a teacher).
+        distill_crops: ``weak_noise``: the crops whose noise RMS is at most
+            ``distill_max_rms`` grey levels; ``teacher_better``: those the teacher restores
+            closer to the clean image than the student does now (mean absolute error), so the
+            student keeps what the teacher does well and learns the rest.
+        distill_max_rms: the noise RMS (grey levels) up to which ``weak_noise`` holds a crop.
 
     With a damage head (``net.damage``), the loss also holds the binary cross-entropy of its
     logits against the corruption's damage mask (all zeros when it has no damage op), and
@@ -152,6 +165,10 @@ class TrainingModule(L.LightningModule):
         level_grad: bool = False,
         group_lr: Mapping[str, float] | None = None,
         texture_weight: float = 0.0,
+        teacher: RestorationVAE | None = None,
+        distill_weight: float = 1.0,
+        distill_crops: str = "weak_noise",
+        distill_max_rms: float = 15.0,
     ) -> None:
         super().__init__()
         if likelihood not in LIKELIHOODS:
@@ -167,6 +184,13 @@ class TrainingModule(L.LightningModule):
                 "likelihood_scale must be > 0; beta, kl_warmup_steps, prior_weight, "
                 "texture_weight >= 0"
             )
+        if teacher is not None and not (distill_weight > 0 and distill_max_rms >= 0):
+            raise ValueError(
+                f"with a teacher, need distill_weight > 0 and distill_max_rms >= 0, got "
+                f"{distill_weight}, {distill_max_rms}"
+            )
+        if distill_crops not in DISTILL_CROPS:
+            raise ValueError(f"distill_crops must be one of {DISTILL_CROPS}, got {distill_crops!r}")
         if not 0.0 <= noise_level_p <= 1.0:
             raise ValueError(f"noise_level_p must be in [0, 1], got {noise_level_p}")
         if level_weight < 0 or not 0.0 < level_alpha < 1.0:
@@ -177,7 +201,7 @@ class TrainingModule(L.LightningModule):
         # Plain types in the checkpoint's hyperparameters (it loads with weights_only=True).
         trainable = None if trainable is None else [str(name) for name in trainable]
         group_lr = {str(k): float(v) for k, v in (group_lr or {}).items()}
-        modules = ("self", "net", "corruption", "val_tasks", "optimizer", "scheduler")
+        modules = ("self", "net", "corruption", "val_tasks", "optimizer", "scheduler", "teacher")
         arguments = inspect.signature(TrainingModule.__init__).parameters
         # this class's arguments as checked here (a subclass adds its own)
         self.save_hyperparameters(
@@ -190,6 +214,8 @@ class TrainingModule(L.LightningModule):
         self.corruption = corruption
         self.val_tasks = torch.nn.ModuleDict(val_tasks)
         self.val_metrics = torch.nn.ModuleDict()  # "<task>/<metric>" -> MeanMetric, made on use
+        # a tuple keeps the teacher out of the state dict, the optimizer and the checkpoint
+        self.teacher = None if teacher is None else (teacher.eval().requires_grad_(False),)
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
         if trainable is not None:
@@ -207,6 +233,12 @@ class TrainingModule(L.LightningModule):
             if has_head(net, key)
             and any(p.requires_grad for p in getattr(net, HEADS[key].attribute).parameters())
         ]
+
+    def on_fit_start(self) -> None:
+        if self.teacher is not None:
+            self.teacher[0].to(self.device)
+            if self.hparams.channels_last:
+                self.teacher[0].to(memory_format=torch.channels_last)
 
     # ----------------------------------------------------------------------------------------------
     def _format(self, x: Tensor) -> Tensor:
@@ -295,6 +327,11 @@ class TrainingModule(L.LightningModule):
             )
             loss = loss + self.hparams.level_weight * level_loss
             logs["train/level_loss"] = level_loss
+        if self.teacher is not None and weight > 0:
+            logs.update(self._distillation(result, level, out, clean))
+            loss = loss + self.hparams.distill_weight * sum(
+                v for k, v in logs.items() if k.startswith("train/distill_")
+            )
         if out.prior_damage_logit is not None:
             damaged = result.damage if result.damage is not None else torch.zeros_like(result.mask)
             damage_bce = F.binary_cross_entropy_with_logits(
@@ -314,6 +351,41 @@ class TrainingModule(L.LightningModule):
             batch_size=clean.shape[0],
         )
         return loss
+
+    def _distillation(
+        self, result: CorruptionResult, level: Tensor, out: Any, clean: Tensor
+    ) -> dict[str, Tensor]:
+        """The teacher terms (see the class): ``train/distill_restore`` and, with both
+        estimators, ``train/distill_level``; empty when no crop is chosen."""
+        teacher = self.teacher[0]
+        if self.hparams.distill_crops == "weak_noise":
+            chosen = result.rms_error <= self.hparams.distill_max_rms
+            if not bool(chosen.any()):
+                return {}
+            degraded, mask = self._format(result.degraded[chosen]), result.mask[chosen]
+            with torch.no_grad():
+                target = teacher.restore(degraded, mask, noise_level=level[chosen])
+        else:
+            with torch.no_grad():
+                target = teacher.restore(self._format(result.degraded), result.mask, False, level)
+                student = out.prior_reconstruction.detach().float().clamp(0, 1)
+                error = (target.float() - clean.float()).abs().mean((1, 2, 3))
+                chosen = error < (student - clean.float()).abs().mean((1, 2, 3))
+            if not bool(chosen.any()):
+                return {}
+            target = target[chosen]
+            degraded, mask = self._format(result.degraded[chosen]), result.mask[chosen]
+        terms = {
+            "train/distill_restore": self.reconstruction_nll(
+                out.prior_reconstruction[chosen], target
+            )
+        }
+        if out.level_cells is not None and teacher.noise_estimator is not None:
+            with torch.no_grad():
+                filled = teacher.fill_holes(degraded, mask.to(degraded.dtype))
+                read = teacher.noise_estimator(filled, mask.to(degraded.dtype))
+            terms["train/distill_level"] = asymmetric_level_loss(out.level_cells[chosen], read, 0.5)
+        return terms
 
     # ----------------------------------------------------------------------------------------------
     def validation_step(
