@@ -19,9 +19,9 @@ from restore.io.mask_rule import MASK_RULE
 from restore.options import (
     DEFAULT_MASK_GROW,
     DEFAULT_MASK_MAX_WIDTH,
-    DEFAULT_TILE,
     DEFAULT_TILE_OVERLAP,
     MAX_PIXELS,
+    MAX_TILE_PIXELS,
     MIN_TILE,
     TASKS,
     check_number,
@@ -141,10 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tile",
         type=int,
-        default=DEFAULT_TILE,
         metavar="N",
-        help=f"tile size in pixels, at least {MIN_TILE}; smaller uses less memory "
-        f"(default {DEFAULT_TILE})",
+        help=f"tile size in pixels, at least {MIN_TILE}; smaller uses less memory (default: "
+        f"the fewest tiles of at most {MAX_TILE_PIXELS / 1e6:g} megapixels each)",
     )
     p.add_argument(
         "--uncertainty",
@@ -231,7 +230,7 @@ def _check_options(args: argparse.Namespace) -> None:
     """The run's options: ``args.options``, a :class:`restore.jobs.JobOptions` (which checks the
     job's), after the checks of the run's own (tile, quality, suffix, report); ``ValueError``
     naming the flag."""
-    if args.tile < MIN_TILE:
+    if args.tile is not None and args.tile < MIN_TILE:
         raise ValueError(
             f"--tile must be at least {MIN_TILE} (tiles overlap by {DEFAULT_TILE_OVERLAP} pixels)"
         )

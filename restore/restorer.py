@@ -29,7 +29,6 @@ from restore.models.weights import load_model
 from restore.options import (
     DEFAULT_MASK_GROW,
     DEFAULT_MASK_MAX_WIDTH,
-    DEFAULT_TILE,
     DEFAULT_TILE_OVERLAP,
     MAX_PIXELS,
     MAX_SIGMA,
@@ -37,11 +36,15 @@ from restore.options import (
 )
 from restore.precision import autocast_dtype
 from restore.shipped import DEFAULT_MODEL
-from restore.tiling import tiled
+from restore.tiling import hole_windows, tiled
 
 # Pixels of mirrored image added on every side before the network and cut off after: at the edge
 # of its input the network sees zero padding and left a frame of noise 2 px wide (issue #21).
 BORDER = 16
+# Pixels of image around each hole that a fill which keeps the known pixels is given, the rest of
+# the image left out of the network (:func:`restore.tiling.hole_windows`; MODEL_CARD.md, "Where
+# the time goes").
+HOLE_CONTEXT = 64
 
 
 def pick_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -61,8 +64,11 @@ class Restorer:
     Args:
         net: the network.
         device: ``auto`` (CUDA, then MPS, then CPU) or a torch device.
-        tile: tile side in pixels for large images (memory stays bounded); inputs are padded to the
-            network's stride internally.
+        tile: tile side in pixels for large images (memory stays bounded); None (the default):
+            the fewest tiles of at most :data:`restore.options.MAX_TILE_PIXELS` pixels (all the
+            batch's images together), so a photo of about a megapixel runs whole
+            (:func:`restore.tiling.tile_shape`). Inputs are padded to the network's stride
+            internally.
         tile_overlap: overlap of neighbouring tiles in pixels: the outer half is context only, the
             inner half is blended smoothly.
         precision: ``auto`` (fp16 on CUDA; bf16 on a CPU that computes in bf16 natively, fp32
@@ -99,7 +105,7 @@ class Restorer:
         self,
         net: RestorationVAE,
         device: str | torch.device | None = "auto",
-        tile: int = DEFAULT_TILE,
+        tile: int | None = None,
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         precision: str = "auto",
         self_ensemble: bool = False,
@@ -110,9 +116,9 @@ class Restorer:
     ) -> None:
         if precision not in ("auto", "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
-        check_number("tile", tile, 1, integer=True)
+        check_number("tile", tile, 1, integer=True, optional=True)
         check_number("tile_overlap", tile_overlap, 0, integer=True)
-        if not tile_overlap < tile / 2:
+        if tile is not None and not tile_overlap < tile / 2:
             raise ValueError(f"tile_overlap must be below tile / 2, got {tile_overlap}, {tile}")
         self.max_pixels = check_max_pixels(max_pixels)
         self.self_ensemble = self_ensemble
@@ -306,6 +312,21 @@ class Restorer:
         stride = self.net.stride
         return tiled(fn, x, holes, self.tile, self.tile_overlap, stride, self.progress)
 
+    def _fill_windows(self, fn, x: Tensor, holes: Tensor, windows) -> Tensor:
+        """:meth:`_tiled` on each of ``windows`` (:func:`restore.tiling.hole_windows`) only, its
+        holes pasted into ``x`` (the known pixels are the input's): a fill that keeps the known
+        pixels, at the cost of the windows."""
+        out = x.float().clone()
+        for y0, y1, x0, x1 in windows:
+
+            def shifted(tile, tile_mask, window, y0=y0, x0=x0):
+                return fn(tile, tile_mask, (window[0] + y0, window[1] + x0))
+
+            part = self._tiled(shifted, x[..., y0:y1, x0:x1], holes[..., y0:y1, x0:x1])
+            inside = holes[..., y0:y1, x0:x1] != 0
+            out[..., y0:y1, x0:x1] = torch.where(inside, part, out[..., y0:y1, x0:x1])
+        return out
+
     # ----------------------------------------------------------------------------------------------
     def _read_path(self, path: str | os.PathLike) -> np.ndarray:
         """Pixels of an image file (EXIF orientation applied, at most ``max_pixels``); raises
@@ -392,6 +413,9 @@ class Restorer:
         keep_known = keep_known or strength == 0
         gray = batch.shape[1] == 1 and self.net.image_channels == 3
         x, m = self.network_inputs(batch, holes)
+        # the input as floats is needed again only to blend; else it is freed before the network
+        blend_from = batch if strength < 1 else None
+        del batch
         eps = None
         if (
             generator is not None
@@ -414,7 +438,12 @@ class Restorer:
                 out = self._net_tile(tile, tile_mask, window, sigma, keep_known, eps, None)
             return out
 
-        if not self.self_ensemble or generator is not None:
+        windows = None
+        if keep_known and holes is not None and (not self.self_ensemble or generator is not None):
+            windows = hole_windows(m, HOLE_CONTEXT, self.net.stride)
+        if windows is not None:
+            out = self._fill_windows(net_tile, x, m, windows)
+        elif not self.self_ensemble or generator is not None:
             out = self._tiled(net_tile, x, m)
         else:
             out = None
@@ -433,7 +462,7 @@ class Restorer:
             out = texture_fill(out, holes.to(out.device), seed=seed)
         out = out.mean(1, keepdim=True) if gray else out
         if strength < 1:  # input + strength * (restored - input) on the known pixels
-            blend = torch.lerp(batch.to(out), out, strength)
+            blend = torch.lerp(blend_from.to(out), out, strength)
             out = blend if holes is None else torch.where(holes.to(out.device) > 0, out, blend)
         result = from_batch(out.clamp_(0, 1), layout, inplace=True)
         return _copy_known(result, image, holes) if keep_known and holes is not None else result

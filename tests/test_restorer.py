@@ -11,6 +11,7 @@ from PIL import Image
 
 from restore.io.images import ImageFileError
 from restore.restorer import Restorer
+from restore.tiling import hole_windows, tile_shape, tile_starts
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -341,6 +342,90 @@ def tiled_pair(weights):
 
     tiles._net_tile = counting
     return whole, tiles, calls
+
+
+@pytest.mark.parametrize(
+    "height, width, budget, expected",
+    [
+        (848, 1248, 1_250_000, [(848, 1248)]),  # a 1 MP photo (with its border) runs whole
+        (848, 1248, 700_000, [(848, 688), (848, 688)]),  # two halves beat four quarters
+        (3056, 4032, 1_250_000, None),  # a 12 MP phone photo
+        (6016, 4016, 1_250_000, None),  # 24 MP
+        (208, 4992, 100_000, None),  # a strip
+    ],
+)
+def test_default_tiles_are_the_fewest_that_fit_the_budget(height, width, budget, expected):
+    overlap, stride = 128, 16
+    th, tw = tile_shape(height, width, budget, overlap, stride)
+    assert th * tw <= budget and th % stride == 0 or th == height
+    assert th == height or th > 2 * overlap
+    starts_y = tile_starts(height, th, overlap, stride)
+    starts_x = tile_starts(width, tw, overlap, stride)
+    tiles = [(min(th, height - y), min(tw, width - x)) for y in starts_y for x in starts_x]
+    if expected is not None:
+        assert tiles == expected
+    # every pixel covered, and no square tiling of the same budget sends fewer pixels through
+    assert starts_y[-1] + th == height and starts_x[-1] + tw == width
+    work = sum(h * w for h, w in tiles)
+    side = int(budget**0.5) // stride * stride
+    square = (
+        len(tile_starts(height, side, overlap, stride))
+        * len(tile_starts(width, side, overlap, stride))
+        * min(side, height)
+        * min(side, width)
+    )
+    assert work <= square
+
+
+def test_hole_windows_hold_every_hole_with_its_context_and_do_not_overlap():
+    holes = torch.zeros(2, 1, 700, 900)
+    holes[0, :, 100:104, 200:420] = 1  # a scratch
+    holes[1, :, 600:606, 880:890] = 1  # dust at the edge, in the other image of the batch
+    holes[0, :, 130:140, 430:440] = 1  # close to the scratch: one window
+    windows = hole_windows(holes, context=64, multiple=16)
+    assert len(windows) == 2
+    covered = torch.zeros(700, 900, dtype=torch.int32)
+    for y0, y1, x0, x1 in windows:
+        assert y0 % 16 == 0 and x0 % 16 == 0 and y1 in (700, *range(0, 700, 16))
+        covered[y0:y1, x0:x1] += 1
+    assert covered.max() == 1  # no overlap
+    grown = torch.nn.functional.max_pool2d(holes.amax(0, keepdim=True), 129, 1, 64)[0, 0]
+    assert bool((covered[grown > 0] == 1).all())  # every hole and 64 px around it
+    assert covered.sum() < 0.25 * 700 * 900
+    assert hole_windows(torch.zeros(1, 1, 64, 64), 64) == []
+    assert hole_windows(holes, context=400, multiple=16) is None  # as dear as the whole image
+
+
+def test_a_fill_of_sparse_holes_runs_only_around_them(weights, monkeypatch):
+    r = Restorer.from_checkpoint(weights, device="cpu", precision="fp32")
+    sent = []
+    original = r._net_tile
+    r._net_tile = lambda tile, *a, **k: (
+        sent.append(tile.shape[-2:].numel()) or original(tile, *a, **k)
+    )
+    img, mask = photo(600, 800, seed=7), np.zeros((600, 800), bool)
+    mask[100:110, 100:110] = True
+    mask[450:453, 500:600] = True
+    out = r.inpaint(img, mask)
+    assert 0 < sum(sent) < 0.2 * img.shape[0] * img.shape[1]
+    np.testing.assert_array_equal(out[~mask], img[~mask])
+    monkeypatch.setattr("restore.restorer.hole_windows", lambda *args, **kwargs: None)
+    sent.clear()
+    whole = r.inpaint(img, mask)
+    assert sum(sent) > img.shape[0] * img.shape[1]
+    assert np.abs(out - whole)[mask].max() < 0.01
+    assert np.abs(out - img)[mask].mean() > 0.01  # the holes were filled
+
+
+def test_the_default_runs_a_megapixel_photo_as_one_tile_and_a_large_one_in_tiles(weights):
+    restorer = Restorer.from_checkpoint(weights, device="cpu", precision="fp32")
+    assert restorer.tile is None
+    passes = []
+    restorer.progress = lambda done, total: passes.append(total)
+    restorer.denoise(np.zeros((816, 1224, 3), np.uint8), sigma=5)
+    assert passes == [1]
+    with pytest.raises(ValueError, match="tile"):
+        Restorer(restorer.net, tile=0)
 
 
 @pytest.mark.parametrize("size", [(600, 700), (517, 771)])

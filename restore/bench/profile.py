@@ -45,6 +45,7 @@ from restore.bench.speed import synthetic_photo
 from restore.models.heads import HEADS, has_head
 from restore.precision import cpu_has_native_bf16
 from restore.shipped import add_model_options
+from restore.tiling import tile_description
 
 # The stages outside the network, after its top-level parts: the function each one times is in
 # stage_timing.
@@ -472,7 +473,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"CPU: {cpu['model']}; {cpu['threads']} torch threads; torch CPU capability "
         f"{cpu['capability']}; native bf16: {'yes' if cpu['native_bf16'] else 'no'}. "
         f"{source}, {precision}, photo {width}x{height} ({height * width / 1e6:.2f} MP), tile "
-        f"{restorer.tile} (overlap {restorer.tile_overlap}), fastest of {args.repeats}; "
+        f"{tile_description(restorer.tile)} (overlap {restorer.tile_overlap}), "
+        f"fastest of {args.repeats}; "
         f"seconds per megapixel:\n"
     )
     print(table)

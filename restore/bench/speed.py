@@ -15,6 +15,7 @@ import torch
 
 from restore.bench.memory import measure_memory, memory_method, proc_status_mib
 from restore.shipped import add_model_options
+from restore.tiling import tile_description
 
 
 def synthetic_photo(megapixels: float, seed: int = 0) -> np.ndarray:
@@ -69,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra = measure_memory(call)
     mp = width * height / 1e6
     print(
-        f"{args.task} {width}x{height} ({mp:.1f} MP) on {restorer.device}, tile {restorer.tile}, "
+        f"{args.task} {width}x{height} ({mp:.1f} MP) on {restorer.device}, "
+        f"tile {tile_description(restorer.tile)}, "
         f"threads {torch.get_num_threads()}: {seconds[0]:.1f} s = {mp / seconds[0]:.2f} MP/s; "
         f"the call added {extra.text()} MiB of resident memory"
         + (f" to {before:.0f} MiB before it" if before is not None else "")
