@@ -1,6 +1,6 @@
 """Geometry shared by training, the network and inference: padding to the network's stride or to a
-patch size, centre crops and the eight flips and rotations of an image. Pure functions on
-``(..., H, W)`` tensors, and on ``(H, W, C)`` arrays for the data's patches."""
+patch size, centre crops, the eight flips and rotations of an image and the region around holes.
+Pure functions on ``(..., H, W)`` tensors, and on ``(H, W, C)`` arrays for the data's patches."""
 
 from __future__ import annotations
 
@@ -32,6 +32,19 @@ def pad_border(images: Tensor, margin: int) -> Tensor:
     h, w = images.shape[-2:]
     mode = "reflect" if margin < h and margin < w else "replicate"
     return F.pad(images, (margin, margin, margin, margin), mode=mode)
+
+
+def hole_region(hole: Tensor, margin: int = 64) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)`` of the part of an image that its holes ``(H, W)`` (bool,
+    at least one) draw on: their bounding box grown by its longer side (at least ``margin``
+    pixels) on every side, within the image. A fill or a texture taken from there costs little
+    for a small hole in a large photo."""
+    rows = torch.nonzero(hole.any(1), as_tuple=True)[0]
+    cols = torch.nonzero(hole.any(0), as_tuple=True)[0]
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    grow = max(y1 - y0, x1 - x0, margin)
+    h, w = hole.shape
+    return max(0, y0 - grow), min(h, y1 + grow), max(0, x0 - grow), min(w, x1 + grow)
 
 
 def pad_to_size(image: np.ndarray, size: int) -> np.ndarray:

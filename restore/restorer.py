@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from restore.convert import from_batch, to_batch
-from restore.geometry import DIHEDRAL, dihedral, pad_border, undo_dihedral
+from restore.geometry import DIHEDRAL, dihedral, hole_region, pad_border, undo_dihedral
 from restore.io.images import check_max_pixels
 from restore.io.masks import holes_in_mask, holes_in_mask_tensor
 from restore.models import RestorationVAE
@@ -315,8 +315,9 @@ class Restorer:
     def _fill_windows(self, fn, x: Tensor, holes: Tensor, windows) -> Tensor:
         """:meth:`_tiled` on each of ``windows`` (:func:`restore.tiling.hole_windows`) only, its
         holes pasted into ``x`` (the known pixels are the input's): a fill that keeps the known
-        pixels, at the cost of the windows."""
-        out = x.float().clone()
+        pixels, at the cost of the windows. ``x`` (float32, made for this call) takes the fills:
+        the windows do not overlap, so none reads another's."""
+        out = x.float()
         for y0, y1, x0, x1 in windows:
 
             def shifted(tile, tile_mask, window, y0=y0, x0=x0):
@@ -384,13 +385,16 @@ class Restorer:
         (:func:`cut_border` takes them off the network's output)."""
         if batch.shape[1] == 1 and self.net.image_channels == 3:
             batch = batch.expand(-1, 3, -1, -1)
-        x = batch.to(self.device)
-        if holes is not None:
-            m = holes.to(self.device)
-            x = self.net.fill_holes(x, m)  # once for the whole image, so tiles share one fill
-            return pad_border(x, BORDER), pad_border(m, BORDER)
-        x = pad_border(x, BORDER)  # no holes: one zero broadcast, not an image-sized mask
-        return x, x.new_zeros((1, 1, 1, 1)).expand(x.shape[0], 1, *x.shape[-2:])
+        x = pad_border(batch.to(self.device), BORDER)
+        if holes is None:  # one zero broadcast, not an image-sized mask
+            return x, x.new_zeros((1, 1, 1, 1)).expand(x.shape[0], 1, *x.shape[-2:])
+        m = pad_border(holes.to(self.device), BORDER)
+        hole = (m != 0).any(0)[0]
+        if bool(hole.any()):  # pre-filled once, so tiles share one fill; only around the holes
+            top, bottom, left, right = hole_region(hole)
+            region = (..., slice(top, bottom), slice(left, right))
+            x[region] = self.net.fill_holes(x[region], m[region])
+        return x, m
 
     def _run(
         self,

@@ -9,7 +9,8 @@ patches, but guided by the fill:
 
 1. Split the fill into three bands with two Gaussian blurs: the structure (blur of
    ``structure_sigma``), the middle band (down to the blur of ``detail_sigma``) and the fine
-   detail. Only the holes' bounding box and its surroundings are worked on (:func:`_region`).
+   detail. Only the holes' bounding box and its surroundings are worked on
+   (:func:`restore.geometry.hole_region`).
 2. At 1/``scale`` resolution ("cells"), find for every hole cell a known cell to copy from (a
    nearest-neighbour field, NNF) whose ``patch`` x ``patch`` neighbourhood has the same
    structure: the structure's patches, projected on their lowest 2-D DCT frequencies in a
@@ -47,6 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from restore.geometry import hole_region
 from restore.models.fill import pyramid_fill
 
 # Lowest DCT frequencies (u, v) of a patch that describe its structure, per colour channel: luma
@@ -242,7 +244,7 @@ def texture_fill(
         hole = holes[b, 0] != 0
         if not bool(hole.any()):
             continue
-        top, bottom, left, right = _region(hole)
+        top, bottom, left, right = hole_region(hole)
         hole = hole[top:bottom, left:right]
         x = image[b : b + 1, :, top:bottom, left:right].float()
         fine = _blur(x, detail_sigma)  # x - fine: the fine detail
@@ -269,19 +271,6 @@ def texture_fill(
             value += weight.clamp(0, 1) * (copied - own)
         out[b, :, top + ys, left + xs] = value.clamp(0, 1).to(out.dtype)
     return out
-
-
-def _region(hole: Tensor, margin: int = 64) -> tuple[int, int, int, int]:
-    """``(top, bottom, left, right)`` of the part of the image the holes copy from: their
-    bounding box grown by its longer side (at least ``margin`` pixels) on every side, within the
-    image. Nearby content is likelier the same material, and a small hole in a large photo costs
-    little time and memory."""
-    rows = torch.nonzero(hole.any(1), as_tuple=True)[0]
-    cols = torch.nonzero(hole.any(0), as_tuple=True)[0]
-    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    grow = max(y1 - y0, x1 - x0, margin)
-    h, w = hole.shape
-    return max(0, y0 - grow), min(h, y1 + grow), max(0, x0 - grow), min(w, x1 + grow)
 
 
 def _amplitude_gain(
