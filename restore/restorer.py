@@ -463,7 +463,7 @@ class Restorer:
                 seed = int(
                     torch.randint(2**31 - 1, (1,), generator=generator, device=generator.device)
                 )
-            out = texture_fill(out, holes.to(out.device), seed=seed)
+            out = texture_fill(out, holes.to(out.device), seed=seed, inplace=True)
         out = out.mean(1, keepdim=True) if gray else out
         if strength < 1:  # input + strength * (restored - input) on the known pixels
             blend = torch.lerp(blend_from.to(out), out, strength)

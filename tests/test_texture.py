@@ -93,6 +93,12 @@ def test_known_pixels_are_kept_bit_for_bit_and_a_seed_repeats_itself():
     assert torch.equal(a, b)
     assert not torch.equal(a[~known], c[~known])  # another seed, another texture
     assert float(a.min()) >= 0 and float(a.max()) <= 1
+    own = torch.cat([smooth, smooth])  # in place, two images: the same result, into `own`
+    out = texture_fill(own, torch.cat([holes, holes]), seed=0, inplace=True)
+    assert out is own and torch.equal(out[:1], a)
+    given = smooth.clone()
+    texture_fill(given, holes, seed=0)
+    assert torch.equal(given, smooth)  # not in place: the input is left as it was
 
 
 def test_thin_holes_keep_the_networks_fill():

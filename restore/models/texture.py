@@ -203,6 +203,7 @@ def texture_fill(
     ramp: float = 2.0,
     structure_sigma: float = 3.0,
     depth: float = 4.0,
+    inplace: bool = False,
 ) -> Tensor:
     """Give the holes of a filled image the fine detail of its known pixels (module docstring).
 
@@ -229,6 +230,9 @@ def texture_fill(
             where the network's fill of that band is a guess; the patches are matched on what
             is left after it. At or below ``detail_sigma``: one band.
         depth: see ``structure_sigma``.
+        inplace: write the holes' new values into ``image`` itself (a float tensor the caller
+            owns) rather than a copy: one image less in memory. Each image's values are read
+            before its holes are written, so the result is the same.
 
     Returns:
         ``(B, C, H, W)``: ``image`` with new values in the holes only. An image without holes,
@@ -239,7 +243,7 @@ def texture_fill(
             f"expected (B, C, H, W) image and (B, 1, H, W) holes, got {tuple(image.shape)} and "
             f"{tuple(holes.shape)}"
         )
-    out = image.clone()
+    out = image if inplace else image.clone()
     for b in range(image.shape[0]):
         hole = holes[b, 0] != 0
         if not bool(hole.any()):
