@@ -345,6 +345,21 @@ def test_speed_run_reports_megapixels_per_second_and_memory(weights, capsys, one
     )
     out = capsys.readouterr().out
     assert "MP/s" in out and "MiB" in out and "denoise" in out
+    # the classical peer timed on the same photo, in the same run
+    assert "OpenCV fastNlMeans, same photo:" in out and "x its time" in out
+
+
+def test_speed_times_the_inpainting_peers_and_refuses_a_peer_of_another_task(weights, capsys):
+    argv = ["speed", "--megapixels", "0.05", "--weights", str(weights), "--device", "cpu"]
+    assert (
+        cli.main([*argv, "--task", "inpaint", "--peers", "opencv-ns", "--precision", "fp32"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "inpaint" in out and "OpenCV inpaint NS (r=5), same photo:" in out
+    assert "Telea" not in out
+    with pytest.raises(SystemExit):
+        cli.main([*argv, "--task", "inpaint", "--peers", "opencv-nlm"])
+    assert "not a method for --task inpaint" in capsys.readouterr().err
 
 
 def test_a_stopped_run_keeps_the_rows_it_finished(bench, image_dir, weights, tmp_path, monkeypatch):

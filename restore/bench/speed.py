@@ -1,7 +1,8 @@
 """``restore-bench speed``: megapixels per second and peak memory of ``Restorer`` on one large
-synthetic photo (default 24 megapixels).
+synthetic photo (default 24 megapixels), and the classical peers' time on the same photo in the
+same run (default OpenCV NL-means for denoising, OpenCV Telea for inpainting).
 
-    restore-bench speed --megapixels 24 [--tile 768] [--task inpaint]
+    restore-bench speed --megapixels 24 [--tile 768] [--task inpaint] [--peers opencv-nlm bm3d]
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 
 from restore.bench.memory import measure_memory, memory_method, proc_status_mib
+from restore.bench.peers import DENOISE_PEERS, INPAINT_PEERS, LABELS, peer_problem
 from restore.shipped import add_model_options
 from restore.tiling import tile_description
 
@@ -44,7 +46,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
     parser.add_argument("--task", choices=["denoise", "inpaint"], default="denoise")
+    classical = [p for p in (*DENOISE_PEERS, *INPAINT_PEERS) if p != "restore-x8"]
+    parser.add_argument(
+        "--peers",
+        nargs="*",
+        choices=classical,
+        help="classical methods timed on the same photo after restore (default: opencv-nlm for "
+        "denoise, opencv-telea for inpaint; none: --peers with no name)",
+    )
     args = parser.parse_args(argv)
+    task_peers = DENOISE_PEERS if args.task == "denoise" else INPAINT_PEERS
+    if args.peers is None:
+        args.peers = ["opencv-nlm" if args.task == "denoise" else "opencv-telea"]
+    wrong = [p for p in args.peers if p not in task_peers]
+    if wrong:
+        parser.error(f"--peers {' '.join(wrong)}: not a method for --task {args.task}")
 
     from restore.bench.common import load_restorer
 
@@ -77,4 +93,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         + (f" to {before:.0f} MiB before it" if before is not None else "")
         + f" ({memory_method()})"
     )
+    for name in args.peers:
+        problem = peer_problem(name)
+        if problem is not None:
+            print(f"skipped {LABELS[name]}: {problem}")
+            continue
+        took = time_peer(name, restorer, image, mask)
+        print(
+            f"{LABELS[name]}, same photo: {took:.1f} s = {mp / took:.2f} MP/s "
+            f"(restore took {seconds[0] / took:.2f}x its time)"
+        )
     return 0
+
+
+def time_peer(name: str, restorer, image: np.ndarray, mask: np.ndarray) -> float:
+    """Seconds that classical method ``name`` of :mod:`restore.bench.peers` takes on ``image``
+    (denoisers at sigma 25, the photo's noise; OpenCV NL-means with h = 25; inpainters on
+    ``mask``)."""
+    from restore.bench.peers import denoisers, inpainters
+
+    if name in DENOISE_PEERS:
+        method = denoisers(restorer, [name], {25.0: 25.0})[name]
+        start = time.perf_counter()
+        method(image, 25.0)
+    else:
+        method = inpainters(restorer, [name])[name]
+        start = time.perf_counter()
+        method(image, mask)
+    return time.perf_counter() - start
