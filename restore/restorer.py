@@ -442,12 +442,13 @@ class Restorer:
                 out = self._net_tile(tile, tile_mask, window, sigma, keep_known, eps, None)
             return out
 
+        one_pass = not self.self_ensemble or generator is not None
         windows = None
-        if keep_known and holes is not None and (not self.self_ensemble or generator is not None):
+        if keep_known and holes is not None and one_pass:
             windows = hole_windows(m, HOLE_CONTEXT, self.net.stride)
         if windows is not None:
             out = self._fill_windows(net_tile, x, m, windows)
-        elif not self.self_ensemble or generator is not None:
+        elif one_pass:
             out = self._tiled(net_tile, x, m)
         else:
             out = None

@@ -201,26 +201,28 @@ def hole_windows(
         return []
     reach = -(-context // cell)
     grid = torch.nn.functional.max_pool2d(grid[None, None], 2 * reach + 1, 1, reach)[0, 0]
-    count, _, stats, _ = cv2.connectedComponentsWithStats(
+    _, _, stats, _ = cv2.connectedComponentsWithStats(
         grid.to(torch.uint8).cpu().numpy(), connectivity=8
     )
     boxes = [
-        [y * cell, min((y + ch) * cell, h), x * cell, min((x + cw) * cell, w)]
+        (int(y) * cell, min(int(y + ch) * cell, h), int(x) * cell, min(int(x + cw) * cell, w))
         for x, y, cw, ch, _ in stats[1:]
     ]
-    merged = True
-    while merged:  # boxes of different components may still overlap: join them
-        merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]:
-                    boxes[i] = [min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])]
-                    del boxes[j]
-                    merged = True
-                    break
-            if merged:
-                break
+    i = 0
+    while i < len(boxes):  # boxes of different components may still overlap: join them
+        a = boxes[i]
+        j = next((j for j in range(i + 1, len(boxes)) if _overlap(a, boxes[j])), None)
+        if j is None:
+            i += 1
+            continue
+        b = boxes.pop(j)
+        boxes[i] = (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
+        i = 0  # the grown box may now overlap an earlier one
     if sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in boxes) > max_share * h * w:
         return None
-    return [tuple(box) for box in boxes]
+    return boxes
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Whether boxes ``(y0, y1, x0, x1)`` share a pixel."""
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]

@@ -15,7 +15,15 @@ import numpy as np
 import torch
 
 from restore.bench.memory import measure_memory, memory_method, proc_status_mib
-from restore.bench.peers import DENOISE_PEERS, INPAINT_PEERS, LABELS, peer_problem
+from restore.bench.peers import (
+    DENOISE_PEERS,
+    INPAINT_PEERS,
+    LABELS,
+    PEERS,
+    denoisers,
+    inpainters,
+    peer_problem,
+)
 from restore.shipped import add_model_options
 from restore.tiling import tile_description
 
@@ -46,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
     parser.add_argument("--task", choices=["denoise", "inpaint"], default="denoise")
-    classical = [p for p in (*DENOISE_PEERS, *INPAINT_PEERS) if p != "restore-x8"]
+    classical = [p for p in PEERS if p != "restore-x8"]
     parser.add_argument(
         "--peers",
         nargs="*",
@@ -110,8 +118,6 @@ def time_peer(name: str, restorer, image: np.ndarray, mask: np.ndarray) -> float
     """Seconds that classical method ``name`` of :mod:`restore.bench.peers` takes on ``image``
     (denoisers at sigma 25, the photo's noise; OpenCV NL-means with h = 25; inpainters on
     ``mask``)."""
-    from restore.bench.peers import denoisers, inpainters
-
     if name in DENOISE_PEERS:
         method = denoisers(restorer, [name], {25.0: 25.0})[name]
         start = time.perf_counter()

@@ -328,10 +328,9 @@ class TrainingModule(L.LightningModule):
             loss = loss + self.hparams.level_weight * level_loss
             logs["train/level_loss"] = level_loss
         if self.teacher is not None and weight > 0:
-            logs.update(self._distillation(result, level, out, clean))
-            loss = loss + self.hparams.distill_weight * sum(
-                v for k, v in logs.items() if k.startswith("train/distill_")
-            )
+            terms = self._distillation(result, level, out, clean)
+            loss = loss + self.hparams.distill_weight * sum(terms.values())
+            logs.update(terms)
         if out.prior_damage_logit is not None:
             damaged = result.damage if result.damage is not None else torch.zeros_like(result.mask)
             damage_bce = F.binary_cross_entropy_with_logits(
@@ -358,23 +357,22 @@ class TrainingModule(L.LightningModule):
         """The teacher terms (see the class): ``train/distill_restore`` and, with both
         estimators, ``train/distill_level``; empty when no crop is chosen."""
         teacher = self.teacher[0]
-        if self.hparams.distill_crops == "weak_noise":
-            chosen = result.rms_error <= self.hparams.distill_max_rms
-            if not bool(chosen.any()):
-                return {}
-            degraded, mask = self._format(result.degraded[chosen]), result.mask[chosen]
-            with torch.no_grad():
-                target = teacher.restore(degraded, mask, noise_level=level[chosen])
-        else:
-            with torch.no_grad():
+        with torch.no_grad():
+            if self.hparams.distill_crops == "weak_noise":
+                chosen = result.rms_error <= self.hparams.distill_max_rms
+                target = None  # the teacher runs on the chosen crops only
+            else:
                 target = teacher.restore(self._format(result.degraded), result.mask, False, level)
                 student = out.prior_reconstruction.detach().float().clamp(0, 1)
                 error = (target.float() - clean.float()).abs().mean((1, 2, 3))
                 chosen = error < (student - clean.float()).abs().mean((1, 2, 3))
             if not bool(chosen.any()):
                 return {}
-            target = target[chosen]
             degraded, mask = self._format(result.degraded[chosen]), result.mask[chosen]
+            if target is None:
+                target = teacher.restore(degraded, mask, noise_level=level[chosen])
+            else:
+                target = target[chosen]
         terms = {
             "train/distill_restore": self.reconstruction_nll(
                 out.prior_reconstruction[chosen], target
