@@ -13,7 +13,7 @@ $(BIN)/restore-image: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
-		-e '.[dev,demo,onnx,ray,ui,bench]'
+		-e '.[dev,demo,onnx,openvino,ray,ui,bench]'
 	touch $@
 
 install: $(BIN)/restore-image

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from restore.io.atomic import remove_empty_folders
 from restore.io.mask_rule import MASK_RULE
 from restore.options import (
+    BACKEND_HELP,
+    BACKENDS,
     DEFAULT_MASK_GROW,
     DEFAULT_MASK_MAX_WIDTH,
     DEFAULT_TILE_OVERLAP,
@@ -118,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_model_options(p)
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    p.add_argument("--backend", default="auto", choices=BACKENDS, help=BACKEND_HELP)
     p.add_argument(
         "--devices",
         type=int,
@@ -476,6 +479,7 @@ def _run_lightning(args, todo: list[Job], rows: list[ReportRow]) -> tuple[int, b
         tile=args.tile,
         self_ensemble=args.self_ensemble,
         texture=not args.smooth_fill,
+        backend=args.backend,
     )
     if run.interrupted and run.first:
         print(
@@ -515,6 +519,7 @@ def _run(args, todo: list[Job], rows: list[ReportRow]) -> int:
             tile=args.tile,
             self_ensemble=args.self_ensemble,
             texture=not args.smooth_fill,
+            backend=args.backend,
         )
     except (OSError, ValueError, RuntimeError) as err:
         _model_not_loaded(err, todo, rows)

@@ -27,25 +27,23 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from restore.geometry import pad_border
+from restore.io.atomic import atomic_path
 from restore.models.vae import RestorationVAE
 from restore.restorer import BORDER
-
-INPUTS, OUTPUTS = ("image", "mask", "noise_level"), ("restored",)
+from restore.runtime import INPUTS, RestorationGraph, onnx_graph
 
 
 class OnnxRestoration(nn.Module):
     """The network's deterministic restoration (decoded prior mean) of pre-filled images of any
-    size (at least 17 x 17): mirrored ``BORDER`` pixels beyond every edge and padded to the
-    stride (as ``Restorer`` does), and cropped back inside.
+    size (at least 17 x 17): mirrored ``BORDER`` pixels beyond every edge (as ``Restorer`` does)
+    around :class:`restore.runtime.RestorationGraph`, and cropped back inside.
 
     Args:
         net: the network to export; it is cast to float32 and put in eval mode (in place).
@@ -53,48 +51,25 @@ class OnnxRestoration(nn.Module):
 
     def __init__(self, net: RestorationVAE) -> None:
         super().__init__()
-        self.net = net.float().eval()
+        self.graph = RestorationGraph(net)
 
     def forward(self, image: Tensor, mask: Tensor, noise_level: Tensor) -> Tensor:
         h, w = image.shape[-2:]
         image, mask = pad_border(image, BORDER), pad_border(mask, BORDER)
-        s = self.net.stride
-        pad = (0, (s - (w + 2 * BORDER) % s) % s, 0, (s - (h + 2 * BORDER) % s) % s)
-        image, mask = F.pad(image, pad, mode="reflect"), F.pad(mask, pad, mode="reflect")
-        encoding = self.net.encode(image, mask, noise_level, filled=True)
-        restored = self.net.decode(encoding.mu, encoding).clamp(0.0, 1.0)
+        restored = self.graph(image, mask, noise_level)
         return restored[..., BORDER : BORDER + h, BORDER : BORDER + w]
 
 
 def export_onnx(net: RestorationVAE, path: str | Path, opset: int = 17) -> Path:
     """Write :class:`OnnxRestoration` of ``net`` to ``path`` (fp32, dynamic batch, height and
-    width). Uses PyTorch's TorchScript-based exporter: the padding to the stride depends on the
-    size, which ``torch.export`` (the dynamo exporter) cannot express for arbitrary sizes."""
+    width; :func:`restore.runtime.onnx_graph`)."""
     if net.image_channels != 3:
         raise ValueError("ONNX export supports colour models (image_channels 3)")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    graph = OnnxRestoration(net)
-    example = (torch.rand(1, 3, 61, 83), torch.zeros(1, 1, 61, 83), torch.tensor([float("nan")]))
-    axes = {0: "batch", 2: "height", 3: "width"}
-    tmp = path.with_name(path.name + ".part")
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            # the tracer warns about the size checks it freezes; the padding makes them hold
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            torch.onnx.export(
-                graph,
-                example,
-                str(tmp),
-                dynamo=False,
-                opset_version=opset,
-                input_names=list(INPUTS),
-                output_names=list(OUTPUTS),
-                dynamic_axes={"image": axes, "mask": axes, "restored": axes},
-            )
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    graph = onnx_graph(OnnxRestoration(net), opset)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(graph)
     return path
 
 

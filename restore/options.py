@@ -26,6 +26,16 @@ from typing import Any
 #: holes, denoise otherwise), ``denoise``, ``inpaint``, ``restore`` (both), ``repair`` (old photos).
 TASKS = ("auto", "denoise", "inpaint", "restore", "repair")
 
+#: Where the network runs (:class:`restore.restorer.Restorer`'s ``backend``): ``auto`` (OpenVINO
+#: on a CPU without native bf16 when it is installed, else PyTorch: :mod:`restore.runtime`),
+#: ``torch``, ``onnxruntime``, ``openvino``.
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
+BACKEND_HELP = (
+    "where the network runs: auto (the default: OpenVINO on a CPU without native bf16 when it is "
+    "installed, else PyTorch; the environment variable RESTORE_BACKEND overrides it), torch, "
+    "openvino, onnxruntime (CPU runtimes: the graph is compiled at the first image and cached)"
+)
+
 #: The default tiles' budget in pixels (:func:`restore.tiling.tile_shape`): a 1 MP photo runs whole.
 MAX_TILE_PIXELS = 1_250_000
 DEFAULT_TILE_OVERLAP = 128  # pixels shared by neighbouring tiles

@@ -35,6 +35,7 @@ from restore.options import (
     check_number,
 )
 from restore.precision import autocast_dtype
+from restore.runtime import compile_restoration, pick_backend
 from restore.shipped import DEFAULT_MODEL
 from restore.tiling import hole_windows, tiled
 
@@ -96,6 +97,14 @@ class Restorer:
             default); False: the network's fill alone, smoother and closer in PSNR
             (MODEL_CARD.md). The attribute ``texture``. Outputs without holes do not depend on
             it.
+        backend: where the deterministic restoration runs (:data:`restore.options.BACKENDS`):
+            ``auto`` (the default: OpenVINO on a CPU without native bf16 when it is installed,
+            ``pip install 'restore[openvino]'``; PyTorch otherwise), ``torch``, ``openvino`` or
+            ``onnxruntime`` (CPU only). A runtime compiles the network once, at the first image
+            (:func:`restore.runtime.compile_restoration`, cached on disk), and serves
+            :meth:`denoise`, :meth:`inpaint`, :meth:`restore` and :meth:`repair`'s fill, at the
+            ``precision`` it resolves to; sampling, the heads and the noise map run in PyTorch.
+            The attribute ``backend`` is the one chosen.
 
     Every method checks its arguments and raises ``ValueError`` (``TypeError`` for a wrong
     type) with a one-line message: noise levels are numbers in [0, 255] grey levels.
@@ -113,6 +122,7 @@ class Restorer:
         progress: Callable[[int, int], None] | None = None,
         source: str | None = None,
         texture: bool = True,
+        backend: str = "auto",
     ) -> None:
         if precision not in ("auto", "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
@@ -129,6 +139,8 @@ class Restorer:
         self.progress = progress
         self.source = source
         self.texture = bool(texture)
+        self.backend = pick_backend(backend, self.device, self.autocast_dtype)
+        self._compiled = None  # the runtime's graph, compiled at the first image
 
     @classmethod
     def from_pretrained(cls, model: str = DEFAULT_MODEL, **kwargs: Any) -> Restorer:
@@ -366,6 +378,14 @@ class Restorer:
         dtype: torch.dtype | None,
     ) -> Tensor:
         """One tile at ``window`` = (y, x); ``eps``: the whole image's latent draws (sampling)."""
+        # the runtime's graph, at its precision (a redo in fp32 after NaNs runs in PyTorch)
+        if eps is None and self.backend != "torch" and dtype == self.autocast_dtype:
+            if self._compiled is None:
+                threads = torch.get_num_threads()
+                self._compiled = compile_restoration(self.net, self.backend, threads, dtype)
+            level = torch.tensor([float("nan") if sigma is None else sigma])
+            out = self._compiled(degraded, mask, level)
+            return self.net.finish(out, degraded, mask, keep_known)
         ctx = torch.autocast(self.device.type, dtype=dtype) if dtype else nullcontext()
         x = degraded.contiguous(memory_format=torch.channels_last)
         with torch.no_grad(), ctx:

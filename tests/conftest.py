@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,10 @@ from restore.models.weights import export_weights
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# Tests run the network in PyTorch unless they name a runtime (tests/test_runtime.py): compiling
+# a graph per random test network would cost seconds each. Processes they start inherit it.
+os.environ["RESTORE_BACKEND"] = "torch"
 
 
 @pytest.fixture

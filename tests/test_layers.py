@@ -23,7 +23,7 @@ LAYERS = [  # core, then each layer above
     },
     {"models", "corruption"},
     # inference and training
-    {"restorer", "tiling", "jobs", "run_report", "predict", "training", "data"},
+    {"restorer", "runtime", "tiling", "jobs", "run_report", "predict", "training", "data"},
     {"cli", "ray_data", "export", "bench", "train", "calibrate", "ui", "__init__"},  # front ends
 ]
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}

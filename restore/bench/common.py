@@ -59,6 +59,7 @@ def load_restorer(
     device: str = "cpu",
     precision: str = "fp32",
     tile: int | None = None,
+    backend: str = "auto",
 ):
     """The one loader of every benchmark: ``(Restorer, description)`` of ``--weights`` or the
     shipped ``--model`` (the description names the file and its sha256), or None after printing
@@ -80,7 +81,11 @@ def load_restorer(
         print(f"error: these weights have no {HEADS[head].name}", file=sys.stderr)
         return None
     kwargs = {} if tile is None else {"tile": tile}
-    restorer = Restorer(net, device=device, precision=precision, **kwargs)
+    try:
+        restorer = Restorer(net, device=device, precision=precision, backend=backend, **kwargs)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None
     if args.weights is None:
         model = args.model or DEFAULT_MODEL
         digest = hashlib.sha256(shipped_weights(model).read_bytes()).hexdigest()[:12]

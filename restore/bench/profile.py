@@ -459,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from restore.bench.common import load_restorer
 
-    loaded = load_restorer(args, precision=args.precision, tile=args.tile)
+    loaded = load_restorer(args, precision=args.precision, tile=args.tile, backend="torch")
     if loaded is None:
         return 2
     restorer, source = loaded

@@ -26,6 +26,7 @@ from restore.bench.protocol import (
 )
 from restore.bench.reports import PerImageLog, write_outputs
 from restore.bench.runner import Results, run_benchmark
+from restore.options import BACKEND_HELP, BACKENDS
 from restore.shipped import add_model_options
 
 
@@ -122,6 +123,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="Restorer precision (default: auto = fp16 on CUDA, bf16 on CPU)",
     )
     parser.add_argument("--tile", type=int, help="Restorer tile size (default: Restorer's)")
+    parser.add_argument("--backend", default="auto", choices=BACKENDS, help=BACKEND_HELP)
     parser.add_argument(
         "--threads",
         type=int,
@@ -182,12 +184,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return 2
-    loaded = load_restorer(args, device=args.device, precision=args.precision, tile=args.tile)
+    loaded = load_restorer(
+        args, device=args.device, precision=args.precision, tile=args.tile, backend=args.backend
+    )
     if loaded is None:
         return 2
     restorer, weights = loaded
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
-    log(f"{len(samples)} image(s) from {images}; weights {weights}; device {restorer.device}")
+    log(
+        f"{len(samples)} image(s) from {images}; weights {weights}; device {restorer.device}, "
+        f"backend {restorer.backend}"
+    )
     start = time.perf_counter()
     res, stopped = Results(), False
     with PerImageLog(args.out) as per_image:

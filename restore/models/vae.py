@@ -470,7 +470,9 @@ class RestorationVAE(nn.Module):
 
     # ----------------------------------------------------------------------------------------------
     @staticmethod
-    def _finish(out: Tensor, degraded: Tensor, mask: Tensor | None, keep_known: bool) -> Tensor:
+    def finish(out: Tensor, degraded: Tensor, mask: Tensor | None, keep_known: bool) -> Tensor:
+        """A decoded ``out`` as :meth:`restore` returns it: clamped to [0, 1], and with
+        ``keep_known`` the known pixels (``mask == 0``) copied from ``degraded``."""
         out = out.clamp(0.0, 1.0)
         if keep_known and mask is not None:
             m = mask.to(out.dtype)
@@ -493,7 +495,7 @@ class RestorationVAE(nn.Module):
         ``filled=True``: the holes of ``degraded`` already hold :meth:`fill_holes`'s fill.
         """
         enc = self.encode(degraded, mask, noise_level, filled)
-        return self._finish(self.decode(enc.mu, enc), degraded, mask, keep_known)
+        return self.finish(self.decode(enc.mu, enc), degraded, mask, keep_known)
 
     @torch.no_grad()
     def restore_with_uncertainty(
@@ -512,7 +514,7 @@ class RestorationVAE(nn.Module):
             raise ValueError("this model has no uncertainty head (trained without uncertainty)")
         enc = self.encode(degraded, mask, noise_level, filled)
         decoded = self.decode_with_heads(enc.mu, enc, heads=("uncertainty",))
-        restored = self._finish(decoded.image, degraded, mask, keep_known)
+        restored = self.finish(decoded.image, degraded, mask, keep_known)
         std = self.calibration.apply(decoded.log_scale.float().exp(), degraded, restored, mask)
         if keep_known and mask is not None:
             std = std * mask.to(std.dtype)
@@ -560,7 +562,7 @@ class RestorationVAE(nn.Module):
                 f"eps must be (n, *latent shape) = {(n, *enc.mu.shape)}, got {tuple(eps.shape)}"
             )
         outs = [
-            self._finish(
+            self.finish(
                 self.decode(
                     reparameterize(
                         enc.mu, enc.logvar, generator, temperature, None if eps is None else eps[i]

@@ -42,6 +42,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from restore.options import (
+    BACKEND_HELP,
+    BACKENDS,
     SERVER_MAX_BYTES,
     SERVER_MAX_PIXELS,
     SERVER_MAX_SAMPLES,
@@ -501,6 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     add_model_options(p)
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    p.add_argument("--backend", default="auto", choices=BACKENDS, help=BACKEND_HELP)
     p.add_argument(
         "--max-pixels",
         type=float,
@@ -545,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         net, _ = load_model(args.weights, args.model)
-        restorer = Restorer(net, device=args.device, max_pixels=max_pixels)
+        restorer = Restorer(net, device=args.device, max_pixels=max_pixels, backend=args.backend)
     except (OSError, ValueError, RuntimeError) as err:
         print(f"restore-ui: error: cannot load the model: {err}", file=sys.stderr)
         return 1
