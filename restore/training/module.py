@@ -24,7 +24,6 @@ from restore.models.weights import saved_config
 
 LIKELIHOODS = ("laplace", "gaussian")
 DISTILL_CROPS = ("weak_noise", "teacher_better")
-LEVEL_TARGETS = ("rms", "restoring")
 
 
 def scale_nll_loss(restored: Tensor, log_scale: Tensor, clean: Tensor) -> Tensor:
@@ -111,12 +110,6 @@ class TrainingModule(L.LightningModule):
         level_weight: weight of the noise estimator's loss (:func:`asymmetric_level_loss`
             against the true level of each cell).
         level_alpha: its asymmetry (< 0.5 punishes reading too little noise more).
-        level_target: the level the estimator learns and told crops are told: ``rms``, the RMS
-            of the noise in each cell; ``restoring``, that times the factor of
-            ``level_factors`` with which the network (no gradient) restores the crop best
-            (mean squared error): correlated camera noise restores best told more than its RMS,
-            white noise told its RMS.
-        level_factors: the factors ``restoring`` tries (one restoration each per crop).
         level_grad: the restoration's loss trains the estimator too, through the levels it tells
             the network (CBDNet's end-to-end training): it learns the level that restores best,
             its own loss keeping it near the true one; else only its own loss trains it.
@@ -170,8 +163,6 @@ class TrainingModule(L.LightningModule):
         level_weight: float = 1.0,
         level_alpha: float = 0.3,
         level_grad: bool = False,
-        level_target: str = "rms",
-        level_factors: tuple[float, ...] = (0.8, 1.0, 1.25, 1.6, 2.0),
         group_lr: Mapping[str, float] | None = None,
         texture_weight: float = 0.0,
         teacher: RestorationVAE | None = None,
@@ -200,10 +191,6 @@ class TrainingModule(L.LightningModule):
             )
         if distill_crops not in DISTILL_CROPS:
             raise ValueError(f"distill_crops must be one of {DISTILL_CROPS}, got {distill_crops!r}")
-        if level_target not in LEVEL_TARGETS:
-            raise ValueError(f"level_target must be one of {LEVEL_TARGETS}, got {level_target!r}")
-        if not level_factors or min(level_factors) <= 0:
-            raise ValueError(f"level_factors must be positive numbers, got {list(level_factors)}")
         if not 0.0 <= noise_level_p <= 1.0:
             raise ValueError(f"noise_level_p must be in [0, 1], got {noise_level_p}")
         if level_weight < 0 or not 0.0 < level_alpha < 1.0:
@@ -214,7 +201,6 @@ class TrainingModule(L.LightningModule):
         # Plain types in the checkpoint's hyperparameters (it loads with weights_only=True).
         trainable = None if trainable is None else [str(name) for name in trainable]
         group_lr = {str(k): float(v) for k, v in (group_lr or {}).items()}
-        level_factors = [float(f) for f in level_factors]
         modules = ("self", "net", "corruption", "val_tasks", "optimizer", "scheduler", "teacher")
         arguments = inspect.signature(TrainingModule.__init__).parameters
         # this class's arguments as checked here (a subclass adds its own)
@@ -302,10 +288,6 @@ class TrainingModule(L.LightningModule):
             level = torch.where(told, result.rms_error, float("nan"))  # told as its noise level
         else:
             true_cells = cell_noise_level(result.degraded, clean, known)
-            if self.hparams.level_target == "restoring":
-                factor = self.restoring_factor(result, clean, true_cells)
-                true_cells = true_cells * factor
-                self.log("train/level_factor", factor.mean(), batch_size=clean.shape[0])
             true_level = upsample_level(true_cells, tuple(clean.shape[-2:]))
             level = torch.where(told[:, None, None, None], true_level, float("nan"))
         weight = self.hparams.prior_weight
@@ -368,24 +350,6 @@ class TrainingModule(L.LightningModule):
             batch_size=clean.shape[0],
         )
         return loss
-
-    @torch.no_grad()
-    def restoring_factor(self, result: CorruptionResult, clean: Tensor, cells: Tensor) -> Tensor:
-        """Per crop, the factor of ``level_factors`` by which to multiply its noise level map
-        ``cells`` (``(B, 1, h, w)``, grey levels) so that the network, told it, restores
-        ``clean`` best (mean squared error of the prior-mean decode); ``(B, 1, 1, 1)``."""
-        level = upsample_level(cells, tuple(clean.shape[-2:]))
-        degraded = self._format(result.degraded)
-        factors = torch.tensor(self.hparams.level_factors, device=clean.device)
-        errors = torch.stack(
-            [
-                (self.net.restore(degraded, result.mask, False, level * f).float() - clean.float())
-                .square()
-                .mean((1, 2, 3))
-                for f in factors
-            ]
-        )
-        return factors[errors.argmin(0)].reshape(-1, 1, 1, 1)
 
     def _distillation(
         self, result: CorruptionResult, level: Tensor, out: Any, clean: Tensor
