@@ -378,3 +378,29 @@ def test_restore_calibrate_fits_the_damage_threshold_on_the_validation_photos(tm
     assert f"damage threshold {fitted.damage_threshold:.2f}" in out
     assert main([weights, str(tmp_path / "u.pt"), "--fit", "uncertainty", *config]) == 2
     assert "no uncertainty head" in capsys.readouterr().err and not (tmp_path / "u.pt").exists()
+
+
+def test_restore_bench_damage_marks_counts_the_marks_a_repair_fills(tmp_path, capsys, monkeypatch):
+    from restore.bench.cli import main
+    from restore.bench.marks import BACKGROUNDS, MARKS, marks_image
+
+    out = tmp_path / "marks"
+    args = ["damage", "--marks", "--out", str(out), "--weights", str(_model(tmp_path))]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert f"of {len(MARKS) * len(BACKGROUNDS)}" in text
+    assert len((out / "results.csv").read_text().splitlines()) == len(MARKS) + 2  # + header, rest
+
+    def every_dot(self, image, **kwargs):  # a repair that finds the dots and nothing else
+        masks = next(m for b in BACKGROUNDS if np.array_equal((m := marks_image(b))[0], image))[1]
+        dots = [k for mark, k in zip(MARKS, masks, strict=True) if mark.shape == "dot"]
+        return image, np.any(dots, 0)
+
+    monkeypatch.setattr(Restorer, "repair", every_dot)
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    dots = sum(mark.shape == "dot" for mark in MARKS)
+    assert f"marks filled (>= 90 % of their pixels): {dots * len(BACKGROUNDS)} of" in text
+    assert "| white dot 6 px | 1.00 | 1.00 | 1.00 |" in text
+    assert "| white line 1 px | 0.00 | 0.00 | 0.00 |" in text
+    assert "| rest (false positives) | 0.000 % | 0.000 % | 0.000 % |" in text

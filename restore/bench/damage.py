@@ -5,6 +5,7 @@ much its automatic repair gains.
     restore-bench damage --weights run/export/model.pt --max-images 6
     restore-bench damage --generator independent    # damage drawn by the evaluation-only routine
     restore-bench damage --images ../shared/data/CBSD68 --kinds   # false positives only
+    restore-bench damage --marks                    # the flat-image check (no photos needed)
 
 Protocol: each clean image ``i`` of ``--images`` (default ``Kodak24``) gets synthetic damage
 (:func:`restore.corruption.damaged_photo`, ``reference_size`` 512: on Kodak's 768 x 512 images
@@ -27,6 +28,11 @@ bounds that know where the damage is, OpenCV Telea and the model's ``inpaint`` o
 
 ``--generator independent`` draws the damage with :mod:`restore.bench.independent_damage`
 (scratches, dust, hairs, mixed), written apart from the training routine and never trained on.
+
+``--marks``: the check a person would run first (:mod:`restore.bench.marks`): dots of radius 1-6
+(white, black, red) and straight and bent lines 1-4 px wide (white, black) drawn on a flat, a
+gradient and a finely textured background; per mark and background the share of its pixels
+``repair`` fills, and the share of the rest it fills.
 
 False positives, on the undamaged images: the share of pixels marked (probability above the
 model's damage threshold, and above 0.5) and the share ``repair`` would fill (wide regions left
@@ -121,6 +127,28 @@ def evaluate(
         yield row
 
 
+def marks_table(restorer, table: SummaryTable) -> list[str]:
+    """The ``--marks`` check with ``restorer``: rows added to ``table``, Markdown lines back."""
+    from restore.bench.marks import BACKGROUNDS, MARKS, marks_image, score_marks
+
+    filled, false = {}, {}
+    for background in BACKGROUNDS:
+        image, masks = marks_image(background)
+        found = restorer.repair(image)[1]
+        filled[background], false[background] = score_marks(found, masks)
+    for i, mark in enumerate(MARKS):
+        table.add({"mark": mark.name, **{b: filled[b][i] for b in BACKGROUNDS}})
+    table.add({"mark": "rest (false positives)", **false})
+    found_all = sum(filled[b][i] >= 0.9 for b in BACKGROUNDS for i in range(len(MARKS)))
+    cells = [[m.name, *(f"{filled[b][i]:.2f}" for b in BACKGROUNDS)] for i, m in enumerate(MARKS)]
+    cells.append(["rest (false positives)", *(f"{100 * false[b]:.3f} %" for b in BACKGROUNDS)])
+    return [
+        f"marks filled (>= 90 % of their pixels): {found_all} of {len(MARKS) * len(BACKGROUNDS)}",
+        "",
+        markdown_table(["mark", *(f"{b}: share filled" for b in BACKGROUNDS)], cells),
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = model_parser("restore-bench damage", __doc__, "first N images only")
     parser.add_argument(
@@ -137,6 +165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "positives only)",
     )
     parser.add_argument("--seed", type=int, default=10_000, help="held out from training")
+    parser.add_argument(
+        "--marks",
+        action="store_true",
+        help="the flat-image check instead: dots and lines on plain backgrounds, filled or not",
+    )
     args = parser.parse_args(argv)
     from restore.bench.independent_damage import KINDS as INDEPENDENT_KINDS
 
@@ -148,6 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     loaded = load_restorer(args, "damage")
     if loaded is None:
         return 2
+    if args.marks:
+        table = SummaryTable(args.out)
+        table.finish([f"weights {loaded[1]}", "", *marks_table(loaded[0], table)])
+        return 0
     try:
         samples = load_images(args.images or data_dir() / "Kodak24", args.max_images)
     except FileNotFoundError as err:
