@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -140,6 +141,7 @@ class Restorer:
         self.source = source
         self.texture = bool(texture)
         self.backend = pick_backend(backend, self.device, self.autocast_dtype)
+        self._backend_asked = backend
         self._compiled = None  # the runtime's graph, compiled at the first image
 
     @classmethod
@@ -381,8 +383,16 @@ class Restorer:
         # the runtime's graph, at its precision (a redo in fp32 after NaNs runs in PyTorch)
         if eps is None and self.backend != "torch" and dtype == self.autocast_dtype:
             if self._compiled is None:
-                threads = torch.get_num_threads()
-                self._compiled = compile_restoration(self.net, self.backend, threads, dtype)
+                try:
+                    threads = torch.get_num_threads()
+                    self._compiled = compile_restoration(self.net, self.backend, threads, dtype)
+                except Exception as err:  # a runtime's own errors have no common base class
+                    message = f"{self.backend} could not compile the network: {err}"
+                    if self._backend_asked != "auto":
+                        raise RuntimeError(message.splitlines()[0]) from err
+                    warnings.warn(f"{message.splitlines()[0]}; running in PyTorch", stacklevel=2)
+                    self.backend = "torch"
+                    return self._net_tile(degraded, mask, window, sigma, keep_known, eps, dtype)
             level = torch.tensor([float("nan") if sigma is None else sigma])
             out = self._compiled(degraded, mask, level)
             return self.net.finish(out, degraded, mask, keep_known)

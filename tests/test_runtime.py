@@ -155,3 +155,25 @@ def test_the_cache_folder_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("RESTORE_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
     assert cache_dir() == tmp_path / "x" / "restore"
+
+
+def test_a_runtime_that_fails_to_compile_falls_back_under_auto_and_stops_when_named(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no CPU plugin\nsecond line")
+
+    monkeypatch.setattr("restore.restorer.compile_restoration", broken)
+    monkeypatch.setattr("restore.runtime.available", lambda name: True)
+    monkeypatch.delenv("RESTORE_BACKEND", raising=False)
+    image = _photo(40, 40)
+    auto = Restorer(_net(), device="cpu", precision="fp32", backend="auto")
+    assert auto.backend == "openvino"
+    with pytest.warns(UserWarning, match="openvino could not compile the network: no CPU plugin"):
+        out = auto.denoise(image)
+    assert auto.backend == "torch"
+    reference = Restorer(_net(), device="cpu", precision="fp32", backend="torch").denoise(image)
+    assert np.array_equal(out, reference)
+    named = Restorer(_net(), device="cpu", precision="fp32", backend="openvino")
+    with pytest.raises(
+        RuntimeError, match=r"^openvino could not compile the network: no CPU plugin$"
+    ):
+        named.denoise(image)
