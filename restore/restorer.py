@@ -381,21 +381,10 @@ class Restorer:
     ) -> Tensor:
         """One tile at ``window`` = (y, x); ``eps``: the whole image's latent draws (sampling)."""
         # the runtime's graph, at its precision (a redo in fp32 after NaNs runs in PyTorch)
-        if eps is None and self.backend != "torch" and dtype == self.autocast_dtype:
-            if self._compiled is None:
-                try:
-                    threads = torch.get_num_threads()
-                    self._compiled = compile_restoration(self.net, self.backend, threads, dtype)
-                except Exception as err:  # a runtime's own errors have no common base class
-                    message = f"{self.backend} could not compile the network: {err}"
-                    if self._backend_asked != "auto":
-                        raise RuntimeError(message.splitlines()[0]) from err
-                    warnings.warn(f"{message.splitlines()[0]}; running in PyTorch", stacklevel=2)
-                    self.backend = "torch"
-                    return self._net_tile(degraded, mask, window, sigma, keep_known, eps, dtype)
+        runtime = self._runtime() if eps is None and dtype == self.autocast_dtype else None
+        if runtime is not None:
             level = torch.tensor([float("nan") if sigma is None else sigma])
-            out = self._compiled(degraded, mask, level)
-            return self.net.finish(out, degraded, mask, keep_known)
+            return self.net.finish(runtime(degraded, mask, level), degraded, mask, keep_known)
         ctx = torch.autocast(self.device.type, dtype=dtype) if dtype else nullcontext()
         x = degraded.contiguous(memory_format=torch.channels_last)
         with torch.no_grad(), ctx:
@@ -407,6 +396,24 @@ class Restorer:
             return self.net.sample(
                 x, mask, 1, keep_known, noise_level=sigma, filled=True, eps=tile_eps
             )[0]
+
+    def _runtime(self):
+        """The runtime's compiled graph (compiled at the first call), or None where the network
+        runs in PyTorch. A runtime that fails to compile gives way to PyTorch with a warning
+        under ``auto``; a named one raises a one-line ``RuntimeError``."""
+        if self.backend != "torch" and self._compiled is None:
+            try:
+                threads = torch.get_num_threads()
+                self._compiled = compile_restoration(
+                    self.net, self.backend, threads, self.autocast_dtype
+                )
+            except Exception as err:  # a runtime's own errors have no common base class
+                message = f"{self.backend} could not compile the network: {err}".splitlines()[0]
+                if self._backend_asked != "auto":
+                    raise RuntimeError(message) from err
+                warnings.warn(f"{message}; running in PyTorch", stacklevel=3)
+                self.backend = "torch"
+        return None if self.backend == "torch" else self._compiled
 
     def network_inputs(self, batch: Tensor, holes: Tensor | None) -> tuple[Tensor, Tensor]:
         """What the network is given for ``batch`` ``(B, C, H, W)`` (0-1) with ``holes`` ``(B, 1,

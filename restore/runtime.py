@@ -139,7 +139,7 @@ def _cache_key(net: RestorationVAE, backend: str) -> str:
     return f"{backend}-{digest.hexdigest()[:24]}"
 
 
-def _cached(key: str, write: Callable[[Path], None]) -> Path | None:
+def _cached(key: str, write: Callable[[Path], object]) -> Path | None:
     """The cache folder ``key``, made by ``write(folder)`` when it is not there yet (in a
     temporary folder renamed into place, so a cut run leaves nothing half written); None when
     the cache cannot be written (the caller then compiles without it)."""
@@ -160,6 +160,12 @@ def _cached(key: str, write: Callable[[Path], None]) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def _feeds(image: Tensor, mask: Tensor, noise_level: Tensor) -> dict:
+    """The graph's inputs by name (:data:`INPUTS`), as contiguous float32 arrays."""
+    tensors = (image, mask, noise_level)
+    return {name: t.float().contiguous().numpy() for name, t in zip(INPUTS, tensors, strict=True)}
+
+
 def compile_restoration(
     net: RestorationVAE, backend: str, threads: int, dtype: torch.dtype | None = None
 ) -> Runner:
@@ -172,17 +178,14 @@ def compile_restoration(
     if backend == "openvino":
         import openvino as ov
 
-        def write(folder: Path) -> None:
-            model = ov.convert_model(io.BytesIO(onnx_graph(graph)))
-            ov.save_model(model, folder / "model.xml", compress_to_fp16=False)
+        def convert():
+            return ov.convert_model(io.BytesIO(onnx_graph(graph)))
 
         core = ov.Core()
-        folder = _cached(key, write)
-        model = (
-            core.read_model(folder / "model.xml")
-            if folder is not None
-            else ov.convert_model(io.BytesIO(onnx_graph(graph)))
+        folder = _cached(
+            key, lambda f: ov.save_model(convert(), f / "model.xml", compress_to_fp16=False)
         )
+        model = convert() if folder is None else core.read_model(folder / "model.xml")
         hint = {None: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}[dtype]
         config = {
             "INFERENCE_NUM_THREADS": threads,
@@ -192,28 +195,20 @@ def compile_restoration(
         compiled = core.compile_model(model, "CPU", config)
 
         def run(image: Tensor, mask: Tensor, noise_level: Tensor) -> Tensor:
-            feeds = [t.float().contiguous().numpy() for t in (image, mask, noise_level)]
-            return torch.from_numpy(compiled(feeds)[0].copy())
+            return torch.from_numpy(compiled(_feeds(image, mask, noise_level))[0].copy())
 
         return run
     if backend == "onnxruntime":
         import onnxruntime as ort
 
-        def write(folder: Path) -> None:
-            (folder / "model.onnx").write_bytes(onnx_graph(graph))
-
-        folder = _cached(key, write)
+        folder = _cached(key, lambda f: (f / "model.onnx").write_bytes(onnx_graph(graph)))
         model = (folder / "model.onnx").read_bytes() if folder is not None else onnx_graph(graph)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
         def run(image: Tensor, mask: Tensor, noise_level: Tensor) -> Tensor:
-            feeds = {
-                name: t.float().contiguous().numpy()
-                for name, t in zip(INPUTS, (image, mask, noise_level), strict=True)
-            }
-            return torch.from_numpy(session.run(None, feeds)[0])
+            return torch.from_numpy(session.run(None, _feeds(image, mask, noise_level))[0])
 
         return run
     raise ValueError(f"no graph to compile for backend {backend!r}")
