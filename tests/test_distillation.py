@@ -79,6 +79,16 @@ def test_only_crops_with_weak_noise_are_held_to_the_teacher():
     assert _terms(module, clean[1:], _crops(result, slice(1, 2))) == {}
 
 
+def test_all_holds_every_crop_to_the_teacher():
+    teacher = _net(1)
+    clean, result = _batch([5.0, 50.0])
+    every = _terms(_module(teacher=teacher, distill_crops="all"), clean, result)
+    weak = _terms(_module(teacher=teacher, distill_max_rms=15.0), clean, result)
+    held = _terms(_module(teacher=teacher, distill_max_rms=255.0), clean, result)
+    assert torch.allclose(every["train/distill_restore"], held["train/distill_restore"])
+    assert not torch.allclose(every["train/distill_restore"], weak["train/distill_restore"])
+
+
 def _crops(result: CorruptionResult, crops: slice) -> CorruptionResult:
     return CorruptionResult(result.degraded[crops], result.mask[crops], result.rms_error[crops])
 
@@ -122,4 +132,4 @@ def test_teacher_better_holds_only_the_crops_the_teacher_restores_better(monkeyp
     monkeypatch.setattr(teacher, "restore", lambda *args, **kwargs: clean[1:] + 0.5)
     assert _terms(module, clean[1:], _crops(result, slice(1, 2))) == {}
     with pytest.raises(ValueError, match="distill_crops"):
-        _module(teacher=teacher, distill_crops="all")
+        _module(teacher=teacher, distill_crops="every")

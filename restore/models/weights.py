@@ -26,6 +26,7 @@ from restore.models.calibration import (
 )
 from restore.models.calibration import KEYS as CALIBRATION_KEYS
 from restore.models.heads import HEADS
+from restore.models.narrow import can_narrow, narrow_state
 from restore.models.vae import HOLE_FILLS, RestorationVAE
 from restore.options import is_integer
 from restore.shipped import DEFAULT_MODEL, SHIPPED_MODELS, shipped_file
@@ -345,14 +346,16 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     """Copy the weights of an export file, checkpoint or run folder, or of a shipped model by name
     (``"photo"``, ``"gaussian"``: when no such file or folder exists), into ``net`` (fine-tuning).
 
-    The architectures must match; the hole fill may differ, ``net`` may have more residual
-    blocks per level (``blocks``): the extra blocks start as identities (their second convolution
-    zero), so the grown network computes exactly what the source did; and ``net`` may add an
-    uncertainty or damage head or a noise estimator, which start untrained; an uncertainty head
-    that comes from the file keeps its calibration. A checkpoint (what a run folder gives here)
-    also holds the recognition network; an export (the shipped models too) has none and leaves
-    ``net``'s own, untrained, which a fine-tune learns again in its first steps (the restoration
-    decodes the prior, which the export holds). Returns the file read; raises
+    The architectures must match, but: the hole fill may differ; ``net`` may be narrower (fewer
+    ``widths`` per level: it starts from the source's most important channels,
+    :mod:`restore.models.narrow`, for a student to learn from its teacher); ``net`` may have more
+    residual blocks per level (``blocks``): the extra blocks start as identities (their second
+    convolution zero), so the grown network computes exactly what the source did; and ``net``
+    may add an uncertainty or damage head or a noise estimator, which start untrained; an
+    uncertainty head that comes from the file keeps its calibration. A checkpoint (what a run
+    folder gives here) also holds the recognition network; an export (the shipped models too) has
+    none and leaves ``net``'s own, untrained, which a fine-tune learns again in its first steps
+    (the restoration decodes the prior, which the export holds). Returns the file read; raises
     ``FileNotFoundError`` or ``ValueError`` naming it.
     """
     config, state, path = _read_weights(path, "cpu", prefer_checkpoint=True)
@@ -360,8 +363,18 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     theirs = {k: v for k, v in config.items() if k not in free}
     ours = {k: v for k, v in net.config.items() if k not in free}
     grown = theirs != ours and _grown_blocks(config, net.config)
-    if theirs != ours and not grown:
+    narrowed = theirs != ours and not grown and can_narrow(theirs, ours)
+    if theirs != ours and not grown and not narrowed:
         raise _network_mismatch(path, config, net.config)
+    if narrowed:
+        state = narrow_state(
+            state,
+            config["widths"],
+            config["blocks"],
+            net.config["widths"],
+            net.unshuffle,
+            net.image_channels,
+        )
     ours_shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     for key, value in state.items():
         if key in ours_shapes and tuple(getattr(value, "shape", ())) != ours_shapes[key]:

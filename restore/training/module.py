@@ -23,7 +23,7 @@ from restore.models.vae import DECODED_HEADS, RestorationVAE
 from restore.models.weights import saved_config
 
 LIKELIHOODS = ("laplace", "gaussian")
-DISTILL_CROPS = ("weak_noise", "teacher_better")
+DISTILL_CROPS = ("weak_noise", "teacher_better", "all")
 
 
 def scale_nll_loss(restored: Tensor, log_scale: Tensor, clean: Tensor) -> Tensor:
@@ -131,7 +131,8 @@ class TrainingModule(L.LightningModule):
         distill_crops: ``weak_noise``: the crops whose noise RMS is at most
             ``distill_max_rms`` grey levels; ``teacher_better``: those the teacher restores
             closer to the clean image than the student does now (mean absolute error), so the
-            student keeps what the teacher does well and learns the rest.
+            student keeps what the teacher does well and learns the rest; ``all``: every crop
+            (distilling the teacher into a smaller student).
         distill_max_rms: the noise RMS (grey levels) up to which ``weak_noise`` holds a crop.
 
     With a damage head (``net.damage``), the loss also holds the binary cross-entropy of its
@@ -358,8 +359,12 @@ class TrainingModule(L.LightningModule):
         estimators, ``train/distill_level``; empty when no crop is chosen."""
         teacher = self.teacher[0]
         with torch.no_grad():
-            if self.hparams.distill_crops == "weak_noise":
-                chosen = result.rms_error <= self.hparams.distill_max_rms
+            if self.hparams.distill_crops != "teacher_better":
+                chosen = (
+                    torch.ones_like(result.rms_error, dtype=torch.bool)
+                    if self.hparams.distill_crops == "all"
+                    else result.rms_error <= self.hparams.distill_max_rms
+                )
                 target = None  # the teacher runs on the chosen crops only
             else:
                 target = teacher.restore(self._format(result.degraded), result.mask, False, level)
