@@ -411,3 +411,12 @@ def test_bench_modules_share_only_public_names_and_import_no_circle():
         )
 
     assert not [m for m in edges if reaches(m, m, frozenset({m}))]
+
+
+@pytest.mark.parametrize("subcommand", [None, *cli.SUBCOMMANDS])
+def test_every_subcommand_prints_its_help(subcommand, capsys):
+    argv = [] if subcommand is None else [subcommand]
+    with pytest.raises(SystemExit) as done:
+        cli.main([*argv, "--help"])
+    assert done.value.code == 0
+    assert "usage: restore-bench" in capsys.readouterr().out

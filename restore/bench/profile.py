@@ -444,7 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=list(TASKS),
         default=list(DEFAULT_TASKS),
         metavar="TASK",
-        help="; ".join(f"{k}: {t.description}" for k, t in TASKS.items())
+        # argparse formats help with %: the descriptions' "10 %" are escaped
+        help="; ".join(f"{k}: {t.description}" for k, t in TASKS.items()).replace("%", "%%")
         + f" (default: {' '.join(DEFAULT_TASKS)})",
     )
     parser.add_argument("--tile", type=int, help="tile size (default: Restorer's)")
