@@ -172,7 +172,9 @@ def test_load_model_errors_are_one_line_naming_the_weights(tmp_path, monkeypatch
         with pytest.raises(kind) as err:
             load_model(str(path))
         assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
-    with pytest.raises(ValueError, match="^no shipped model 'nope'; choose from photo, gaussian$"):
+    with pytest.raises(
+        ValueError, match="^no shipped model 'nope'; choose from photo, photo-fast, gaussian$"
+    ):
         load_model(model="nope")
 
     def fails(*args, **kwargs):
