@@ -96,7 +96,7 @@ def test_the_strongest_channel_is_kept():
     with torch.no_grad():
         weakest = int(wide.stem.weight.abs().sum((1, 2, 3)).argmin())
         wide.stem.weight[weakest] *= 1000  # now by far the strongest writer of level 0
-    narrow = narrow_state(wide.state_dict(), SMALL["widths"], SMALL["blocks"], NARROW, 2, 3)
+    narrow = narrow_state(wide.state_dict(), SMALL["widths"], SMALL["blocks"], NARROW)
     kept = narrow["stem.weight"].abs().sum((1, 2, 3))
     assert kept.max() > 100 * kept.median()
 

@@ -56,14 +56,11 @@ def narrow_state(
     widths: Sequence[int],
     blocks: Sequence[int],
     new_widths: Sequence[int],
-    unshuffle: int,
-    image_channels: int,
 ) -> dict[str, Tensor]:
     """The inference weights of a network of ``widths`` (``state``, its state dict) cut to
     ``new_widths`` (each no wider), keeping the channels the module docstring says. Keys of the
     recognition network are dropped; heads and the noise estimator are kept when present."""
     levels = len(widths)
-    c_in = (image_channels + 3) * unshuffle**2
     s = {k: v for k, v in state.items() if not k.startswith(("posterior_net.", "posterior."))}
 
     # The residual stream of each level: scored over every layer that writes or reads it.
@@ -99,8 +96,14 @@ def narrow_state(
 
     out = dict(s)
 
-    def conv(key: str, out_index: Tensor | None, in_index: Tensor | None) -> None:
-        out[key + ".weight"] = _take(_take(s[key + ".weight"], 0, out_index), 1, in_index)
+    def conv(
+        key: str, out_index: Tensor | None, in_index: Tensor | None, transposed: bool = False
+    ) -> None:
+        """Cut layer ``key``'s output and input channels (a transposed conv's weight is
+        ``(in, out, k, k)``)."""
+        out_dim, in_dim = (1, 0) if transposed else (0, 1)
+        weight = _take(s[key + ".weight"], out_dim, out_index)
+        out[key + ".weight"] = _take(weight, in_dim, in_index)
         if key + ".bias" in s:
             out[key + ".bias"] = _take(s[key + ".bias"], 0, out_index)
 
@@ -117,10 +120,7 @@ def narrow_state(
                 conv(key + ".conv2", keep[i], hidden)
         if i < levels - 1:
             conv(f"down.{i}", keep[i + 1], keep[i])
-            # transposed: weight (in, out, k, k), bias (out)
-            up = s[f"up.{i}.weight"].index_select(0, keep[i + 1]).index_select(1, keep[i])
-            out[f"up.{i}.weight"] = up
-            out[f"up.{i}.bias"] = s[f"up.{i}.bias"].index_select(0, keep[i])
+            conv(f"up.{i}", keep[i], keep[i + 1], transposed=True)
             conv(f"merge.{i}", keep[i], torch.cat([keep[i], keep[i] + widths[i]]))
     latent = s["fuse.weight"].shape[1] - widths[-1]
     conv("fuse", keep[-1], torch.cat([keep[-1], torch.arange(latent) + widths[-1]]))
@@ -134,6 +134,7 @@ def narrow_state(
         conv("scale_head.2", None, hidden)
     if "damage_head.0.weight" in s:
         # its input: the unshuffled pixels, the encoder's first level, the decoder's last
+        c_in = s["damage_head.0.weight"].shape[1] - 2 * widths[0]
         read = torch.cat([torch.arange(c_in), keep[0] + c_in, keep[0] + c_in + widths[0]])
         previous = read
         for conv_i, bn_i in ((0, 1), (3, 4), (6, 7)):

@@ -367,14 +367,7 @@ def init_from(net: RestorationVAE, path: str | Path) -> Path:
     if theirs != ours and not grown and not narrowed:
         raise _network_mismatch(path, config, net.config)
     if narrowed:
-        state = narrow_state(
-            state,
-            config["widths"],
-            config["blocks"],
-            net.config["widths"],
-            net.unshuffle,
-            net.image_channels,
-        )
+        state = narrow_state(state, config["widths"], config["blocks"], net.config["widths"])
     ours_shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     for key, value in state.items():
         if key in ours_shapes and tuple(getattr(value, "shape", ())) != ours_shapes[key]:

@@ -359,18 +359,19 @@ class TrainingModule(L.LightningModule):
         estimators, ``train/distill_level``; empty when no crop is chosen."""
         teacher = self.teacher[0]
         with torch.no_grad():
-            if self.hparams.distill_crops != "teacher_better":
-                chosen = (
-                    torch.ones_like(result.rms_error, dtype=torch.bool)
-                    if self.hparams.distill_crops == "all"
-                    else result.rms_error <= self.hparams.distill_max_rms
-                )
-                target = None  # the teacher runs on the chosen crops only
-            else:
+            mode = self.hparams.distill_crops
+            if mode == "teacher_better":
                 target = teacher.restore(self._format(result.degraded), result.mask, False, level)
                 student = out.prior_reconstruction.detach().float().clamp(0, 1)
                 error = (target.float() - clean.float()).abs().mean((1, 2, 3))
                 chosen = error < (student - clean.float()).abs().mean((1, 2, 3))
+            else:
+                target = None  # the teacher runs on the chosen crops only
+                chosen = (
+                    result.rms_error <= self.hparams.distill_max_rms
+                    if mode == "weak_noise"
+                    else torch.ones_like(result.rms_error, dtype=torch.bool)
+                )
             if not bool(chosen.any()):
                 return {}
             degraded, mask = self._format(result.degraded[chosen]), result.mask[chosen]
