@@ -57,8 +57,8 @@ def _train(*overrides: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # Ctrl-C as a terminal sends it, whatever the test process inherited (a process that
-        # ignores SIGINT passes that on to its children: the test failed in the full suite)
+        # Ctrl-C as a terminal sends it, whatever the test process inherited: a suite started
+        # in the background of a script (`make test &`) ignores SIGINT and passes that on
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
