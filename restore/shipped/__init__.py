@@ -3,8 +3,8 @@ this folder; the models are loaded by :func:`restore.models.weights.load_net`). 
 only, so the command line starts fast.
 
 * ``photo`` (the default): real camera noise, white noise and holes;
-* ``photo-fast``: ``photo`` distilled into a narrower network (the same tasks and heads, about
-  a third of the work per pixel, for CPUs where time counts);
+* ``photo-fast``: ``photo`` distilled into a narrower network (the same tasks and heads with
+  fewer channels, for CPUs where time counts);
 * ``gaussian``: the v0.5 model, better on white Gaussian noise at low sigma.
 
 MODEL_CARD.md says how each was trained and what it scores. Beside them, fitted camera noise
