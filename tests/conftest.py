@@ -67,3 +67,12 @@ def restorer(weights):
     from restore.restorer import Restorer
 
     return Restorer.from_checkpoint(weights, device="cpu", precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def shipped():
+    """The shipped default model on the CPU in fp32, loaded once for the whole run (tests must not
+    set its attributes; :func:`restorer` is a small random one)."""
+    from restore.restorer import Restorer
+
+    return Restorer.from_pretrained(device="cpu", precision="fp32")

@@ -17,12 +17,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def shipped() -> Restorer:
-    """The shipped default model (conftest's ``restorer`` is a small random one)."""
-    return Restorer.from_pretrained(device="cpu", precision="fp32")
-
-
-@pytest.fixture(scope="module")
 def clean() -> np.ndarray:
     """A 192x256 uint8 test image: a real photo crop when ../shared/data is there, else
     synthetic."""

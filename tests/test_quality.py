@@ -13,7 +13,6 @@ import pytest
 import torch
 from PIL import Image
 
-from restore import Restorer
 from restore.bench.protocol import psnr
 from restore.corruption import Damage, Dust, IrregularMasks, Scratches
 from restore.metrics import damage_average_precision
@@ -25,11 +24,6 @@ CROP = Path(__file__).parent / "data" / "astronaut_crop.png"
 @pytest.fixture(scope="module")
 def clean() -> np.ndarray:
     return np.asarray(Image.open(CROP).convert("RGB")).copy()
-
-
-@pytest.fixture(scope="module")
-def shipped() -> Restorer:
-    return Restorer.from_pretrained(device="cpu", precision="fp32")
 
 
 def _noisy(clean: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:

@@ -50,11 +50,10 @@ def test_restore_at_zero_keeps_the_known_pixels_and_fills_the_holes(tiny):
     assert np.abs(half[~mask] - expected).max() <= 1  # a blend on the known pixels
 
 
-def test_half_strength_lies_between_in_psnr():
+def test_half_strength_lies_between_in_psnr(shipped):
     clean = np.asarray(Image.open(CROP).convert("RGB"))[:64, :64].copy()
     noise = np.random.default_rng(0).normal(0, 25, clean.shape)
     noisy = np.clip(np.round(clean + noise), 0, 255).astype(np.uint8)
-    r = Restorer.from_pretrained(device="cpu", precision="fp32")
 
     def score(image: np.ndarray) -> float:
         def batch(a: np.ndarray) -> torch.Tensor:
@@ -62,7 +61,7 @@ def test_half_strength_lies_between_in_psnr():
 
         return float(psnr(batch(image), batch(clean)))
 
-    scores = [score(r.denoise(noisy, strength=s)) for s in (0, 0.5, 1)]
+    scores = [score(shipped.denoise(noisy, strength=s)) for s in (0, 0.5, 1)]
     assert scores[0] < scores[1] < scores[2], scores
     assert scores[0] == score(noisy)
 
