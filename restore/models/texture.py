@@ -99,57 +99,69 @@ class _Field:
         self.ys, self.xs = torch.nonzero(holes, as_tuple=True)
         index = self.ys * self.w + self.xs
         self.target = self.features[index]
-        self.odd = (self.ys + self.xs) % 2 == 1  # the checkerboard of the coherence passes
+        # the cells of each colour of the checkerboard of the coherence passes
+        odd = (self.ys + self.xs) % 2 == 1
+        self.colours = tuple(torch.nonzero(c, as_tuple=True)[0] for c in (odd, ~odd))
+        self.targets: dict[int, Tensor] = {}
         # where each hole cell sits in the list, -1 for other cells: neighbours' offsets
         self.slot = torch.full((self.h * self.w,), -1, dtype=torch.long, device=holes.device)
         self.slot[index] = torch.arange(index.numel(), device=holes.device)
-        self.neighbours: dict[tuple[int, int], Tensor] = {}
+        self.neighbours: dict[tuple, Tensor] = {}
         sources = torch.nonzero(self.valid, as_tuple=True)[0]
         pick = torch.randint(sources.numel(), (index.numel(),), generator=rng)
         start = sources[pick.to(sources.device)]
         self.sy, self.sx = start // self.w, start % self.w
-        self.cost = self._cost(self.sy, self.sx, slice(None))
+        self.cost = (self.features[start] - self.target).square().sum(1)
 
-    def _neighbour(self, dy: int, dx: int) -> Tensor:
-        """Slot of each hole cell's neighbour ``(dy, dx)`` away, -1 where it is no hole cell
-        (made once per step: propagation and the coherence passes ask for the same ones)."""
-        if (dy, dx) not in self.neighbours:
-            ny, nx = self.ys + dy, self.xs + dx
-            inside = (ny >= 0) & (ny < self.h) & (nx >= 0) & (nx < self.w)
-            slot = self.slot[(ny * self.w + nx).clamp(0, self.h * self.w - 1)]
-            self.neighbours[dy, dx] = torch.where(inside, slot, -1)
-        return self.neighbours[dy, dx]
+    def _neighbour(self, dy: int, dx: int, colour=None) -> Tensor:
+        """Slot of each hole cell's (of ``colour``'s cells') neighbour ``(dy, dx)`` away, -1
+        where it is no hole cell (made once per step: propagation and the coherence passes ask
+        for the same ones)."""
+        if (dy, dx, colour) not in self.neighbours:
+            if colour is None:
+                ny, nx = self.ys + dy, self.xs + dx
+                inside = (ny >= 0) & (ny < self.h) & (nx >= 0) & (nx < self.w)
+                slot = self.slot[(ny * self.w + nx).clamp(0, self.h * self.w - 1)]
+                self.neighbours[dy, dx, colour] = torch.where(inside, slot, -1)
+            else:
+                every = self._neighbour(dy, dx)
+                self.neighbours[dy, dx, colour] = every[self.colours[colour]]
+        return self.neighbours[dy, dx, colour]
 
-    def _cost(self, sy: Tensor, sx: Tensor, cells) -> Tensor:
-        """Squared feature distance of sources ``(sy, sx)`` for the hole cells ``cells``."""
-        return (self.features[sy * self.w + sx] - self.target[cells]).square().sum(1)
-
-    def _try(self, sy: Tensor, sx: Tensor, slack: Tensor | float = 0.0, only=None) -> None:
-        """Take candidate sources (one per hole cell) where they are valid cells and cost less
-        (at most ``slack`` more); ``only``: a bool mask of the cells that may change."""
+    def _try(self, sy: Tensor, sx: Tensor, slack: Tensor | float = 0.0, colour=None) -> None:
+        """Take candidate sources where they are valid cells and cost less (at most ``slack``
+        more): one per hole cell, or with ``colour`` (0 or 1, :attr:`colours`) one per cell of
+        that checkerboard colour, the only cells that change then. Each of those cells is
+        scored, whether its candidate counts or not: dense operations cost less than picking out
+        the cells that count."""
         inside = (sy >= 0) & (sy < self.h) & (sx >= 0) & (sx < self.w)
         flat = (sy * self.w + sx).clamp(0, self.h * self.w - 1)
-        new = inside & self.valid[flat] & ((sy != self.sy) | (sx != self.sx))
-        if only is not None:
-            new &= only
-        cells = torch.nonzero(new, as_tuple=True)[0]
-        if cells.numel() == 0:
-            return
-        sy, sx = sy[cells], sx[cells]
-        cost = self._cost(sy, sx, cells)
-        better = cost < self.cost[cells] + slack
-        cells = cells[better]
-        self.sy[cells], self.sx[cells], self.cost[cells] = sy[better], sx[better], cost[better]
+        take = inside & self.valid[flat]  # a cell's own source again changes nothing
+        cells = slice(None) if colour is None else self.colours[colour]
+        cost = (self.features[flat] - self._target(colour)).square().sum(1)
+        take &= cost < self.cost[cells] + slack
+        self.sy[cells] = torch.where(take, sy, self.sy[cells])
+        self.sx[cells] = torch.where(take, sx, self.sx[cells])
+        self.cost[cells] = torch.where(take, cost, self.cost[cells])
 
-    def _from_neighbours(self, step: int, slack: Tensor | float = 0.0, only=None) -> None:
-        """Each cell tries the offsets of the hole cells ``step`` away in 4 directions."""
+    def _target(self, colour) -> Tensor:
+        """The hole cells' own features, or those of one checkerboard colour's cells."""
+        if colour is None:
+            return self.target
+        if colour not in self.targets:
+            self.targets[colour] = self.target[self.colours[colour]]
+        return self.targets[colour]
+
+    def _from_neighbours(self, step: int, slack: Tensor | float = 0.0, colour=None) -> None:
+        """Each cell (of ``colour``, :meth:`_try`) tries the offsets of the hole cells ``step``
+        away in 4 directions."""
         for dy, dx in _DIRECTIONS:
-            slot = self._neighbour(dy * step, dx * step)
+            slot = self._neighbour(dy * step, dx * step, colour)
             has = slot >= 0
             slot = slot.clamp_min(0)
             sy = torch.where(has, self.sy[slot] - dy * step, -1)
             sx = torch.where(has, self.sx[slot] - dx * step, -1)
-            self._try(sy, sx, slack, only)
+            self._try(sy, sx, slack, colour)
 
     def propagate(self, far: bool) -> None:
         """PatchMatch's propagation: each cell tries its 4 neighbours' offsets; ``far``: first
@@ -175,7 +187,7 @@ class _Field:
         unit = self.cost.median().clamp_min(1e-12) * slack
         for _ in range(passes):
             for step in (8, 4, 2, 1):
-                for colour in (self.odd, ~self.odd):
+                for colour in (0, 1):
                     self._from_neighbours(step, unit, colour)
 
     def sources(self, hole: Tensor, scale: int) -> tuple[Tensor, Tensor]:
@@ -194,8 +206,8 @@ def texture_fill(
     holes: Tensor,
     seed: int = 0,
     detail_sigma: float = 1.5,
-    scale: int = 2,
-    patch: int = 7,
+    scale: int = 3,
+    patch: int = 5,
     iterations: int = 2,
     coherence: int = 2,
     slack: float = 0.5,
@@ -250,7 +262,8 @@ def texture_fill(
             continue
         top, bottom, left, right = hole_region(hole)
         hole = hole[top:bottom, left:right]
-        x = image[b : b + 1, :, top:bottom, left:right].float()
+        # contiguous: kornia blurs a contiguous float image several times faster on the CPU
+        x = image[b : b + 1, :, top:bottom, left:right].float().contiguous()
         fine = _blur(x, detail_sigma)  # x - fine: the fine detail
         coarse = _blur(x, structure_sigma) if structure_sigma > detail_sigma else fine
         field = _match(coarse, hole, seed + b, scale, patch, iterations, coherence, slack)
