@@ -114,3 +114,34 @@ def test_harmonic_fill_rejects_bad_settings():
     for kwargs in ({"sweeps": -1}, {"omega": 0.0}, {"omega": 2.0}, {"max_sweeps": -1}):
         with pytest.raises(ValueError, match="omega"):
             harmonic_fill(x, m, **kwargs)
+
+
+def _sor_whole_image(image, hole, sweeps, omega):
+    """Red-black SOR over every pixel of the image (the plain form of restore.models.fill._sor,
+    which sweeps only the holes' box): the oracle for that restriction."""
+    h, w = image.shape[-2:]
+    red = (torch.arange(h)[:, None] + torch.arange(w)[None, :]) % 2 == 0
+    update = torch.empty_like(image)
+    for _ in range(sweeps):
+        for colour in (red, ~red):
+            step = ((hole & colour) * omega).to(image.dtype)
+            image.add_(neighbour_sum(image, update).mul_(0.25).sub_(image).mul_(step))
+    return image
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_harmonic_fill_sweeps_only_around_the_holes_with_the_same_result(monkeypatch, seed):
+    from restore.models import fill
+
+    g = torch.Generator().manual_seed(seed)
+    h, w = 40 + 7 * seed, 61 - 5 * seed
+    x = torch.rand(2, 3, h, w, generator=g)
+    inside = torch.zeros(1, 1, h, w)
+    inside[..., 2 + seed : 9 + seed, 5 + 2 * seed : 10 + 2 * seed] = 1  # box corner of each parity
+    corner = torch.zeros(1, 1, h, w)
+    corner[..., : seed + 1, -(seed + 2) :] = 1  # touching two edges
+    masks = [inside, corner, torch.cat([inside, corner])]  # a batch sweeps the union's box
+    boxed = [harmonic_fill(x[: len(m)], m) for m in masks]
+    monkeypatch.setattr(fill, "_sor", _sor_whole_image)
+    for mask, out in zip(masks, boxed, strict=True):
+        assert torch.equal(out, harmonic_fill(x[: len(mask)], mask))

@@ -90,18 +90,26 @@ def _sor(image: Tensor, hole: Tensor, sweeps: int, omega: float) -> Tensor:
 
     ``hole``: ``(B, 1, H, W)`` bool. Outside the image the border pixels repeat (zero-flux edges).
     """
-    if sweeps == 0:
+    if sweeps == 0 or not bool(hole.any()):
         return image
-    h, w = image.shape[-2:]
+    # Only the holes' bounding box and a pixel around it (every pixel a hole pixel reads): the
+    # same result, at a fraction of the cost where the holes cover a small part of the image.
+    rows = torch.nonzero(hole.any(-1).flatten(0, -2).any(0), as_tuple=True)[0]
+    cols = torch.nonzero(hole.any(-2).flatten(0, -2).any(0), as_tuple=True)[0]
+    top, left = max(0, int(rows[0]) - 1), max(0, int(cols[0]) - 1)
+    bottom, right = int(rows[-1]) + 2, int(cols[-1]) + 2
+    box = image[..., top:bottom, left:right]
+    hole = hole[..., top:bottom, left:right]
+    h, w = box.shape[-2:]
     red = (
-        torch.arange(h, device=image.device)[:, None]
-        + torch.arange(w, device=image.device)[None, :]
+        torch.arange(top, top + h, device=image.device)[:, None]
+        + torch.arange(left, left + w, device=image.device)[None, :]
     ) % 2 == 0
     steps = [((hole & red) * omega).to(image.dtype), ((hole & ~red) * omega).to(image.dtype)]
-    update = torch.empty_like(image)
+    update = torch.empty_like(box)
     for _ in range(sweeps):
         for step in steps:  # pixel += omega * (mean of its 4 neighbours - pixel), one colour
-            image.add_(neighbour_sum(image, update).mul_(0.25).sub_(image).mul_(step))
+            box.add_(neighbour_sum(box, update).mul_(0.25).sub_(box).mul_(step))
     return image
 
 
