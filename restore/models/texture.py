@@ -89,7 +89,8 @@ def patch_features(guide: Tensor, patch: int) -> Tensor:
 class _Field:
     """A nearest-neighbour field over the hole cells of a ``(h, w)`` grid: for hole cell ``i``
     at ``(ys[i], xs[i])``, the source cell ``(sy[i], sx[i])``, one of the ``valid`` cells.
-    Candidates are scored only where they are valid and new."""
+    Candidates are scored in whole batches, one per cell; they count only where they are valid
+    cells."""
 
     def __init__(self, features: Tensor, holes: Tensor, valid: Tensor, rng: torch.Generator):
         self.h, self.w = holes.shape
@@ -113,7 +114,7 @@ class _Field:
         self.sy, self.sx = start // self.w, start % self.w
         self.cost = (self.features[start] - self.target).square().sum(1)
 
-    def _neighbour(self, dy: int, dx: int, colour=None) -> Tensor:
+    def _neighbour(self, dy: int, dx: int, colour: int | None = None) -> Tensor:
         """Slot of each hole cell's (of ``colour``'s cells') neighbour ``(dy, dx)`` away, -1
         where it is no hole cell (made once per step: propagation and the coherence passes ask
         for the same ones)."""
@@ -128,7 +129,9 @@ class _Field:
                 self.neighbours[dy, dx, colour] = every[self.colours[colour]]
         return self.neighbours[dy, dx, colour]
 
-    def _try(self, sy: Tensor, sx: Tensor, slack: Tensor | float = 0.0, colour=None) -> None:
+    def _try(
+        self, sy: Tensor, sx: Tensor, slack: Tensor | float = 0.0, colour: int | None = None
+    ) -> None:
         """Take candidate sources where they are valid cells and cost less (at most ``slack``
         more): one per hole cell, or with ``colour`` (0 or 1, :attr:`colours`) one per cell of
         that checkerboard colour, the only cells that change then. Each of those cells is
@@ -144,7 +147,7 @@ class _Field:
         self.sx[cells] = torch.where(take, sx, self.sx[cells])
         self.cost[cells] = torch.where(take, cost, self.cost[cells])
 
-    def _target(self, colour) -> Tensor:
+    def _target(self, colour: int | None) -> Tensor:
         """The hole cells' own features, or those of one checkerboard colour's cells."""
         if colour is None:
             return self.target
@@ -152,7 +155,9 @@ class _Field:
             self.targets[colour] = self.target[self.colours[colour]]
         return self.targets[colour]
 
-    def _from_neighbours(self, step: int, slack: Tensor | float = 0.0, colour=None) -> None:
+    def _from_neighbours(
+        self, step: int, slack: Tensor | float = 0.0, colour: int | None = None
+    ) -> None:
         """Each cell (of ``colour``, :meth:`_try`) tries the offsets of the hole cells ``step``
         away in 4 directions."""
         for dy, dx in _DIRECTIONS:
