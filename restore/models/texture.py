@@ -136,16 +136,22 @@ class _Field:
         more): one per hole cell, or with ``colour`` (0 or 1, :attr:`colours`) one per cell of
         that checkerboard colour, the only cells that change then. Each of those cells is
         scored, whether its candidate counts or not: dense operations cost less than picking out
-        the cells that count."""
+        the cells that count (and ``index_select`` / ``index_copy_`` less than indexing with a
+        tensor)."""
         inside = (sy >= 0) & (sy < self.h) & (sx >= 0) & (sx < self.w)
         flat = (sy * self.w + sx).clamp(0, self.h * self.w - 1)
-        take = inside & self.valid[flat]  # a cell's own source again changes nothing
-        cells = slice(None) if colour is None else self.colours[colour]
-        cost = (self.features[flat] - self._target(colour)).square().sum(1)
-        take &= cost < self.cost[cells] + slack
-        self.sy[cells] = torch.where(take, sy, self.sy[cells])
-        self.sx[cells] = torch.where(take, sx, self.sx[cells])
-        self.cost[cells] = torch.where(take, cost, self.cost[cells])
+        take = inside & self.valid.index_select(0, flat)  # its own source again changes nothing
+        cost = (self.features.index_select(0, flat) - self._target(colour)).square().sum(1)
+        if colour is None:
+            take &= cost < self.cost + slack
+            self.sy = torch.where(take, sy, self.sy)
+            self.sx = torch.where(take, sx, self.sx)
+            self.cost = torch.where(take, cost, self.cost)
+            return
+        cells = self.colours[colour]
+        take &= cost < self.cost.index_select(0, cells) + slack
+        for field, new in ((self.sy, sy), (self.sx, sx), (self.cost, cost)):
+            field.index_copy_(0, cells, torch.where(take, new, field.index_select(0, cells)))
 
     def _target(self, colour: int | None) -> Tensor:
         """The hole cells' own features, or those of one checkerboard colour's cells."""
@@ -164,8 +170,8 @@ class _Field:
             slot = self._neighbour(dy * step, dx * step, colour)
             has = slot >= 0
             slot = slot.clamp_min(0)
-            sy = torch.where(has, self.sy[slot] - dy * step, -1)
-            sx = torch.where(has, self.sx[slot] - dx * step, -1)
+            sy = torch.where(has, self.sy.index_select(0, slot) - dy * step, -1)
+            sx = torch.where(has, self.sx.index_select(0, slot) - dx * step, -1)
             self._try(sy, sx, slack, colour)
 
     def propagate(self, far: bool) -> None:
