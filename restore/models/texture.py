@@ -103,7 +103,7 @@ class _Field:
         # the cells of each colour of the checkerboard of the coherence passes
         odd = (self.ys + self.xs) % 2 == 1
         self.colours = tuple(torch.nonzero(c, as_tuple=True)[0] for c in (odd, ~odd))
-        self.targets: dict[int, Tensor] = {}
+        self.colour_targets = tuple(self.target[cells] for cells in self.colours)
         # where each hole cell sits in the list, -1 for other cells: neighbours' offsets
         self.slot = torch.full((self.h * self.w,), -1, dtype=torch.long, device=holes.device)
         self.slot[index] = torch.arange(index.numel(), device=holes.device)
@@ -141,7 +141,8 @@ class _Field:
         inside = (sy >= 0) & (sy < self.h) & (sx >= 0) & (sx < self.w)
         flat = (sy * self.w + sx).clamp(0, self.h * self.w - 1)
         take = inside & self.valid.index_select(0, flat)  # its own source again changes nothing
-        cost = (self.features.index_select(0, flat) - self._target(colour)).square().sum(1)
+        target = self.target if colour is None else self.colour_targets[colour]
+        cost = (self.features.index_select(0, flat) - target).square().sum(1)
         if colour is None:
             take &= cost < self.cost + slack
             self.sy = torch.where(take, sy, self.sy)
@@ -152,14 +153,6 @@ class _Field:
         take &= cost < self.cost.index_select(0, cells) + slack
         for field, new in ((self.sy, sy), (self.sx, sx), (self.cost, cost)):
             field.index_copy_(0, cells, torch.where(take, new, field.index_select(0, cells)))
-
-    def _target(self, colour: int | None) -> Tensor:
-        """The hole cells' own features, or those of one checkerboard colour's cells."""
-        if colour is None:
-            return self.target
-        if colour not in self.targets:
-            self.targets[colour] = self.target[self.colours[colour]]
-        return self.targets[colour]
 
     def _from_neighbours(
         self, step: int, slack: Tensor | float = 0.0, colour: int | None = None
