@@ -21,7 +21,7 @@ from restore.options import (
     BACKENDS,
     DEFAULT_MASK_GROW,
     DEFAULT_MASK_MAX_WIDTH,
-    DEFAULT_TILE_OVERLAP,
+    HOLE_TILE_OVERLAP,
     MAX_PIXELS,
     MAX_TILE_PIXELS,
     MIN_TILE,
@@ -235,7 +235,8 @@ def _check_options(args: argparse.Namespace) -> None:
     naming the flag."""
     if args.tile is not None and args.tile < MIN_TILE:
         raise ValueError(
-            f"--tile must be at least {MIN_TILE} (tiles overlap by {DEFAULT_TILE_OVERLAP} pixels)"
+            f"--tile must be at least {MIN_TILE} (tiles overlap by up to {HOLE_TILE_OVERLAP} "
+            "pixels)"
         )
     check_number("--quality", args.quality, 1, 100, integer=True)
     if any(c in args.suffix for c in ("/", "\\", os.sep)) or ".." in args.suffix:

@@ -38,8 +38,12 @@ BACKEND_HELP = (
 
 #: The default tiles' budget in pixels (:func:`restore.tiling.tile_shape`): a 1 MP photo runs whole.
 MAX_TILE_PIXELS = 1_250_000
-DEFAULT_TILE_OVERLAP = 128  # pixels shared by neighbouring tiles
-MIN_TILE = 320  # restore-image's smallest --tile: well above twice the overlap
+#: Pixels shared by neighbouring tiles (the outer half is context only): by default
+#: ``TILE_OVERLAP`` on an image without holes and ``HOLE_TILE_OVERLAP`` on one with holes, whose
+#: fill reads farther than denoising does (MODEL_CARD.md, "Tile overlap").
+TILE_OVERLAP = 64
+HOLE_TILE_OVERLAP = 128
+MIN_TILE = 320  # restore-image's smallest --tile: well above twice the largest overlap
 
 #: Image and mask files above this many pixels are refused from their header (decompression
 #: bombs) unless a caller allows more: the API's and ``restore-image``'s limit.

@@ -30,9 +30,10 @@ from restore.models.weights import load_model
 from restore.options import (
     DEFAULT_MASK_GROW,
     DEFAULT_MASK_MAX_WIDTH,
-    DEFAULT_TILE_OVERLAP,
+    HOLE_TILE_OVERLAP,
     MAX_PIXELS,
     MAX_SIGMA,
+    TILE_OVERLAP,
     check_number,
 )
 from restore.precision import autocast_dtype
@@ -72,7 +73,9 @@ class Restorer:
             (:func:`restore.tiling.tile_shape`). Inputs are padded to the network's stride
             internally.
         tile_overlap: overlap of neighbouring tiles in pixels: the outer half is context only, the
-            inner half is blended smoothly.
+            inner half is blended smoothly. None (the default): :data:`restore.options.TILE_OVERLAP`
+            for an image without holes, :data:`restore.options.HOLE_TILE_OVERLAP` for one with
+            holes (a fill reads farther than denoising).
         precision: ``auto`` (fp16 on CUDA; bf16 on a CPU that computes in bf16 natively, fp32
             on other CPUs; fp32 on MPS: :mod:`restore.precision`), ``fp32``, ``fp16`` or
             ``bf16``.
@@ -116,7 +119,7 @@ class Restorer:
         net: RestorationVAE,
         device: str | torch.device | None = "auto",
         tile: int | None = None,
-        tile_overlap: int = DEFAULT_TILE_OVERLAP,
+        tile_overlap: int | None = None,
         precision: str = "auto",
         self_ensemble: bool = False,
         max_pixels: int | None = MAX_PIXELS,
@@ -128,9 +131,10 @@ class Restorer:
         if precision not in ("auto", "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
         check_number("tile", tile, 1, integer=True, optional=True)
-        check_number("tile_overlap", tile_overlap, 0, integer=True)
-        if tile is not None and not tile_overlap < tile / 2:
-            raise ValueError(f"tile_overlap must be below tile / 2, got {tile_overlap}, {tile}")
+        check_number("tile_overlap", tile_overlap, 0, integer=True, optional=True)
+        overlap = HOLE_TILE_OVERLAP if tile_overlap is None else tile_overlap
+        if tile is not None and not overlap < tile / 2:
+            raise ValueError(f"tile_overlap must be below tile / 2, got {overlap}, {tile}")
         self.max_pixels = check_max_pixels(max_pixels)
         self.self_ensemble = self_ensemble
         self.device = pick_device(device)
@@ -323,8 +327,10 @@ class Restorer:
     def _tiled(self, fn, x: Tensor, holes: Tensor) -> Tensor:
         """One pass of ``fn`` over ``x``'s tiles (:func:`restore.tiling.tiled`), reporting to
         :attr:`progress`."""
-        stride = self.net.stride
-        return tiled(fn, x, holes, self.tile, self.tile_overlap, stride, self.progress)
+        overlap = self.tile_overlap
+        if overlap is None:
+            overlap = HOLE_TILE_OVERLAP if bool(holes.any()) else TILE_OVERLAP
+        return tiled(fn, x, holes, self.tile, overlap, self.net.stride, self.progress)
 
     def _fill_windows(self, fn, x: Tensor, holes: Tensor, windows) -> Tensor:
         """:meth:`_tiled` on each of ``windows`` (:func:`restore.tiling.hole_windows`) only, its

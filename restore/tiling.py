@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from restore.geometry import pad_to_multiple
-from restore.options import DEFAULT_TILE_OVERLAP, MAX_TILE_PIXELS
+from restore.options import HOLE_TILE_OVERLAP, MAX_TILE_PIXELS, TILE_OVERLAP
 
 
 def _side(length: int, count: int, overlap: int, multiple: int) -> int:
@@ -31,7 +31,7 @@ def tile_shape(
     height: int,
     width: int,
     max_pixels: int = MAX_TILE_PIXELS,
-    overlap: int = DEFAULT_TILE_OVERLAP,
+    overlap: int = TILE_OVERLAP,
     multiple: int = 1,
 ) -> tuple[int, int]:
     """The tile ``(h, w)`` for an image of ``height x width`` (already a multiple of
@@ -66,10 +66,13 @@ def tile_shape(
     return best[1]
 
 
-def tile_description(tile: int | None) -> str:
-    """How a ``Restorer``'s ``tile`` setting reads in reports: ``768 px`` or ``auto (at most
-    1.25 MP)``."""
-    return f"auto (at most {MAX_TILE_PIXELS / 1e6:g} MP)" if tile is None else f"{tile} px"
+def tile_description(tile: int | None, overlap: int | None) -> str:
+    """How a ``Restorer``'s ``tile`` and ``tile_overlap`` settings read in reports: ``768 px,
+    overlap 32 px`` or ``auto (at most 1.25 MP), overlap 64 px (128 px with holes)``."""
+    size = f"auto (at most {MAX_TILE_PIXELS / 1e6:g} MP)" if tile is None else f"{tile} px"
+    if overlap is None:
+        return f"{size}, overlap {TILE_OVERLAP} px ({HOLE_TILE_OVERLAP} px with holes)"
+    return f"{size}, overlap {overlap} px"
 
 
 def tile_starts(length: int, tile: int, overlap: int, multiple: int) -> list[int]:
@@ -108,7 +111,7 @@ def tiled(
     images: Tensor,
     extra: Tensor,
     tile: int | tuple[int, int] | None = None,
-    overlap: int = DEFAULT_TILE_OVERLAP,
+    overlap: int = TILE_OVERLAP,
     multiple: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> Tensor:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from restore.options import (
-    DEFAULT_TILE_OVERLAP,
+    HOLE_TILE_OVERLAP,
     MAX_PIXELS,
     MAX_SAMPLES,
     MAX_TILE_PIXELS,
@@ -162,7 +162,7 @@ def test_parse_number_reads_text_and_names_the_option_when_it_cannot():
 
 def test_the_limits_agree_with_each_other():
     assert SERVER_MAX_PIXELS < MAX_PIXELS and SERVER_MAX_SAMPLES < MAX_SAMPLES
-    assert 2 * DEFAULT_TILE_OVERLAP < MIN_TILE  # Restorer: overlap < tile / 2
+    assert 2 * HOLE_TILE_OVERLAP < MIN_TILE  # Restorer: overlap < tile / 2
     assert MIN_TILE**2 < MAX_TILE_PIXELS
 
 

@@ -497,6 +497,29 @@ def test_the_progress_hook_counts_each_passs_tiles_and_changes_no_output(weights
     assert calls == []
 
 
+def test_the_default_overlap_is_wider_where_the_image_has_holes(weights):
+    """600 x 700 (632 x 732 with the mirrored border) in 320-px tiles: 3 x 3 tiles overlapping
+    by 64 px, 3 x 4 by 128 px."""
+    totals = set()
+    settings = dict(device="cpu", precision="fp32", tile=320)
+    auto = Restorer.from_checkpoint(weights, **settings, progress=lambda d, t: totals.add(t))
+    told = Restorer.from_checkpoint(
+        weights, **settings, tile_overlap=128, progress=lambda d, t: totals.add(t)
+    )
+    img, mask = photo(600, 700, seed=2), np.zeros((600, 700), bool)
+    mask[200:260, 300:380] = True
+    counts = []
+    for run in (
+        lambda: auto.denoise(img),
+        lambda: auto.restore(img, mask),
+        lambda: told.denoise(img),
+    ):
+        totals.clear()
+        run()
+        counts.append(sorted(totals))
+    assert counts == [[9], [12], [12]]
+
+
 def test_bad_tile_settings_are_refused_when_the_restorer_is_made(weights):
     for tile, overlap, words in ((64, 64, "overlap"), (0, 0, "tile"), (320, -1, "overlap")):
         with pytest.raises(ValueError, match=words):

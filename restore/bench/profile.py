@@ -474,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"CPU: {cpu['model']}; {cpu['threads']} torch threads; torch CPU capability "
         f"{cpu['capability']}; native bf16: {'yes' if cpu['native_bf16'] else 'no'}. "
         f"{source}, {precision}, photo {width}x{height} ({height * width / 1e6:.2f} MP), tile "
-        f"{tile_description(restorer.tile)} (overlap {restorer.tile_overlap}), "
+        f"{tile_description(restorer.tile, restorer.tile_overlap)}, "
         f"fastest of {args.repeats}; "
         f"seconds per megapixel:\n"
     )

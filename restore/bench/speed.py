@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{args.task} {width}x{height} ({mp:.1f} MP) on {restorer.device} with "
         f"{restorer.backend}{compile_note}, "
-        f"tile {tile_description(restorer.tile)}, "
+        f"tile {tile_description(restorer.tile, restorer.tile_overlap)}, "
         f"threads {torch.get_num_threads()}: {seconds[0]:.1f} s = {mp / seconds[0]:.2f} MP/s; "
         f"the call added {extra.text()} MiB of resident memory"
         + (f" to {before:.0f} MiB before it" if before is not None else "")
