@@ -90,6 +90,21 @@ def test_estimator_shapes_range_and_that_it_learns_white_noise_levels():
     assert 1.5 < read[0] < 6 and 25 < read[1] < 60, read
 
 
+def test_the_estimator_reads_in_float32_under_reduced_precision_autocast():
+    """bf16 autocast (the CPU default where bf16 is native) does not change what it reads: its
+    blurs and layers run in float32, as without autocast."""
+    torch.manual_seed(0)
+    est = NoiseLevelNet().eval()
+    torch.nn.init.normal_(est.body[-1].weight, std=0.1)  # not the constant initial reading
+    image, mask = torch.rand(2, 3, 64, 80), (torch.rand(2, 1, 64, 80) > 0.9).float()
+    with torch.no_grad():
+        plain = est(image, mask)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            reduced = est(image, mask)
+    assert reduced.dtype == torch.float32 and plain.std() > 0.1
+    torch.testing.assert_close(reduced, plain, rtol=0, atol=0)
+
+
 def _net(**kwargs) -> RestorationVAE:
     torch.manual_seed(0)
     net = RestorationVAE(**SMALL, noise_estimator=True, **kwargs).eval()

@@ -101,12 +101,18 @@ class NoiseLevelNet(nn.Module):
         ceil(W / CELL))``; ``mask``: holes, whose pixels say nothing about the noise."""
         if mask is None:
             mask = images.new_zeros((images.shape[0], 1, *images.shape[-2:]))
-        x = pad_to_multiple(torch.cat([images, mask.to(images.dtype)], 1), CELL)
-        pixels = x[:, :-1].float()
-        blur1 = kornia.filters.gaussian_blur2d(pixels, (5, 5), (1.0, 1.0), border_type="reflect")
-        blur2 = kornia.filters.gaussian_blur2d(pixels, (9, 9), (2.0, 2.0), border_type="reflect")
-        bands = torch.cat([pixels - blur1, blur1 - blur2], 1).square()
-        energy = F.avg_pool2d(bands, 4).add(1e-7).log().add(8.0).div(4.0)  # about [-2, 2]
-        features = torch.cat([F.pixel_unshuffle(x, 4), energy.to(x.dtype)], 1)
-        log_level = self.body(features).float()
+        # float32 whatever autocast asks: in bf16 the blurs become convolutions and the estimator
+        # took twice the time on a CPU with native bf16 (MODEL_CARD.md, "AVX-512 with bf16")
+        with torch.autocast(images.device.type, enabled=False):
+            x = pad_to_multiple(torch.cat([images.float(), mask.float()], 1), CELL)
+            pixels = x[:, :-1]
+            blur1 = kornia.filters.gaussian_blur2d(
+                pixels, (5, 5), (1.0, 1.0), border_type="reflect"
+            )
+            blur2 = kornia.filters.gaussian_blur2d(
+                pixels, (9, 9), (2.0, 2.0), border_type="reflect"
+            )
+            bands = torch.cat([pixels - blur1, blur1 - blur2], 1).square()
+            energy = F.avg_pool2d(bands, 4).add(1e-7).log().add(8.0).div(4.0)  # about [-2, 2]
+            log_level = self.body(torch.cat([F.pixel_unshuffle(x, 4), energy], 1))
         return log_level.clamp(math.log(LEVEL_FLOOR), math.log(255.0)).exp()
