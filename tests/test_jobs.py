@@ -15,6 +15,7 @@ from PIL import Image
 from restore.cli import main
 from restore.io.images import read_image_file
 from restore.jobs import Job, JobOptions, restore_file, restore_pixels, write_result
+from restore.restorer import Restorer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 H, W = 48, 64
@@ -115,12 +116,15 @@ def test_every_front_end_gives_what_the_job_function_gives(weights, restorer, tm
     assert expected["b.tif"].max() > 1.5  # the float range survived
     assert (expected["a.png"][:, :, 3] == 255).all()  # the hole came back opaque
 
-    # restore-image, one process
+    # restore-image, one process, at the precision it picks (bf16 on a CPU with native bf16)
     args = [str(tmp_path / "in"), "-o", str(tmp_path / "cli"), "--mask-from-alpha"]
     assert main([*args, "--weights", str(weights), "--device", "cpu"]) == 0, capsys.readouterr()
-    for name in sources:
+    auto = Restorer.from_checkpoint(weights, device="cpu")
+    for name, path in sources.items():
+        write_result(restore_file(auto, Job(path), options), options, tmp_path / "auto" / name)
         np.testing.assert_array_equal(
-            read_image_file(tmp_path / "cli" / name).pixels, expected[name]
+            read_image_file(tmp_path / "cli" / name).pixels,
+            read_image_file(tmp_path / "auto" / name).pixels,
         )
 
     # the Lightning predict module and writer
