@@ -61,7 +61,7 @@ class Layout:
 
 
 def _from_numpy(
-    array: np.ndarray, kind: str = "numpy", pil_mode: str | None = None
+    array: np.ndarray, kind: str = "numpy", pil_mode: str | None = None, integers: bool = False
 ) -> tuple[Tensor, Layout]:
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4)):
         raise ValueError(
@@ -79,27 +79,39 @@ def _from_numpy(
         alpha, hwc = hwc[:, :, -1].copy(), hwc[:, :, :-1]
     if scale == 1.0 and hwc.size:
         _check_float_range(float(hwc.min()), float(hwc.max()))
+    layout = Layout(kind, array.dtype, array.shape, alpha, pil_mode)
+    if integers and array.dtype == np.uint8:  # a view where it can be, never written to
+        plain = hwc.flags.c_contiguous and hwc.flags.writeable
+        return torch.from_numpy(hwc if plain else np.array(hwc)).permute(2, 0, 1)[None], layout
     pixels = np.array(hwc, dtype=np.float32)  # one full-size copy, scaled in place
     pixels /= scale
-    batch = torch.from_numpy(pixels).permute(2, 0, 1)[None]
-    return batch, Layout(kind, array.dtype, array.shape, alpha, pil_mode)
+    return torch.from_numpy(pixels).permute(2, 0, 1)[None], layout
 
 
-def to_batch(image: Any) -> tuple[Tensor, Layout]:
+def to_batch(image: Any, integers: bool = False) -> tuple[Tensor, Layout]:
     """``image`` as a float32 ``(B, C, H, W)`` batch (C = 1 or 3) and its layout.
 
     Values are in ``[0, 1]``, or near it for float inputs with unclipped noise (see the module
     docstring); raises ``ValueError`` for empty images, NaN, infinities or floats far outside.
+    ``integers=True``: an 8-bit image (NumPy uint8, PIL) comes back as its uint8 values instead,
+    a quarter of the memory, for the caller to divide by 255 where it reads them
+    (:func:`as_floats`).
     """
-    batch, layout = _to_batch(image)
+    batch, layout = _to_batch(image, integers)
     if 0 in batch.shape:
         raise ValueError(f"empty image: shape {tuple(layout.shape)} has no pixels")
     return batch, layout
 
 
-def _to_batch(image: Any) -> tuple[Tensor, Layout]:
+def as_floats(batch: Tensor) -> Tensor:
+    """A batch of :func:`to_batch` in [0, 1] as float32: uint8 values divided by 255 (the same
+    floats :func:`to_batch` gives), float batches as they are."""
+    return batch.float().div_(255.0) if batch.dtype == torch.uint8 else batch
+
+
+def _to_batch(image: Any, integers: bool) -> tuple[Tensor, Layout]:
     if isinstance(image, np.ndarray):
-        return _from_numpy(image)
+        return _from_numpy(image, integers=integers)
     if isinstance(image, Tensor):
         if (
             image.dim() not in (3, 4)
@@ -129,7 +141,7 @@ def _to_batch(image: Any) -> tuple[Tensor, Layout]:
             image = image.convert("RGBA" if "transparency" in image.info else "RGB")
         elif mode not in ("L", "LA", "RGB", "RGBA", "I;16"):
             raise ValueError(f"unsupported PIL image mode {mode}")
-        return _from_numpy(np.asarray(image), "pil", image.mode)
+        return _from_numpy(np.asarray(image), "pil", image.mode, integers)
     raise TypeError(
         f"unsupported image type {type(image).__name__}: use a NumPy array, a PIL image "
         "or a torch tensor"

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from restore.convert import from_batch, to_batch
+from restore.convert import as_floats, from_batch, to_batch
 from restore.geometry import DIHEDRAL, dihedral, hole_region, pad_border, undo_dihedral
 from restore.io.images import check_max_pixels
 from restore.io.masks import holes_in_mask, holes_in_mask_tensor
@@ -422,15 +422,19 @@ class Restorer:
         return None if self.backend == "torch" else self._compiled
 
     def network_inputs(self, batch: Tensor, holes: Tensor | None) -> tuple[Tensor, Tensor]:
-        """What the network is given for ``batch`` ``(B, C, H, W)`` (0-1) with ``holes`` ``(B, 1,
-        H, W)`` (1: missing; None: no hole): the image (gray repeated to RGB, holes pre-filled)
-        and the hole map on the device, both mirrored :data:`BORDER` pixels beyond every edge
+        """What the network is given for ``batch`` ``(B, C, H, W)`` (0-1; or, with no hole, the
+        uint8 values of :func:`restore.convert.to_batch` ``integers=True``, left so until
+        :func:`restore.convert.as_floats` reads each tile) with ``holes`` ``(B, 1, H, W)`` (1:
+        missing; None: no hole): the image (gray repeated to RGB, holes pre-filled) and the hole
+        map on the device, both mirrored :data:`BORDER` pixels beyond every edge
         (:func:`cut_border` takes them off the network's output)."""
         if batch.shape[1] == 1 and self.net.image_channels == 3:
             batch = batch.expand(-1, 3, -1, -1)
         x = pad_border(batch.to(self.device), BORDER)
         if holes is None:  # one zero broadcast, not an image-sized mask
-            return x, x.new_zeros((1, 1, 1, 1)).expand(x.shape[0], 1, *x.shape[-2:])
+            zero = torch.zeros((1, 1, 1, 1), device=x.device)
+            return x, zero.expand(x.shape[0], 1, *x.shape[-2:])
+        x = as_floats(x)
         m = pad_border(holes.to(self.device), BORDER)
         hole = (m != 0).any(0)[0]
         if bool(hole.any()):  # pre-filled once, so tiles share one fill; only around the holes
@@ -453,7 +457,8 @@ class Restorer:
         check_number("strength", strength, 0, 1)
         if isinstance(image, (str, os.PathLike)):
             image = self._read_path(image)  # a file path gives a NumPy array back
-        batch, layout = to_batch(image)
+        # an 8-bit photo stays 8-bit up to each tile where nothing else needs it as floats
+        batch, layout = to_batch(image, integers=mask is None and strength == 1)
         holes = self._mask_batch(mask, tuple(batch.shape))
         if strength == 0 and holes is None:
             return _copy(image)
@@ -479,7 +484,7 @@ class Restorer:
 
         def net_tile(tile, tile_mask, window):
             """One tile; an output with NaNs from reduced precision is redone in fp32."""
-            dtype = self.autocast_dtype
+            dtype, tile = self.autocast_dtype, as_floats(tile)
             out = self._net_tile(tile, tile_mask, window, sigma, keep_known, eps, dtype)
             if dtype is not None and torch.isnan(out).any():
                 out = self._net_tile(tile, tile_mask, window, sigma, keep_known, eps, None)
